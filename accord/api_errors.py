@@ -1,0 +1,93 @@
+"""One shape for every API error: {"error": {"code", "message", "fields"}}.
+
+``code`` is for programs, ``message`` is a sentence a person can act on, ``fields`` maps an input field to its
+messages when the input was at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {message}" for key, value in detail.items() for message in _flatten(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _flatten(item)]
+    return [str(detail)]
+
+
+def _fields(detail: Any) -> dict[str, list[str]]:
+    if not isinstance(detail, dict):
+        return {}
+    return {str(key): _flatten(value) for key, value in detail.items()}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # Services validate with full_clean(); their messages are meant for people already.
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in the API", exc_info=exc)
+        return Response(
+            error_body("server_error", "Something went wrong on our side; it has been logged. Try again shortly."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields(exc.detail)
+        non_field = fields.pop("non_field_errors", [])
+        if fields:
+            message = "Some fields are not valid: " + "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+        else:
+            message = " ".join(non_field or _flatten(exc.detail)) or "The request is not valid."
+        if non_field and fields:
+            message = " ".join(non_field) + " " + message
+        response.data = error_body("invalid", message, fields)
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        message = exc.detail if isinstance(exc.detail, str) else " ".join(_flatten(exc.detail))
+        if isinstance(exc, exceptions.NotAuthenticated):
+            message = "Send an API token as 'Authorization: Bearer <token>'. Officers and partner admins issue tokens."
+        response.data = error_body(str(code), str(message))
+    return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Under /api/ a 404 keeps the API's error shape; elsewhere it is the usual page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("not_found", f"There is no API endpoint at {request.path}. The list is at /api/docs/."),
+            status=404,
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it has been logged. Try again shortly."),
+            status=500,
+        )
+    return defaults.server_error(request)

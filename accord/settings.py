@@ -1,0 +1,295 @@
+"""Accord's settings, read from the environment (every variable is listed in .env.example).
+
+Without DATABASE_URL and REDIS_URL the product runs on embedded defaults under var/: SQLite for data, a file
+cache for what Redis does, and kombu's filesystem transport as the Celery broker. ACCORD_ENV=production turns on
+the HTTPS-only settings and refuses to start without the secrets and hosts a deployment must give.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import dj_email_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from accord.env import env_bool, env_int, env_list, env_secret, env_str, generated_secret
+
+# Lets generic classes such as ModelAdmin[Event] be subscripted at run time, as the type checker reads them.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("ACCORD_VAR_DIR") or BASE_DIR / "var")
+
+ACCORD_ENV = env_str("ACCORD_ENV", "development", choices=("development", "production"))
+PRODUCTION = ACCORD_ENV == "production"
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be false when ACCORD_ENV=production.")
+
+
+def _required_in_production(name: str, how: str) -> str | None:
+    value = env_secret(name)
+    if value is None and PRODUCTION:
+        raise ImproperlyConfigured(f"ACCORD_ENV=production needs {name} (or {name}_FILE): {how}")
+    return value
+
+
+def _key32(name: str, dev_file: str) -> str:
+    """A 32-byte key in url-safe base64: given in production, generated once under var/ in development."""
+    value = _required_in_production(
+        name, "32 random bytes in url-safe base64, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+    )
+    if value is None:
+        value = generated_secret(VAR_DIR / "secrets" / dev_file, nbytes=32)
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(f"{name} must be url-safe base64; it does not decode.") from None
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"{name} must decode to 32 bytes; it decodes to {len(raw)}.")
+    return value
+
+
+SECRET_KEY = _required_in_production(
+    "DJANGO_SECRET_KEY", "50 or more random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+) or generated_secret(VAR_DIR / "secrets" / "django-secret-key", nbytes=50)
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(f"DJANGO_SECRET_KEY must be at least 50 characters; it has {len(SECRET_KEY)}.")
+
+# Ed25519 private key seed that signs the audit trail's checkpoints and export manifests.
+ACCORD_AUDIT_SIGNING_KEY = _key32("ACCORD_AUDIT_SIGNING_KEY", "audit-signing-key")
+# Key-encryption key that wraps the data keys of stored artefacts (AES-256).
+ACCORD_KEK = _key32("ACCORD_KEK", "kek")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ACCORD_ENV=production needs DJANGO_ALLOWED_HOSTS, e.g. accord.example.org.")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    # Ours, lowest layer first: governance -> charters -> accounts -> audit.
+    "audit",
+    "accounts",
+    "charters",
+    "governance",
+]
+
+MIDDLEWARE = [
+    "audit.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "accord.urls"
+WSGI_APPLICATION = "accord.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.organisation",
+            ],
+        },
+    },
+]
+
+# --- Data -------------------------------------------------------------------------------------------------
+DATABASE_URL = env_secret("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        _database = dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("ACCORD_DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this project understands: {error}") from None
+    DATABASES: dict[str, Any] = {"default": dict(_database)}
+elif PRODUCTION:
+    raise ImproperlyConfigured("ACCORD_ENV=production needs DATABASE_URL, e.g. postgres://accord@db:5432/accord.")
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "accord.sqlite3",
+            "OPTIONS": {
+                # web, worker and beat share this file: WAL lets readers run beside the one writer, and
+                # IMMEDIATE takes the write lock up front so that transactions queue instead of failing.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, or its embedded fallbacks ---------------------------------------------------------------------
+REDIS_URL = env_secret("REDIS_URL")
+if PRODUCTION and not REDIS_URL:
+    raise ImproperlyConfigured("ACCORD_ENV=production needs REDIS_URL, e.g. redis://redis:6379/0.")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": VAR_DIR / "cache"}
+    }
+
+# --- Celery: worker and beat run in both modes ------------------------------------------------------------
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+    # Publishers (web, beat) and the worker must find the folders before the first message.
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    # With acks_late, Redis redelivers a task that is not acknowledged within this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("ACCORD_CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Mail -------------------------------------------------------------------------------------------------
+EMAIL_URL = env_secret("EMAIL_URL")
+if EMAIL_URL:
+    try:
+        _email = dj_email_url.parse(EMAIL_URL)
+    except (KeyError, ValueError) as error:
+        raise ImproperlyConfigured(f"EMAIL_URL is not a mail URL this project understands: {error}") from None
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+    EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env_str("ACCORD_FROM_EMAIL", "accord@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- People -----------------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
+ACCORD_HOST_ORGANISATION = env_str("ACCORD_HOST_ORGANISATION", "Meridian AI")
+# API tokens live this many days unless their creator asks for less.
+ACCORD_TOKEN_MAX_DAYS = env_int("ACCORD_TOKEN_MAX_DAYS", 90, minimum=1, maximum=730)
+
+# --- Web and API ------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "accord.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Accord API",
+    "DESCRIPTION": "Governed access to shared AI models: charters, grants, decisions and the audit trail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The interactive page is served from vendored files: nothing is fetched from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Security ---------------------------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers and container health checks probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))},
+}

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.views import LoginView, LogoutView
+
+handler404 = "accord.api_errors.page_not_found"
+handler500 = "accord.api_errors.server_error"
+
+api_v1 = [
+    path("", include("accounts.api_urls")),
+    path("", include("charters.api_urls")),
+]
+
+urlpatterns = [
+    path("", include("governance.urls")),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("account/", include("accounts.urls")),
+    path("registry/", include("charters.urls")),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

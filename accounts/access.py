@@ -1,0 +1,53 @@
+"""Who may see and act on what, for people, partners and tokens. Views ask here and nowhere else.
+
+Partners are the tenant boundary: a partner's people see their own partner and nothing of anyone else's.
+Records that are not visible answer 404 rather than 403, so their existence is not given away either.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import ApiToken, Partner, User
+from accounts.roles import Role
+
+
+def partners_visible_to(user: User) -> QuerySet[Partner]:
+    if user.is_host_member:
+        return Partner.objects.all()
+    return Partner.objects.filter(pk=user.organisation_id)
+
+
+def token_owners_manageable_by(user: User) -> QuerySet[User]:
+    """Whose API tokens ``user`` may issue and revoke: their own, and the principals they are responsible for."""
+    if user.is_service:
+        return User.objects.none()
+    own = Q(pk=user.pk)
+    if user.is_officer:
+        return User.objects.filter(own | Q(is_service=True)).select_related("organisation")
+    if user.has_role(Role.PARTNER_ADMIN):
+        return User.objects.filter(own | Q(is_service=True, organisation_id=user.organisation_id)).select_related(
+            "organisation"
+        )
+    return User.objects.filter(own).select_related("organisation")
+
+
+def tokens_visible_to(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user__in=token_owners_manageable_by(user)).select_related(
+        "user__organisation", "created_by"
+    )
+
+
+def token_get_for_user(user: User, pk: int) -> ApiToken:
+    token = tokens_visible_to(user).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No such API token.")
+    return token
+
+
+def token_owner_get_for_user(user: User, username: str) -> User:
+    owner = token_owners_manageable_by(user).filter(username=username).first()
+    if owner is None:
+        raise Http404(f"You cannot manage API tokens for {username!r}.")
+    return owner

@@ -1,0 +1,48 @@
+"""Bearer-token authentication for the API: ``Authorization: Bearer acc_…``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from accounts.models import ApiToken, User
+from accounts.services import api_token_authenticate
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "The Authorization header must be 'Bearer <token>' with a single token and no spaces inside it."
+            )
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("The bearer token has characters a token never has.") from None
+        token = api_token_authenticate(raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed(
+                "This API token is unknown, expired or revoked. Ask your partner admin or an officer for a new one."
+            )
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 when credentials are missing.
+        return f'{self.keyword} realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "accounts.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An Accord API token: acc_…"}

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from accounts.roles import HOST_ROLES, Role
+
+
+class Organisation(models.Model):
+    """The host organisation (exactly one) or a partner. A partner is the tenant boundary."""
+
+    class Kind(models.TextChoices):
+        HOST = "host", "Host organisation"
+        PARTNER = "partner", "Partner"
+
+    name = models.CharField(max_length=150, unique=True)
+    slug = models.SlugField(max_length=64, unique=True, help_text="Names the partner in the trail and the API.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(kind="host"), name="one_host_organisation"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_host(self) -> bool:
+        return self.kind == self.Kind.HOST
+
+
+class PartnerManager(models.Manager["Partner"]):
+    def get_queryset(self) -> models.QuerySet[Partner]:
+        return super().get_queryset().filter(kind=Organisation.Kind.PARTNER)
+
+
+class Partner(Organisation):
+    """An external organisation: the same table as Organisation, only the partners."""
+
+    objects = PartnerManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["name"]
+
+
+class User(AbstractUser):
+    """A person or, for partner principals, a service identity (a gateway or job) that only uses API tokens.
+
+    Roles are the Django groups named after ``Role``; a user belongs to one organisation, and partner roles
+    only to partner organisations.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="members")
+    is_service = models.BooleanField(
+        default=False, help_text="A partner principal: authenticates with API tokens only, never logs in."
+    )
+
+    REQUIRED_FIELDS = ["email", "organisation"]
+
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.groups.values_list("name", flat=True))
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_host_member(self) -> bool:
+        return self.organisation.is_host and self.has_role(*HOST_ROLES)
+
+    @property
+    def is_officer(self) -> bool:
+        return self.organisation.is_host and self.has_role(Role.OFFICER)
+
+    @property
+    def partner_slug(self) -> str:
+        """The partner this user belongs to, as the trail names it; "" for the host's people."""
+        return "" if self.organisation.is_host else self.organisation.slug
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 digest is stored: the token itself is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'eval gateway (prod)'.")
+    prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it in lists.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

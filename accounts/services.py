@@ -1,0 +1,209 @@
+"""Writes for people, organisations and API tokens. Each runs in a transaction and records its event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiToken, Organisation, Partner, User
+from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
+from accounts.tokens import token_digest, token_generate, token_visible_prefix
+from audit.models import Event
+from audit.trail import Actor, record
+
+
+def actor_for(user: User) -> Actor:
+    """The trail's name for a user: principals are told apart from people."""
+    kind = Event.ActorType.PRINCIPAL if user.is_service else Event.ActorType.USER
+    return Actor(type=kind, id=str(user.pk), label=user.get_username())
+
+
+@transaction.atomic
+def host_organisation_ensure(*, name: str, by: Actor) -> Organisation:
+    """The host organisation, created on first use."""
+    host = Organisation.objects.filter(kind=Organisation.Kind.HOST).first()
+    if host is not None:
+        return host
+    host = Organisation(name=name, slug=slugify(name), kind=Organisation.Kind.HOST)
+    host.full_clean()
+    host.save()
+    record(action="organisation.created", actor=by, target=host, details={"name": name, "kind": host.kind})
+    return host
+
+
+@transaction.atomic
+def partner_create(*, name: str, slug: str = "", by: Actor) -> Partner:
+    partner = Partner(name=name, slug=slug or slugify(name), kind=Organisation.Kind.PARTNER)
+    partner.full_clean()
+    partner.save()
+    record(action="partner.created", actor=by, partner=partner.slug, target=partner, details={"name": name})
+    return partner
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    organisation: Organisation,
+    role: Role,
+    by: Actor,
+    email: str = "",
+    password: str | None = None,
+    full_name: str = "",
+) -> User:
+    """Create a person or, for ``Role.PARTNER_PRINCIPAL``, a service identity that can only use API tokens."""
+    if organisation.is_host and role not in HOST_ROLES:
+        raise ValidationError({"role": f"The host organisation's people are officers or auditors, not {role.label}s."})
+    if not organisation.is_host and role not in PARTNER_ROLES:
+        raise ValidationError({"role": f"A partner's users are partner admins or principals, not {role.label}s."})
+    is_service = role == Role.PARTNER_PRINCIPAL
+    first_name, _, last_name = full_name.partition(" ")
+    user = User(
+        username=username,
+        email=email,
+        organisation=organisation,
+        is_service=is_service,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    if password is None or is_service:
+        # Principals never log in; people without a password must have one set before they can.
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.add(Group.objects.get(name=role))
+    record(
+        action="user.created",
+        actor=by,
+        partner="" if organisation.is_host else organisation.slug,
+        target=user,
+        details={"username": username, "role": role.value, "organisation": organisation.slug},
+    )
+    return user
+
+
+def _token_lifetime(days: int | None) -> timedelta:
+    maximum = settings.ACCORD_TOKEN_MAX_DAYS
+    if days is None:
+        return timedelta(days=maximum)
+    if not 1 <= days <= maximum:
+        raise ValidationError({"expires_in_days": f"A token lives between 1 and {maximum} days; {days} is outside."})
+    return timedelta(days=days)
+
+
+@transaction.atomic
+def api_token_issue(
+    *, user: User, name: str, by: Actor, created_by: User | None = None, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Issue a token for ``user``. Returns the row and the token itself, which is never retrievable again."""
+    if not user.is_active:
+        raise ValidationError({"user": f"{user.username} is deactivated; reactivate them before issuing a token."})
+    raw = token_generate()
+    token = ApiToken(
+        user=user,
+        name=name,
+        prefix=token_visible_prefix(raw),
+        digest=token_digest(raw),
+        created_by=created_by,
+        expires_at=timezone.now() + _token_lifetime(expires_in_days),
+    )
+    token.full_clean()
+    token.save()
+    record(
+        action="api_token.issued",
+        actor=by,
+        partner=user.partner_slug,
+        target=token,
+        details={"owner": user.username, "name": name, "prefix": token.prefix, "expires_at": token.expires_at},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, by: Actor, revoked_by: User | None = None) -> ApiToken:
+    # Lock the row: a second revoke waiting here sees the first one's answer and records nothing.
+    token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    token.revoked_by = revoked_by
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    record(
+        action="api_token.revoked",
+        actor=by,
+        partner=token.user.partner_slug,
+        target=token,
+        details={"owner": token.user.username, "name": token.name, "prefix": token.prefix},
+    )
+    return token
+
+
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """Give an existing token row a new secret and lifetime; the old secret stops working at commit."""
+    token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
+    raw = token_generate()
+    token.prefix = token_visible_prefix(raw)
+    token.digest = token_digest(raw)
+    token.expires_at = timezone.now() + _token_lifetime(expires_in_days)
+    token.revoked_at = None
+    token.revoked_by = None
+    token.full_clean()
+    token.save()
+    record(
+        action="api_token.rotated",
+        actor=by,
+        partner=token.user.partner_slug,
+        target=token,
+        details={"owner": token.user.username, "name": token.name, "prefix": token.prefix},
+    )
+    return token, raw
+
+
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The active token whose digest matches, with its user and organisation; None otherwise."""
+    token = (
+        ApiToken.objects.select_related("user__organisation")
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
+        # At most one write a minute per token: "last used" is for people, and the decision path is hot.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+@transaction.atomic
+def login_record(*, user: User) -> None:
+    record(action="auth.login", actor=actor_for(user), partner=user.partner_slug, target=user)
+
+
+@transaction.atomic
+def login_failure_record(*, username: str) -> None:
+    """A failed login names the username tried (never the password) so that guessing shows in the trail."""
+    known = User.objects.select_related("organisation").filter(username=username).first()
+    record(
+        action="auth.login_failed",
+        actor=Actor.anonymous(label=username[:150]),
+        partner=known.partner_slug if known is not None else "",
+        target=known,
+        outcome=Event.Outcome.FAILURE,
+        reason="Wrong username or password.",
+    )
+
+
+@transaction.atomic
+def logout_record(*, user: User) -> None:
+    record(action="auth.logout", actor=actor_for(user), partner=user.partner_slug, target=user)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import access, services
+from accounts.forms import ApiTokenForm
+from accounts.models import User
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        services.login_record(user=cast(User, form.get_user()))
+        return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        username = form.data.get("username", "")
+        if username:
+            services.login_failure_record(username=str(username))
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            services.logout_record(user=cast(User, request.user))
+        return super().post(request, *args, **kwargs)
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    owners = access.token_owners_manageable_by(user)
+    form = ApiTokenForm(request.POST or None, owners=owners, initial={"owner": user.username})
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        token, new_token = services.api_token_issue(
+            user=form.cleaned_data["owner"],
+            name=form.cleaned_data["name"],
+            expires_in_days=form.cleaned_data["expires_in_days"],
+            by=services.actor_for(user),
+            created_by=user,
+        )
+        messages.success(request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once.")
+        form = ApiTokenForm(owners=owners, initial={"owner": user.username})
+    tokens = access.tokens_visible_to(user)
+    return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponseRedirect:
+    user = _user(request)
+    token = access.token_get_for_user(user, pk)
+    services.api_token_revoke(token=token, by=services.actor_for(user), revoked_by=user)
+    messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked; it no longer works.")
+    return redirect("accounts:tokens")

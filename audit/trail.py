@@ -1,0 +1,76 @@
+"""The one way every other app writes to the trail: ``record()``, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+
+from audit.context import current_request_context
+from audit.models import Event
+
+
+class OutsideTransactionError(RuntimeError):
+    """record() was called outside transaction.atomic(): the event could outlive a rolled-back change."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as the trail names them: a type, a stable id and a readable label."""
+
+    type: str
+    id: str
+    label: str
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(type=Event.ActorType.SYSTEM, id=name, label=name)
+
+    @classmethod
+    def anonymous(cls, label: str = "") -> Actor:
+        return cls(type=Event.ActorType.ANONYMOUS, id="", label=label)
+
+
+def record(
+    *,
+    action: str,
+    actor: Actor,
+    partner: str = "",
+    target: models.Model | None = None,
+    outcome: str = Event.Outcome.SUCCESS,
+    reason: str = "",
+    details: Mapping[str, Any] | None = None,
+    using: str = "default",
+) -> Event:
+    """Write one event in the caller's open transaction, so it commits (or rolls back) with the change.
+
+    ``partner`` is the slug of the partner whose data the event concerns ("" for the host's own records);
+    ``target`` is the record acted on. Request id and client address come from the request being served.
+    """
+    if not transaction.get_connection(using).in_atomic_block:
+        raise OutsideTransactionError(
+            f"audit.record({action!r}) must run inside transaction.atomic() with the change it records."
+        )
+    context = current_request_context()
+    # Store exactly what a reader will get back (plain JSON types), so later digests of an event are stable.
+    plain_details = json.loads(json.dumps(dict(details or {}), cls=DjangoJSONEncoder, sort_keys=True))
+    event = Event(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        partner=partner,
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        outcome=outcome,
+        reason=reason,
+        request_id=context.request_id,
+        client_address=context.client_address,
+        details=plain_details,
+    )
+    event.save(using=using)
+    return event

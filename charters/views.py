@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.models import User
+from accounts.services import actor_for
+from charters import access, services
+from charters.forms import AssetForm, AssetVersionForm
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _show_errors(form: Form, error: ValidationError) -> None:
+    """Put a service's validation errors on the form fields they name (or on the form)."""
+    for field, messages_ in error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]:
+        for message in messages_:
+            form.add_error(field if field in form.fields else None, message)
+
+
+@login_required
+def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    asset = access.asset_get_for_user(user, pk)
+    return render(
+        request,
+        "charters/asset_detail.html",
+        {"asset": asset, "versions": asset.versions.all(), "can_register": access.can_register_assets(user)},
+    )
+
+
+@login_required
+def asset_register(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not access.can_register_assets(user):
+        raise PermissionDenied("Only governance officers register assets.")
+    form = AssetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            asset = services.asset_register(**form.cleaned_data, by=actor_for(user), created_by=user)
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(request, f"Asset {asset.name} is registered. Add its first version below.")
+            return redirect("charters:asset-detail", pk=asset.pk)
+    return render(request, "charters/asset_form.html", {"form": form})
+
+
+@login_required
+def asset_version_register(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    asset = access.asset_get_for_user(user, pk)
+    if not access.can_register_assets(user):
+        raise PermissionDenied("Only governance officers register asset versions.")
+    form = AssetVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = services.asset_version_register(
+                asset=asset, **form.cleaned_data, by=actor_for(user), created_by=user
+            )
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(request, f"Version {version.label} of {asset.name} is registered.")
+            return redirect("charters:asset-detail", pk=asset.pk)
+    return render(request, "charters/asset_version_form.html", {"form": form, "asset": asset})

@@ -1,0 +1,153 @@
+"""Demo data for a first look: partners, people, principals and assets, created through the real services.
+
+Idempotent by construction: each piece is looked up first and created only when missing, so a second run
+reads and writes nothing (not even an event).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import ApiToken, Organisation, Partner, User
+from accounts.roles import Role
+from accounts.services import api_token_issue, api_token_rotate, host_organisation_ensure, partner_create, user_create
+from audit.trail import Actor
+from charters.models import Asset, AssetVersion
+from charters.services import asset_register, asset_version_register
+from accord.env import generated_secret
+
+SEEDER = Actor.system("seed_demo")
+DEMO_TOKEN_NAME = "demo"
+
+HOST_PEOPLE = [
+    # (token key, username, full name, role)
+    ("officer", "olivia", "Olivia Okafor", Role.OFFICER),
+    ("second_officer", "oscar", "Oscar Lindqvist", Role.OFFICER),
+    ("auditor", "audrey", "Audrey Park", Role.AUDITOR),
+]
+PARTNERS = [
+    # (slug, name, admin full name)
+    ("northwind", "Northwind Labs", "Nadia Northcott"),
+    ("helix", "Helix Bio", "Henrik Halvorsen"),
+]
+ASSETS = [
+    # (owner slug or None for the host, name, kind, description, [(label, classification, size in bytes)])
+    (None, "atlas-7b", "model", "General-purpose 7B language model.",
+     [("1.0", "shareable", 14_483_464_192), ("1.1", "shareable", 14_483_470_336)]),
+    (None, "atlas-70b", "model", "Flagship 70B model; weights never leave the host.",
+     [("2.0", "proprietary", 141_733_920_768)]),
+    (None, "sentinel-classifier", "model", "Safety classifier used to screen outputs.",
+     [("0.9", "restricted", 438_001_664)]),
+    (None, "clinical-notes-deid", "dataset", "De-identified clinical notes for evaluation.",
+     [("2026-09", "restricted", 2_147_483_648)]),
+    ("northwind", "northwind-eval-suite", "dataset", "Northwind's own evaluation prompts.",
+     [("1.0", "shareable", 52_428_800)]),
+    ("helix", "atlas-7b-helix-ft", "derivative", "Helix's fine-tune of atlas-7b 1.0.",
+     [("1.0", "restricted", 14_483_480_576)]),
+]
+
+
+def demo_fingerprint(asset: str, label: str) -> str:
+    return hashlib.sha256(f"accord-demo:{asset}:{label}".encode()).hexdigest()
+
+
+def demo_password_path() -> Path:
+    return settings.VAR_DIR / "secrets" / "demo-password"
+
+
+@dataclass
+class SeedResult:
+    created: list[str] = field(default_factory=list)
+    tokens: dict[str, object] = field(default_factory=dict)
+
+
+def _person(
+    result: SeedResult, *, username: str, full_name: str, role: Role, organisation: Organisation
+) -> User:
+    user = User.objects.filter(username=username).select_related("organisation").first()
+    if user is not None:
+        return user
+    password = None if role == Role.PARTNER_PRINCIPAL else generated_secret(demo_password_path(), nbytes=12)
+    user = user_create(
+        username=username,
+        organisation=organisation,
+        role=role,
+        by=SEEDER,
+        email=f"{username}@{organisation.slug}.example",
+        password=password,
+        full_name=full_name,
+    )
+    result.created.append(f"{role.label.lower()} {username}")
+    return user
+
+
+def _demo_token(user: User) -> str:
+    """Rotate the user's demo token in place, or issue it the first time."""
+    token = ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME).order_by("id").first()
+    if token is None:
+        _, raw = api_token_issue(user=user, name=DEMO_TOKEN_NAME, by=SEEDER)
+    else:
+        _, raw = api_token_rotate(token=token, by=SEEDER)
+    return raw
+
+
+@transaction.atomic
+def seed_demo(*, with_tokens: bool) -> SeedResult:
+    result = SeedResult()
+    host = Organisation.objects.filter(kind=Organisation.Kind.HOST).first()
+    if host is None:
+        host = host_organisation_ensure(name=settings.ACCORD_HOST_ORGANISATION, by=SEEDER)
+        result.created.append(f"host organisation {host.name}")
+
+    host_people = {
+        key: _person(result, username=username, full_name=name, role=role, organisation=host)
+        for key, username, name, role in HOST_PEOPLE
+    }
+
+    partners: dict[str, Partner] = {}
+    partner_people: dict[str, dict[str, User]] = {}
+    for slug, name, admin_name in PARTNERS:
+        partner = Partner.objects.filter(slug=slug).first()
+        if partner is None:
+            partner = partner_create(name=name, slug=slug, by=SEEDER)
+            result.created.append(f"partner {name}")
+        partners[slug] = partner
+        partner_people[slug] = {
+            "admin": _person(
+                result, username=f"{slug}-admin", full_name=admin_name, role=Role.PARTNER_ADMIN, organisation=partner
+            ),
+            "principal": _person(
+                result, username=f"{slug}-gateway", full_name="", role=Role.PARTNER_PRINCIPAL, organisation=partner
+            ),
+        }
+
+    for owner_slug, name, kind, description, versions in ASSETS:
+        owner = host if owner_slug is None else partners[owner_slug]
+        asset = Asset.objects.filter(owner=owner, name=name).first()
+        if asset is None:
+            asset = asset_register(name=name, kind=kind, owner=owner, description=description, by=SEEDER)
+            result.created.append(f"asset {name}")
+        for label, classification, size in versions:
+            if not AssetVersion.objects.filter(asset=asset, label=label).exists():
+                asset_version_register(
+                    asset=asset,
+                    label=label,
+                    fingerprint=demo_fingerprint(name, label),
+                    size_bytes=size,
+                    classification=classification,
+                    storage_uri=f"s3://accord-demo/{name}/{label}",
+                    by=SEEDER,
+                )
+                result.created.append(f"version {name} {label}")
+
+    if with_tokens:
+        result.tokens = {key: _demo_token(user) for key, user in host_people.items()}
+        result.tokens["partners"] = {
+            slug: {role: _demo_token(user) for role, user in people.items()} for slug, people in partner_people.items()
+        }
+    return result
