@@ -7,7 +7,7 @@ PORT ?= 8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe
 
-.PHONY: help run test lint typecheck unit compose-check lock clean
+.PHONY: help run test lint typecheck unit compose-check secrets lock clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -46,6 +46,14 @@ unit: $(VENV)/.dev-installed  ## the pytest suite (PostgreSQL and Redis tests ru
 
 compose-check:  ## validate docker-compose.yml offline (needs Debian's docker-compose)
 	docker-compose -f docker-compose.yml config -q
+
+secrets:  ## write the secret files docker-compose.yml reads (./secrets/, git-ignored; existing ones are kept)
+	@mkdir -p secrets && chmod 700 secrets
+	@umask 077; py='import secrets,sys; print(secrets.token_urlsafe(int(sys.argv[1])))'; \
+	for name in django_secret_key:50 audit_signing_key:32 kek:32 postgres_password:24; do \
+	  file=secrets/$${name%%:*}; [ -s $$file ] || $(PYTHON) -c "$$py" $${name##*:} > $$file; done; \
+	[ -s secrets/database_url ] || echo "postgres://accord:$$(cat secrets/postgres_password)@postgres:5432/accord" > secrets/database_url
+	@ls secrets
 
 lock: | $(BIN)/python  ## re-pin requirements*.txt from requirements*.in
 	$(PIP) pip-tools

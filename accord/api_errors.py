@@ -41,7 +41,9 @@ def _fields(detail: Any) -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         # Services validate with full_clean(); their messages are meant for people already.
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -59,7 +61,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = _fields(exc.detail)
         non_field = fields.pop("non_field_errors", [])
         if fields:
-            message = "Some fields are not valid: " + "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+            message = "Some fields are not valid: " + "; ".join(
+                f"{name}: {' '.join(msgs)}" for name, msgs in fields.items()
+            )
         else:
             message = " ".join(non_field or _flatten(exc.detail)) or "The request is not valid."
         if non_field and fields:

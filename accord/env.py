@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -27,6 +28,14 @@ def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
     return value.strip()
 
 
+@overload
+def env_str(
+    name: str, default: str, *, choices: tuple[str, ...] = (), environ: Mapping[str, str] | None = None
+) -> str: ...
+@overload
+def env_str(
+    name: str, default: None = None, *, choices: tuple[str, ...] = (), environ: Mapping[str, str] | None = None
+) -> str | None: ...
 def env_str(
     name: str, default: str | None = None, *, choices: tuple[str, ...] = (), environ: Mapping[str, str] | None = None
 ) -> str | None:
@@ -93,7 +102,9 @@ def env_secret(name: str, *, environ: Mapping[str, str] | None = None) -> str | 
     try:
         content = Path(file_name).read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which cannot be read: {error.strerror}.") from None
+        raise ImproperlyConfigured(
+            f"{name}_FILE names {file_name!r}, which cannot be read: {error.strerror}."
+        ) from None
     if not content:
         raise ImproperlyConfigured(f"{name}_FILE names {file_name!r}, which is empty.")
     return content

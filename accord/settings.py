@@ -56,7 +56,8 @@ def _key32(name: str, dev_file: str) -> str:
 
 
 SECRET_KEY = _required_in_production(
-    "DJANGO_SECRET_KEY", "50 or more random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    "DJANGO_SECRET_KEY",
+    "50 or more random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
 ) or generated_secret(VAR_DIR / "secrets" / "django-secret-key", nbytes=50)
 if PRODUCTION and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(f"DJANGO_SECRET_KEY must be at least 50 characters; it has {len(SECRET_KEY)}.")
@@ -154,16 +155,18 @@ REDIS_URL = env_secret("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("ACCORD_ENV=production needs REDIS_URL, e.g. redis://redis:6379/0.")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": VAR_DIR / "cache"}
     }
 
 # --- Celery: worker and beat run in both modes ------------------------------------------------------------
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -291,5 +294,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))},
+    "root": {
+        "handlers": ["console"],
+        "level": env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -27,6 +27,7 @@ class PartnerOutputSerializer(serializers.ModelSerializer[Partner]):
 
 
 class MeApi(APIView):
+    @extend_schema_serializer(component_name="Me")
     class OutputSerializer(serializers.Serializer[User]):
         username = serializers.CharField()
         organisation = serializers.CharField(source="organisation.slug")
@@ -43,6 +44,7 @@ class MeApi(APIView):
 
 class PartnerListApi(ListAPIView[Partner]):
     serializer_class = PartnerOutputSerializer
+    queryset = Partner.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return access.partners_visible_to(_user(self.request))
@@ -59,19 +61,24 @@ class ApiTokenOutputSerializer(serializers.ModelSerializer[ApiToken]):
 
 class ApiTokenListApi(ListAPIView[ApiToken]):
     serializer_class = ApiTokenOutputSerializer
+    queryset = ApiToken.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return access.tokens_visible_to(_user(self.request))
 
 
 class ApiTokenIssueApi(APIView):
+    @extend_schema_serializer(component_name="ApiTokenIssueInput")
     class InputSerializer(serializers.Serializer[None]):
         name = serializers.CharField(max_length=100)
         owner = serializers.CharField(
             required=False, help_text="Username of a principal you manage; yourself when left out."
         )
-        expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=settings.ACCORD_TOKEN_MAX_DAYS)
+        expires_in_days = serializers.IntegerField(
+            required=False, min_value=1, max_value=settings.ACCORD_TOKEN_MAX_DAYS
+        )
 
+    @extend_schema_serializer(component_name="ApiTokenIssued")
     class OutputSerializer(ApiTokenOutputSerializer):
         token = serializers.CharField(help_text="The token itself. Shown this once; store it now.")
 

@@ -40,7 +40,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 

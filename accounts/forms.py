@@ -1,23 +1,27 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 
 from accounts.models import User
 
 
+class TokenOwnerField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.username} (principal of {obj.organisation.name})" if obj.is_service else obj.username
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'evaluation gateway (prod)'.")
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), to_field_name="username", empty_label=None)
+    owner = TokenOwnerField(queryset=User.objects.none(), to_field_name="username", empty_label=None)
     expires_in_days = forms.IntegerField(min_value=1, initial=30, help_text="Shorter is safer.")
 
     def __init__(self, *args: Any, owners: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = owners
-        self.fields["owner"].label_from_instance = lambda user: (
-            f"{user.username} ({'principal of ' + user.organisation.name if user.is_service else 'you'})"
-        )
-        self.fields["expires_in_days"].max_value = settings.ACCORD_TOKEN_MAX_DAYS
-        self.fields["expires_in_days"].widget.attrs["max"] = settings.ACCORD_TOKEN_MAX_DAYS
+        cast(TokenOwnerField, self.fields["owner"]).queryset = owners
+        expires = cast(forms.IntegerField, self.fields["expires_in_days"])
+        expires.validators.append(MaxValueValidator(settings.ACCORD_TOKEN_MAX_DAYS))
+        expires.widget.attrs["max"] = settings.ACCORD_TOKEN_MAX_DAYS

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -42,7 +44,7 @@ class PartnerManager(models.Manager["Partner"]):
 class Partner(Organisation):
     """An external organisation: the same table as Organisation, only the partners."""
 
-    objects = PartnerManager()
+    objects: ClassVar[PartnerManager] = PartnerManager()
 
     class Meta:
         proxy = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-TOKEN_PREFIX = "acc_"
+TOKEN_PREFIX = "acc_"  # noqa: S105 (a label, not a secret)
 # Shown in token lists so people can tell their tokens apart; far too short to guess the rest from.
 VISIBLE_CHARS = 12
 

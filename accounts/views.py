@@ -21,7 +21,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        services.login_record(user=cast(User, form.get_user()))
+        services.login_record(user=form.get_user())
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
@@ -34,7 +34,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            services.logout_record(user=cast(User, request.user))
+            services.logout_record(user=_user(request))
         return super().post(request, *args, **kwargs)
 
 
@@ -56,7 +56,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
             by=services.actor_for(user),
             created_by=user,
         )
-        messages.success(request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once.")
+        messages.success(
+            request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once."
+        )
         form = ApiTokenForm(owners=owners, initial={"owner": user.username})
     tokens = access.tokens_visible_to(user)
     return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})

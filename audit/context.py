@@ -17,7 +17,7 @@ class RequestContext:
     client_address: str | None = None
 
 
-_current: ContextVar[RequestContext] = ContextVar("accord_request_context", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar("accord_request_context", default=RequestContext())  # noqa: B039 (frozen)
 
 
 def current_request_context() -> RequestContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,15 @@ from django.db import models, transaction
 
 from audit.context import current_request_context
 from audit.models import Event
+
+
+class TrailJSONEncoder(DjangoJSONEncoder):
+    """Django's encoder, except that times keep their microseconds: the trail does not round."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime):
+            return o.isoformat()
+        return super().default(o)
 
 
 class OutsideTransactionError(RuntimeError):
@@ -57,7 +67,7 @@ def record(
         )
     context = current_request_context()
     # Store exactly what a reader will get back (plain JSON types), so later digests of an event are stable.
-    plain_details = json.loads(json.dumps(dict(details or {}), cls=DjangoJSONEncoder, sort_keys=True))
+    plain_details = json.loads(json.dumps(dict(details or {}), cls=TrailJSONEncoder, sort_keys=True))
     event = Event(
         actor_type=actor.type,
         actor_id=actor.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
@@ -54,6 +54,7 @@ class AssetFilter(filters.FilterSet):
 class AssetListApi(ListAPIView[Asset]):
     serializer_class = AssetOutputSerializer
     filterset_class = AssetFilter
+    queryset = Asset.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return access.assets_visible_to(_user(self.request)).prefetch_related("versions")
@@ -66,6 +67,7 @@ class AssetDetailApi(APIView):
 
 
 class AssetRegisterApi(APIView):
+    @extend_schema_serializer(component_name="AssetRegisterInput")
     class InputSerializer(serializers.Serializer[None]):
         name = serializers.CharField(max_length=150)
         kind = serializers.ChoiceField(choices=Asset.Kind.choices)
@@ -85,8 +87,10 @@ class AssetRegisterApi(APIView):
 
 
 class AssetVersionRegisterApi(APIView):
+    @extend_schema_serializer(component_name="AssetVersionRegisterInput")
     class InputSerializer(serializers.Serializer[None]):
-        label = serializers.CharField(max_length=64)
+        # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label at run time.
+        label = serializers.CharField(max_length=64)  # type: ignore[assignment]
         fingerprint = serializers.CharField(max_length=64, help_text="SHA-256 of the artefact, 64 hex characters.")
         size_bytes = serializers.IntegerField(min_value=0)
         classification = serializers.ChoiceField(choices=AssetVersion.Classification.choices)

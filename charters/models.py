@@ -29,12 +29,20 @@ class Asset(models.Model):
     owner = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="assets", help_text="The organisation that owns it."
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="asset_name_unique_per_owner")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                name="asset_name_unique_per_owner",
+                violation_error_message="This owner already has an asset with this name.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -59,13 +67,19 @@ class AssetVersion(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     classification = models.CharField(max_length=16, choices=Classification.choices)
     storage_uri = models.CharField(max_length=500, help_text="Where the artefact lives, e.g. s3://models/atlas-7b/1.0.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["asset__name", "-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["asset", "label"], name="asset_version_label_unique"),
+            models.UniqueConstraint(
+                fields=["asset", "label"],
+                name="asset_version_label_unique",
+                violation_error_message="This asset already has a version with this label.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(fingerprint__regex=FINGERPRINT_PATTERN), name="asset_version_fingerprint_sha256"
             ),

@@ -29,6 +29,8 @@ def asset_register(
     *, name: str, kind: str, owner: Organisation, by: Actor, created_by: User | None = None, description: str = ""
 ) -> Asset:
     asset = Asset(name=name.strip(), kind=kind, owner=owner, description=description, created_by=created_by)
+    if Asset.objects.filter(owner=owner, name=asset.name).exists():
+        raise ValidationError({"name": f"{owner.name} already has an asset called {asset.name!r}."})
     asset.full_clean()
     _insert(asset, conflict={"name": f"{owner.name} already has an asset called {asset.name!r}."})
     record(
@@ -63,6 +65,8 @@ def asset_version_register(
         storage_uri=storage_uri.strip(),
         created_by=created_by,
     )
+    if AssetVersion.objects.filter(asset=asset, label=version.label).exists():
+        raise ValidationError({"label": f"{asset.name} already has a version labelled {version.label!r}."})
     version.full_clean()
     _insert(version, conflict={"fingerprint": "Another asset version already has this fingerprint or label."})
     record(

@@ -18,7 +18,12 @@ GRANTS = {
         "audit.view_event",
     ],
     Role.AUDITOR: ["accounts.view_organisation", "accounts.view_user", "accounts.view_apitoken", "audit.view_event"],
-    Role.PARTNER_ADMIN: ["accounts.view_user", "accounts.view_apitoken", "accounts.add_apitoken", "accounts.change_apitoken"],
+    Role.PARTNER_ADMIN: [
+        "accounts.view_user",
+        "accounts.view_apitoken",
+        "accounts.add_apitoken",
+        "accounts.change_apitoken",
+    ],
     Role.PARTNER_PRINCIPAL: [],
 }
 

@@ -6,35 +6,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_type', models.CharField(choices=[('user', 'Person'), ('principal', 'Partner principal'), ('system', 'System'), ('anonymous', 'Anonymous')], max_length=16)),
-                ('actor_id', models.CharField(blank=True, help_text="A user's id, or the name of a system job.", max_length=64)),
-                ('actor_label', models.CharField(blank=True, help_text="The actor's name when the event happened.", max_length=150)),
-                ('partner', models.CharField(blank=True, help_text='Slug of the partner whose data this concerns.', max_length=64)),
-                ('action', models.CharField(help_text='What happened, as noun.verb: asset.registered.', max_length=64)),
-                ('target_type', models.CharField(blank=True, max_length=64)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure'), ('denied', 'Denied')], default='success', max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('client_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('details', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor_type",
+                    models.CharField(
+                        choices=[
+                            ("user", "Person"),
+                            ("principal", "Partner principal"),
+                            ("system", "System"),
+                            ("anonymous", "Anonymous"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "actor_id",
+                    models.CharField(blank=True, help_text="A user's id, or the name of a system job.", max_length=64),
+                ),
+                (
+                    "actor_label",
+                    models.CharField(blank=True, help_text="The actor's name when the event happened.", max_length=150),
+                ),
+                (
+                    "partner",
+                    models.CharField(
+                        blank=True, help_text="Slug of the partner whose data this concerns.", max_length=64
+                    ),
+                ),
+                ("action", models.CharField(help_text="What happened, as noun.verb: asset.registered.", max_length=64)),
+                ("target_type", models.CharField(blank=True, max_length=64)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "Success"), ("failure", "Failure"), ("denied", "Denied")],
+                        default="success",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("client_address", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "details",
+                    models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder),
+                ),
             ],
             options={
-                'db_table': 'audit_event',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['partner', 'id'], name='audit_event_partner_idx'), models.Index(fields=['target_type', 'target_id'], name='audit_event_target_idx'), models.Index(fields=['action', 'id'], name='audit_event_action_idx'), models.Index(fields=['occurred_at'], name='audit_event_time_idx')],
+                "db_table": "audit_event",
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["partner", "id"], name="audit_event_partner_idx"),
+                    models.Index(fields=["target_type", "target_id"], name="audit_event_target_idx"),
+                    models.Index(fields=["action", "id"], name="audit_event_action_idx"),
+                    models.Index(fields=["occurred_at"], name="audit_event_time_idx"),
+                ],
             },
         ),
     ]

@@ -13,16 +13,16 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from accord.env import generated_secret
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.roles import Role
 from accounts.services import api_token_issue, api_token_rotate, host_organisation_ensure, partner_create, user_create
 from audit.trail import Actor
 from charters.models import Asset, AssetVersion
 from charters.services import asset_register, asset_version_register
-from accord.env import generated_secret
 
 SEEDER = Actor.system("seed_demo")
-DEMO_TOKEN_NAME = "demo"
+DEMO_TOKEN_NAME = "demo"  # noqa: S105 (the name shown in token lists)
 
 HOST_PEOPLE = [
     # (token key, username, full name, role)
@@ -37,18 +37,48 @@ PARTNERS = [
 ]
 ASSETS = [
     # (owner slug or None for the host, name, kind, description, [(label, classification, size in bytes)])
-    (None, "atlas-7b", "model", "General-purpose 7B language model.",
-     [("1.0", "shareable", 14_483_464_192), ("1.1", "shareable", 14_483_470_336)]),
-    (None, "atlas-70b", "model", "Flagship 70B model; weights never leave the host.",
-     [("2.0", "proprietary", 141_733_920_768)]),
-    (None, "sentinel-classifier", "model", "Safety classifier used to screen outputs.",
-     [("0.9", "restricted", 438_001_664)]),
-    (None, "clinical-notes-deid", "dataset", "De-identified clinical notes for evaluation.",
-     [("2026-09", "restricted", 2_147_483_648)]),
-    ("northwind", "northwind-eval-suite", "dataset", "Northwind's own evaluation prompts.",
-     [("1.0", "shareable", 52_428_800)]),
-    ("helix", "atlas-7b-helix-ft", "derivative", "Helix's fine-tune of atlas-7b 1.0.",
-     [("1.0", "restricted", 14_483_480_576)]),
+    (
+        None,
+        "atlas-7b",
+        "model",
+        "General-purpose 7B language model.",
+        [("1.0", "shareable", 14_483_464_192), ("1.1", "shareable", 14_483_470_336)],
+    ),
+    (
+        None,
+        "atlas-70b",
+        "model",
+        "Flagship 70B model; weights never leave the host.",
+        [("2.0", "proprietary", 141_733_920_768)],
+    ),
+    (
+        None,
+        "sentinel-classifier",
+        "model",
+        "Safety classifier used to screen outputs.",
+        [("0.9", "restricted", 438_001_664)],
+    ),
+    (
+        None,
+        "clinical-notes-deid",
+        "dataset",
+        "De-identified clinical notes for evaluation.",
+        [("2026-09", "restricted", 2_147_483_648)],
+    ),
+    (
+        "northwind",
+        "northwind-eval-suite",
+        "dataset",
+        "Northwind's own evaluation prompts.",
+        [("1.0", "shareable", 52_428_800)],
+    ),
+    (
+        "helix",
+        "atlas-7b-helix-ft",
+        "derivative",
+        "Helix's fine-tune of atlas-7b 1.0.",
+        [("1.0", "restricted", 14_483_480_576)],
+    ),
 ]
 
 
@@ -66,9 +96,7 @@ class SeedResult:
     tokens: dict[str, object] = field(default_factory=dict)
 
 
-def _person(
-    result: SeedResult, *, username: str, full_name: str, role: Role, organisation: Organisation
-) -> User:
+def _person(result: SeedResult, *, username: str, full_name: str, role: Role, organisation: Organisation) -> User:
     user = User.objects.filter(username=username).select_related("organisation").first()
     if user is not None:
         return user

@@ -20,7 +20,7 @@ from governance.models import WorkerHeartbeat
 
 # Beat schedules the heartbeat every 15 s: a worker silent for four periods is worth a warning.
 HEARTBEAT_STALE_AFTER = timedelta(seconds=60)
-CHECK_TIMEOUT_SECONDS = 2.0
+CHECK_TIMEOUT_SECONDS = 2
 
 
 @dataclass
@@ -96,7 +96,9 @@ def check_redis() -> Check:
 def check_broker() -> Check:
     broker_url = celery_app.conf.broker_url or ""
     embedded = broker_url.startswith("filesystem")
-    where = "the embedded filesystem broker under var/broker" if embedded else f"the broker at {_safe_location(broker_url)}"
+    where = (
+        "the embedded filesystem broker under var/broker" if embedded else f"the broker at {_safe_location(broker_url)}"
+    )
 
     def probe() -> str:
         with celery_app.connection_for_write(connect_timeout=CHECK_TIMEOUT_SECONDS) as conn:
@@ -126,7 +128,11 @@ def worker_heartbeats() -> dict[str, Any]:
     ]
     alive = [worker for worker in workers if worker["alive"]]
     if alive:
-        return {"status": "ok", "detail": f"{len(alive)} worker(s) ran the heartbeat in the last minute", "workers": workers}
+        return {
+            "status": "ok",
+            "detail": f"{len(alive)} worker(s) ran the heartbeat in the last minute",
+            "workers": workers,
+        }
     return {
         "status": "warning",
         "detail": "No worker has run the heartbeat in the last minute: scheduled jobs are not running. "

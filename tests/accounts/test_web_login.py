@@ -1,0 +1,48 @@
+from audit.models import Event
+from tests.conftest import TEST_PASSWORD
+
+
+def test_login_is_recorded(client, officer):
+    response = client.post("/login/", {"username": "olivia", "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    event = Event.objects.get(action="auth.login")
+    assert (event.actor_label, event.actor_type, event.outcome) == ("olivia", "user", "success")
+
+
+def test_failed_login_is_recorded_without_the_password(client, a_admin):
+    response = client.post("/login/", {"username": "northwind-admin", "password": "wrong-password-123"})
+    assert response.status_code == 200
+    assert "Check both and try again" in response.content.decode()
+    event = Event.objects.get(action="auth.login_failed")
+    assert (event.actor_label, event.outcome, event.partner) == ("northwind-admin", "failure", "northwind")
+    assert "wrong-password-123" not in str(event.__dict__)
+
+
+def test_a_principal_cannot_log_in_to_the_web(client, a_principal):
+    response = client.post("/login/", {"username": "northwind-gateway", "password": TEST_PASSWORD})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_is_recorded(client, officer):
+    client.force_login(officer)
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert Event.objects.filter(action="auth.logout", actor_label="olivia").exists()
+
+
+def test_pages_need_a_login(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_issuing_a_token_in_the_web_shows_it_once(client, a_admin, a_principal):
+    client.force_login(a_admin)
+    response = client.post("/account/tokens/", {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="new-token">acc_' in page
+    again = client.get("/account/tokens/").content.decode()
+    assert 'id="new-token"' not in again
+    assert "gateway" in again

@@ -1,0 +1,174 @@
+"""Shared fixtures: the personas every test speaks of, and the gate for tests that need real services.
+
+Tests marked ``postgres`` or ``redis`` run whenever DATABASE_URL / REDIS_URL point at them. Outside CI, without
+them, they are skipped with the reason shown; under CI=true a missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.models import Organisation, Partner, User
+from accounts.roles import Role
+from accounts.services import api_token_issue, host_organisation_ensure, partner_create, user_create
+from audit.trail import Actor
+
+TEST_PASSWORD = "correct horse battery staple"
+
+# For tests whose work happens in other threads or processes and so must really commit. Serialized rollback
+# puts back what the data migrations wrote (role groups, beat schedules) after the table flush, so the tests
+# that run later still find them; every committing test uses it, or a flush without it would leave the
+# restored rows clashing with the ones post_migrate re-creates.
+committing = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+SETUP = Actor.system("test-setup")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _in_ci():
+        return
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        raise pytest.UsageError(
+            f"CI=true but {' and '.join(missing)} not set: CI runs against real PostgreSQL and Redis (see .ci/run)."
+        )
+    if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError("CI=true needs DATABASE_URL to point at PostgreSQL.")
+
+
+@functools.cache
+def redis_unavailable_reason() -> str | None:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return "REDIS_URL is not set: Redis tests run only against a real Redis"
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return f"REDIS_URL is set but Redis does not answer: {error}"
+    finally:
+        client.close()
+    return None
+
+
+def postgres_unavailable_reason() -> str | None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "DATABASE_URL does not point at PostgreSQL: PostgreSQL tests run only against a real one"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reasons = []
+    if item.get_closest_marker("redis"):
+        reasons.append(redis_unavailable_reason())
+    if item.get_closest_marker("postgres"):
+        reasons.append(postgres_unavailable_reason())
+    for reason in filter(None, reasons):
+        if _in_ci():
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings: object) -> None:
+    # Pages are rendered without `collectstatic`; the manifest storage would refuse to name unhashed files.
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+# --- Personas ---------------------------------------------------------------------------------------------
+# Olivia and Oscar are officers, Audrey the auditor; partner A (Northwind) and partner B (Helix) each have an
+# admin and a principal. An access test reads as "A's admin gets 404 on B's asset".
+
+
+@pytest.fixture
+def host(db: None) -> Organisation:
+    return host_organisation_ensure(name="Meridian AI", by=SETUP)
+
+
+@pytest.fixture
+def partner_a(db: None) -> Partner:
+    return partner_create(name="Northwind Labs", slug="northwind", by=SETUP)
+
+
+@pytest.fixture
+def partner_b(db: None) -> Partner:
+    return partner_create(name="Helix Bio", slug="helix", by=SETUP)
+
+
+def _make(username: str, organisation: Organisation, role: Role) -> User:
+    return user_create(
+        username=username,
+        organisation=organisation,
+        role=role,
+        by=SETUP,
+        password=TEST_PASSWORD,
+        email=f"{username}@x.example",
+    )
+
+
+@pytest.fixture
+def officer(host: Organisation) -> User:
+    return _make("olivia", host, Role.OFFICER)
+
+
+@pytest.fixture
+def second_officer(host: Organisation) -> User:
+    return _make("oscar", host, Role.OFFICER)
+
+
+@pytest.fixture
+def auditor(host: Organisation) -> User:
+    return _make("audrey", host, Role.AUDITOR)
+
+
+@pytest.fixture
+def a_admin(partner_a: Partner) -> User:
+    return _make("northwind-admin", partner_a, Role.PARTNER_ADMIN)
+
+
+@pytest.fixture
+def a_principal(partner_a: Partner) -> User:
+    return _make("northwind-gateway", partner_a, Role.PARTNER_PRINCIPAL)
+
+
+@pytest.fixture
+def b_admin(partner_b: Partner) -> User:
+    return _make("helix-admin", partner_b, Role.PARTNER_ADMIN)
+
+
+@pytest.fixture
+def b_principal(partner_b: Partner) -> User:
+    return _make("helix-gateway", partner_b, Role.PARTNER_PRINCIPAL)
+
+
+@dataclass
+class Caller:
+    """An API client that authenticates as ``user`` with a real bearer token."""
+
+    user: User
+    token: str
+    client: APIClient
+
+
+@pytest.fixture
+def api_as(db: None):  # type: ignore[no-untyped-def]
+    def make(user: User) -> Caller:
+        _, raw = api_token_issue(user=user, name=f"test token {user.username}", by=SETUP)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return Caller(user=user, token=raw, client=client)
+
+    return make
