@@ -164,7 +164,7 @@ class Caller:
 
 
 @pytest.fixture
-def api_as(db: None):  # type: ignore[no-untyped-def]
+def api_as(db: None):
     def make(user: User) -> Caller:
         _, raw = api_token_issue(user=user, name=f"test token {user.username}", by=SETUP)
         client = APIClient()

@@ -25,14 +25,14 @@ class AssetFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"model-{n}")
     kind = Asset.Kind.MODEL
-    owner: Organisation = factory.SubFactory(PartnerFactory)
+    owner = factory.SubFactory(PartnerFactory)
 
 
 class AssetVersionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AssetVersion
 
-    asset: Asset = factory.SubFactory(AssetFactory)
+    asset = factory.SubFactory(AssetFactory)
     label = factory.Sequence(lambda n: f"1.{n}")
     fingerprint = factory.Sequence(lambda n: hashlib.sha256(f"artefact-{n}".encode()).hexdigest())
     size_bytes = 1024
