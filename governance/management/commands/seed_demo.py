@@ -36,8 +36,10 @@ class Command(BaseCommand):
 
         if result.created:
             self.stdout.write(f"Demo data: created {len(result.created)} records: " + ", ".join(result.created) + ".")
-        else:
+        elif tokens_out is None:
             self.stdout.write("Demo data already present: nothing written.")
+        else:
+            self.stdout.write("Demo data already present.")
         if tokens_out is not None:
             fd = os.open(tokens_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
