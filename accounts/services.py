@@ -69,6 +69,8 @@ def user_create(
         email=email,
         organisation=organisation,
         is_service=is_service,
+        # Host people may open the admin; what they see there is only what their role's permissions allow.
+        is_staff=role in HOST_ROLES,
         first_name=first_name,
         last_name=last_name,
     )

@@ -38,7 +38,7 @@ def test_a_partner_role_without_a_partner_says_what_to_add(db):
 
 
 def test_an_unknown_partner_says_how_to_add_it(db):
-    with pytest.raises(CommandError, match="python manage.py add_partner"):
+    with pytest.raises(CommandError, match=r"python manage\.py add_partner"):
         run("add_user", "x", "--role", "principal", "--partner", "nope")
 
 

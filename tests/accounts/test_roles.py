@@ -26,3 +26,15 @@ def test_the_host_cannot_have_a_partner_principal(host):
 def test_a_principal_is_a_service_identity_without_a_password(a_principal):
     assert a_principal.is_service
     assert not a_principal.has_usable_password()
+
+
+def test_officers_see_the_beat_schedules_in_the_admin_but_cannot_change_them(client, officer):
+    client.force_login(officer)
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
+    assert client.get("/admin/django_celery_beat/periodictask/add/").status_code == 403
+    assert client.get("/admin/auth/group/").status_code == 403
+
+
+def test_partner_admins_cannot_open_the_admin(client, a_admin):
+    client.force_login(a_admin)
+    assert client.get("/admin/").status_code == 302
