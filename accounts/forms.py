@@ -18,6 +18,8 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'evaluation gateway (prod)'.")
     owner = TokenOwnerField(queryset=User.objects.none(), to_field_name="username", empty_label=None)
     expires_in_days = forms.IntegerField(min_value=1, initial=30, help_text="Shorter is safer.")
+    # One-time value: a reloaded or double-clicked form must not issue a second token.
+    nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args: Any, owners: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

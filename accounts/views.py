@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any, cast
 
 from django.contrib import messages
@@ -42,13 +43,40 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+TOKEN_FORM_NONCES = "accounts.token_form_nonces"  # noqa: S105 (a session key)
+
+
+def _token_form_nonce(request: HttpRequest) -> str:
+    """A fresh one-time value for the issue form; the last few stay valid, for people with several tabs."""
+    nonce = secrets.token_urlsafe(16)
+    request.session[TOKEN_FORM_NONCES] = [*request.session.get(TOKEN_FORM_NONCES, [])[-4:], nonce]
+    return nonce
+
+
+def _token_form_nonce_spend(request: HttpRequest, nonce: str) -> bool:
+    nonces = request.session.get(TOKEN_FORM_NONCES, [])
+    if nonce not in nonces:
+        return False
+    request.session[TOKEN_FORM_NONCES] = [other for other in nonces if other != nonce]
+    return True
+
+
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
+    """The tokens a user manages, and the form that issues one. A new token is shown in the answer to the
+    POST and nowhere else: it is never stored, not even in the session."""
     user = _user(request)
     owners = access.token_owners_manageable_by(user)
     form = ApiTokenForm(request.POST or None, owners=owners, initial={"owner": user.username})
     new_token = None
     if request.method == "POST" and form.is_valid():
+        if not _token_form_nonce_spend(request, form.cleaned_data["nonce"]):
+            messages.warning(
+                request,
+                "That form was already sent, so no second token was issued. If you did not copy the token, "
+                "revoke it below and issue another.",
+            )
+            return redirect("accounts:tokens")
         token, new_token = services.api_token_issue(
             user=form.cleaned_data["owner"],
             name=form.cleaned_data["name"],
@@ -60,6 +88,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
             request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once."
         )
         form = ApiTokenForm(owners=owners, initial={"owner": user.username})
+    form.initial["nonce"] = _token_form_nonce(request)
     tokens = access.tokens_visible_to(user)
     return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
 

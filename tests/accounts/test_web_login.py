@@ -1,3 +1,4 @@
+from accounts.models import ApiToken
 from audit.models import Event
 from tests.conftest import TEST_PASSWORD
 
@@ -37,12 +38,35 @@ def test_pages_need_a_login(client, db):
     assert response["Location"].startswith("/login/")
 
 
+def issue_form_nonce(client):
+    return client.get("/account/tokens/").context["form"].initial["nonce"]
+
+
 def test_issuing_a_token_in_the_web_shows_it_once(client, a_admin, a_principal):
     client.force_login(a_admin)
-    response = client.post("/account/tokens/", {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30})
+    response = client.post(
+        "/account/tokens/",
+        {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30, "nonce": issue_form_nonce(client)},
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert 'id="new-token">acc_' in page
     again = client.get("/account/tokens/").content.decode()
     assert 'id="new-token"' not in again
     assert "gateway" in again
+
+
+def test_sending_the_issue_form_twice_issues_one_token(client, a_admin):
+    client.force_login(a_admin)
+    form = {"name": "gateway", "owner": "northwind-admin", "expires_in_days": 30, "nonce": issue_form_nonce(client)}
+    client.post("/account/tokens/", form)
+    again = client.post("/account/tokens/", form, follow=True)
+    assert "already sent, so no second token was issued" in again.content.decode()
+    assert ApiToken.objects.filter(name="gateway").count() == 1
+
+
+def test_an_issue_form_without_its_one_time_value_issues_nothing(client, a_admin):
+    client.force_login(a_admin)
+    form = {"name": "gateway", "owner": "northwind-admin", "expires_in_days": 30, "nonce": "made-up"}
+    client.post("/account/tokens/", form)
+    assert not ApiToken.objects.filter(name="gateway").exists()
