@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -13,11 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, services
+from accounts.access import request_user
 from accounts.models import ApiToken, Partner, User
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
 
 
 class PartnerOutputSerializer(serializers.ModelSerializer[Partner]):
@@ -37,7 +32,7 @@ class MeApi(APIView):
 
     @extend_schema(operation_id="me", responses=OutputSerializer, summary="Who the token or session belongs to")
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         user.sorted_roles = sorted(user.roles)  # type: ignore[attr-defined]
         return Response(self.OutputSerializer(user).data)
 
@@ -47,7 +42,7 @@ class PartnerListApi(ListAPIView[Partner]):
     queryset = Partner.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return access.partners_visible_to(_user(self.request))
+        return access.partners_visible_to(request_user(self.request))
 
 
 class ApiTokenOutputSerializer(serializers.ModelSerializer[ApiToken]):
@@ -64,7 +59,7 @@ class ApiTokenListApi(ListAPIView[ApiToken]):
     queryset = ApiToken.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return access.tokens_visible_to(_user(self.request))
+        return access.tokens_visible_to(request_user(self.request))
 
 
 class ApiTokenIssueApi(APIView):
@@ -87,7 +82,7 @@ class ApiTokenIssueApi(APIView):
 
     @extend_schema(operation_id="api_token_issue", request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         owner_name = payload.validated_data.get("owner") or user.username
@@ -106,7 +101,7 @@ class ApiTokenIssueApi(APIView):
 class ApiTokenRevokeApi(APIView):
     @extend_schema(operation_id="api_token_revoke", request=None, responses=ApiTokenOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         token = access.token_get_for_user(user, pk)
         token = services.api_token_revoke(token=token, by=services.actor_for(user), revoked_by=user)
         return Response(ApiTokenOutputSerializer(token).data)

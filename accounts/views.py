@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import access, services
+from accounts.access import request_user
 from accounts.forms import ApiTokenForm
-from accounts.models import User
 
 
 class LoginView(auth_views.LoginView):
@@ -35,12 +35,8 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            services.logout_record(user=_user(request))
+            services.logout_record(user=request_user(request))
         return super().post(request, *args, **kwargs)
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 TOKEN_FORM_NONCES = "accounts.token_form_nonces"  # noqa: S105 (a session key)
@@ -65,7 +61,7 @@ def _token_form_nonce_spend(request: HttpRequest, nonce: str) -> bool:
 def token_list(request: HttpRequest) -> HttpResponse:
     """The tokens a user manages, and the form that issues one. A new token is shown in the answer to the
     POST and nowhere else: it is never stored, not even in the session."""
-    user = _user(request)
+    user = request_user(request)
     owners = access.token_owners_manageable_by(user)
     form = ApiTokenForm(request.POST or None, owners=owners, initial={"owner": user.username})
     new_token = None
@@ -96,7 +92,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponseRedirect:
-    user = _user(request)
+    user = request_user(request)
     token = access.token_get_for_user(user, pk)
     services.api_token_revoke(token=token, by=services.actor_for(user), revoked_by=user)
     messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked; it no longer works.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -13,14 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import request_user
 from accounts.models import Organisation, User
 from accounts.services import actor_for
 from charters import access, services
 from charters.models import Asset, AssetVersion
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
 
 
 def _require_registrar(user: User) -> None:
@@ -57,13 +52,13 @@ class AssetListApi(ListAPIView[Asset]):
     queryset = Asset.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return access.assets_visible_to(_user(self.request)).prefetch_related("versions")
+        return access.assets_visible_to(request_user(self.request)).prefetch_related("versions")
 
 
 class AssetDetailApi(APIView):
     @extend_schema(operation_id="asset_detail", responses=AssetOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(AssetOutputSerializer(access.asset_get_for_user(_user(request), pk)).data)
+        return Response(AssetOutputSerializer(access.asset_get_for_user(request_user(request), pk)).data)
 
 
 class AssetRegisterApi(APIView):
@@ -78,7 +73,7 @@ class AssetRegisterApi(APIView):
 
     @extend_schema(operation_id="asset_register", request=InputSerializer, responses={201: AssetOutputSerializer})
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         _require_registrar(user)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -100,7 +95,7 @@ class AssetVersionRegisterApi(APIView):
         operation_id="asset_version_register", request=InputSerializer, responses={201: AssetVersionOutputSerializer}
     )
     def post(self, request: Request, pk: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         asset = access.asset_get_for_user(user, pk)
         _require_registrar(user)
         payload = self.InputSerializer(data=request.data)

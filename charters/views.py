@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import cast
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,14 +7,10 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.models import User
+from accounts.access import request_user
 from accounts.services import actor_for
 from charters import access, services
 from charters.forms import AssetForm, AssetVersionForm
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def _show_errors(form: Form, error: ValidationError) -> None:
@@ -28,7 +22,7 @@ def _show_errors(form: Form, error: ValidationError) -> None:
 
 @login_required
 def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     asset = access.asset_get_for_user(user, pk)
     return render(
         request,
@@ -39,7 +33,7 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def asset_register(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not access.can_register_assets(user):
         raise PermissionDenied("Only governance officers register assets.")
     form = AssetForm(request.POST or None)
@@ -56,7 +50,7 @@ def asset_register(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def asset_version_register(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     asset = access.asset_get_for_user(user, pk)
     if not access.can_register_assets(user):
         raise PermissionDenied("Only governance officers register asset versions.")
