@@ -1,0 +1,200 @@
+"""Charters as documents: YAML in, validated against the published JSON Schema and the guardrails, out again.
+
+The file, the web editor and the API all go through ``parse`` and ``check``, so a charter is judged the same way
+wherever it comes from. Problems name the line (for YAML), the field as a dotted path, and what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "charter.schema.json"
+
+# The order people read a charter in; export and diffs follow it.
+SECTION_ORDER = [
+    "name",
+    "partner",
+    "title",
+    "objective",
+    "validity",
+    "purposes",
+    "actions",
+    "assets",
+    "misuse",
+    "incident_response",
+    "review",
+    "trainings",
+    "exit_plan",
+    "playbook",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path or '(document)'}: {self.message}"
+
+
+@dataclass
+class CharterDocumentError(Exception):
+    """Everything wrong with a charter document, each problem with its place and what to do."""
+
+    problems: list[Problem]
+    source: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.source} is not a valid charter" if self.source else "The charter is not valid"
+        return head + ":\n" + "\n".join(f"  - {problem}" for problem in self.problems)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: `from: 2026-01-01` stays the string the schema expects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+@dataclass
+class Parsed:
+    data: dict[str, Any]
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def line_of(self, path: Iterable[Any]) -> int | None:
+        """The line of the deepest part of ``path`` that the file has."""
+        key = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return None
+
+
+def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _index_lines(value_node, (*path, key_node.value), lines)
+            lines[(*path, key_node.value)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), lines)
+
+
+def dotted(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def parse(text: str, *, source: str = "") -> Parsed:
+    """YAML text to a document with line numbers, or CharterDocumentError naming the line."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (_Loader is a SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise CharterDocumentError([Problem("", f"this is not valid YAML: {problem}.", line)], source) from None
+    if not isinstance(data, dict):
+        raise CharterDocumentError(
+            [Problem("", "a charter file is a YAML mapping that starts with `name:`.", 1)], source
+        )
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return Parsed(data=data, lines=lines)
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{error.message}. Allowed here: {', '.join(allowed)}."
+    if error.validator == "type" and error.validator_value == "string" and isinstance(error.instance, int | float):
+        return f'{error.instance!r} must be text: put it in quotes, e.g. "{error.instance}".'
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}."
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"{error.instance!r} must be {error.schema['description']}."
+    if error.validator == "oneOf":
+        return "give either asset and version, or asset_kind (not both)."
+    return error.message + "."
+
+
+def validate_schema(parsed: Parsed, *, source: str = "") -> None:
+    errors = sorted(_validator().iter_errors(parsed.data), key=lambda e: (parsed.line_of(e.absolute_path) or 0, e.path))
+    if errors:
+        problems = [
+            Problem(dotted(error.absolute_path), _schema_message(error), parsed.line_of(error.absolute_path))
+            for error in errors
+        ]
+        raise CharterDocumentError(problems, source)
+
+
+# --- Canonical form -----------------------------------------------------------------------------------------
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def ordered(document: dict[str, Any]) -> dict[str, Any]:
+    known = {key: document[key] for key in SECTION_ORDER if key in document}
+    return {**known, **{key: value for key, value in document.items() if key not in known}}
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(ordered(document), sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
+
+
+def unified_diff(before: str, after: str, *, before_name: str, after_name: str) -> list[str]:
+    return list(
+        difflib.unified_diff(
+            before.splitlines(), after.splitlines(), fromfile=before_name, tofile=after_name, lineterm=""
+        )
+    )
+
+
+def side_by_side(before: str, after: str, *, before_name: str, after_name: str) -> str:
+    """An HTML table of two renderings, changed lines marked, with a little context."""
+    return difflib.HtmlDiff(wrapcolumn=70).make_table(
+        before.splitlines(), after.splitlines(), before_name, after_name, context=True, numlines=3
+    )
+
+
+def parse_date(value: str) -> date:
+    return date.fromisoformat(value)

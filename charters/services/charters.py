@@ -1,0 +1,574 @@
+"""The charter lifecycle: documents in, versions through review and approval, partners' acknowledgements.
+
+Every transition is one function here, shared by the web UI, the API, the CLI and (later) the Celery tasks;
+each runs in a transaction, claims its row with a compare-and-swap on the old state, and records its event.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Organisation, Partner, User
+from accounts.roles import Role
+from audit.trail import Actor, record
+from charters import documents, guardrails
+from charters.documents import CharterDocumentError, Parsed, Problem
+from charters.models import Charter, CharterAcknowledgement, CharterVersion, ExitPlan, IncidentPlaybook
+
+Status = Charter.Status
+VersionStatus = CharterVersion.Status
+
+
+# --- Reading a version back as a document ---------------------------------------------------------------
+
+
+def version_as_document(version: CharterVersion) -> dict[str, Any]:
+    """The whole version as a charter file would say it (what export writes and plan compares against)."""
+    document = {"name": version.charter.slug, "partner": version.charter.partner.slug, **version.document}
+    document["exit_plan"] = version.exit_plan.as_document()
+    return documents.ordered(document)
+
+
+def version_as_yaml(version: CharterVersion) -> str:
+    return documents.to_yaml(version_as_document(version))
+
+
+def _hashed_content(document: dict[str, Any]) -> dict[str, Any]:
+    """What a version's hash covers: the content, not which charter or partner it is filed under."""
+    return {key: value for key, value in document.items() if key not in ("name", "partner", "playbook")}
+
+
+def charter_current_version(charter: Charter) -> CharterVersion | None:
+    """The newest version, whatever its status: what plan and apply compare a file against."""
+    return (
+        CharterVersion.objects.select_related("charter__partner", "exit_plan", "author")
+        .filter(charter=charter)
+        .order_by("-number")
+        .first()
+    )
+
+
+# --- Checking a document --------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckedDocument:
+    parsed: Parsed
+    partner: Partner
+    host: Organisation
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.parsed.data
+
+
+def document_check(text: str, *, source: str = "") -> CheckedDocument:
+    """Parse, validate against the schema and check every guardrail; CharterDocumentError lists all problems."""
+    parsed = documents.parse(text, source=source)
+    documents.validate_schema(parsed, source=source)
+    partner = Partner.objects.filter(slug=parsed.data["partner"]).first()
+    if partner is None:
+        raise CharterDocumentError(
+            [
+                Problem(
+                    "partner",
+                    f"there is no partner {parsed.data['partner']!r}. Add it first.",
+                    parsed.line_of(["partner"]),
+                )
+            ],
+            source,
+        )
+    host = Organisation.objects.get(kind=Organisation.Kind.HOST)
+    problems = guardrails.check(parsed, partner=partner, host=host)
+    charter = Charter.objects.select_related("partner").filter(slug=parsed.data["name"]).first()
+    if charter is not None and charter.partner_id != partner.pk:
+        problems.insert(
+            0,
+            Problem(
+                "partner",
+                f"charter {charter.slug!r} is with {charter.partner.slug}; a charter cannot move to another partner.",
+                parsed.line_of(["partner"]),
+            ),
+        )
+    defined = parsed.data.get("playbook")
+    if defined is not None:
+        existing = IncidentPlaybook.objects.filter(slug=defined["name"]).first()
+        if existing is not None and existing.as_document() != _playbook_document(defined):
+            problems.append(
+                Problem(
+                    "playbook",
+                    f"playbook {defined['name']!r} already exists with other content, and "
+                    "playbooks never change under the charters that use them. Give this one a new name.",
+                    parsed.line_of(["playbook"]),
+                )
+            )
+    if problems:
+        raise CharterDocumentError(problems, source)
+    return CheckedDocument(parsed=parsed, partner=partner, host=host)
+
+
+def _playbook_document(defined: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": defined["name"],
+        "title": defined["title"],
+        "severity_levels": defined["severity_levels"],
+        "notify": defined.get("notify", []),
+        "steps": defined["steps"],
+    }
+
+
+# --- Plan and apply -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    slug: str
+    current: CharterVersion | None
+    diff: list[str]
+
+    @property
+    def changes(self) -> bool:
+        return self.current is None or bool(self.diff)
+
+
+def charter_plan(*, text: str, source: str = "") -> Plan:
+    """What applying this document would change, as a unified diff against the current version. Writes nothing."""
+    checked = document_check(text, source=source)
+    slug = checked.data["name"]
+    charter = Charter.objects.filter(slug=slug).first()
+    current = charter_current_version(charter) if charter else None
+    proposed = documents.to_yaml({key: value for key, value in checked.data.items() if key != "playbook"})
+    before = version_as_yaml(current) if current else ""
+    before_name = f"{slug} v{current.number} ({current.status})" if current else f"{slug} (new charter)"
+    diff = documents.unified_diff(before, proposed, before_name=before_name, after_name=source or "proposed")
+    return Plan(slug=slug, current=current, diff=diff)
+
+
+def _playbook_ensure(checked: CheckedDocument, *, by: Actor, author: User) -> IncidentPlaybook:
+    slug = checked.data["incident_response"]["playbook"]
+    existing = IncidentPlaybook.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing
+    defined = _playbook_document(checked.data["playbook"])
+    playbook = IncidentPlaybook(
+        slug=slug,
+        title=defined["title"],
+        severity_levels=defined["severity_levels"],
+        notify=defined["notify"],
+        steps=defined["steps"],
+        created_by=author,
+    )
+    playbook.full_clean()
+    playbook.save()
+    record(action="playbook.created", actor=by, target=playbook, details={"name": slug, "steps": len(defined["steps"])})
+    return playbook
+
+
+def _split(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A checked document as (version content, exit plan)."""
+    content = {
+        key: copy.deepcopy(value)
+        for key, value in data.items()
+        if key not in ("name", "partner", "playbook", "exit_plan")
+    }
+    exit_plan = copy.deepcopy(data["exit_plan"])
+    exit_plan.setdefault("knowledge_transfer", [])
+    return content, exit_plan
+
+
+def _write_exit_plan(version: CharterVersion, exit_plan: dict[str, Any]) -> None:
+    plan = getattr(version, "exit_plan", None) if version.pk else None
+    plan = plan or ExitPlan(version=version)
+    plan.items = exit_plan["items"]
+    plan.outputs_owner = exit_plan["outputs_owner"]
+    plan.knowledge_transfer = exit_plan.get("knowledge_transfer", [])
+    plan.partner_attests_destruction = exit_plan["partner_attests_destruction"]
+    plan.full_clean()
+    plan.save()
+
+
+@transaction.atomic
+def charter_apply(
+    *, text: str, by: Actor, author: User, source: str = "", expected_revision: int | None = None
+) -> CharterVersion | None:
+    """Write the document as the charter's draft: the open draft is replaced, or a new draft is created.
+
+    Returns None when the document equals the current version. Activation still needs a second officer.
+    ``expected_revision`` (from an editor) makes a concurrent edit of the same draft fail instead of being lost.
+    """
+    checked = document_check(text, source=source)
+    plan = charter_plan(text=text, source=source)
+    if not plan.changes:
+        return None
+    data = checked.data
+    playbook = _playbook_ensure(checked, by=by, author=author)
+    content, exit_plan = _split(data)
+    digest = documents.content_hash({**content, "exit_plan": exit_plan})
+    now = timezone.now()
+
+    charter = Charter.objects.select_for_update().filter(slug=data["name"]).first()
+    if charter is None:
+        charter = Charter(slug=data["name"], partner=checked.partner, title=data["title"], created_by=author)
+        charter.full_clean()
+        charter.save()
+        record(
+            action="charter.created",
+            actor=by,
+            partner=checked.partner.slug,
+            target=charter,
+            details={"name": charter.slug, "title": charter.title},
+        )
+    elif charter.status in (Status.TERMINATED, Status.EXPIRED):
+        raise ValidationError({"name": f"Charter {charter.slug} is {charter.status}: it can no longer be amended."})
+
+    draft = charter.versions.filter(status__in=CharterVersion.OPEN).first()
+    if draft is not None and draft.status == VersionStatus.IN_REVIEW:
+        raise ValidationError(
+            {
+                "name": f"Version {draft.number} of {charter.slug} is in review. Approve it or send it back to draft "
+                "before applying another change."
+            }
+        )
+    if draft is not None:
+        if expected_revision is not None and expected_revision != draft.revision:
+            raise ValidationError(
+                {
+                    "revision": f"Someone else saved version {draft.number} while you were editing (revision "
+                    f"{draft.revision}, you started from {expected_revision}). Reload it and apply your change again."
+                }
+            )
+        # Compare-and-swap on the revision: a concurrent apply that got here first makes this update miss.
+        claimed = CharterVersion.objects.filter(
+            pk=draft.pk, status=VersionStatus.DRAFT, revision=draft.revision
+        ).update(
+            document=content,
+            content_hash=digest,
+            playbook=playbook,
+            revision=draft.revision + 1,
+            author=author,
+            updated_at=now,
+        )
+        if not claimed:
+            raise ValidationError({"revision": "This draft changed while you were saving. Reload it and try again."})
+        draft.refresh_from_db()
+        version = draft
+        action = "charter_version.updated"
+    else:
+        number = (charter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        version = CharterVersion(
+            charter=charter,
+            number=number,
+            document=content,
+            content_hash=digest,
+            playbook=playbook,
+            author=author,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with transaction.atomic():
+                version.save()
+        except IntegrityError:
+            raise ValidationError(
+                {"name": f"{charter.slug} got a new draft at the same moment; reload and try again."}
+            ) from None
+        action = "charter_version.drafted"
+    _write_exit_plan(version, exit_plan)
+    version.contributors.add(author)
+    Charter.objects.filter(pk=charter.pk).update(title=data["title"])
+    record(
+        action=action,
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        details={
+            "charter": charter.slug,
+            "number": version.number,
+            "revision": version.revision,
+            "content_hash": digest,
+        },
+    )
+    return version
+
+
+# --- Transitions ----------------------------------------------------------------------------------------
+
+
+def _recheck(version: CharterVersion) -> None:
+    """Guardrails again, against today's registry: an asset may have been reclassified since the draft."""
+    try:
+        document_check(version_as_yaml(version), source=f"{version.charter.slug} v{version.number}")
+    except CharterDocumentError as error:
+        raise ValidationError({"document": [str(problem) for problem in error.problems]}) from None
+
+
+def _claim(version: CharterVersion, *, old: str, **changes: Any) -> None:
+    claimed = CharterVersion.objects.filter(pk=version.pk, status=old).update(**changes)
+    if not claimed:
+        # Another officer moved this version first; tell the person, do not act twice.
+        version.refresh_from_db()
+        raise ValidationError(
+            {
+                "status": f"Version {version.number} is {version.get_status_display().lower()} now, not "
+                f"{VersionStatus(old).label.lower()}. Reload the page."
+            }
+        )
+    version.refresh_from_db()
+
+
+@transaction.atomic
+def charter_version_submit(*, version: CharterVersion, by: Actor) -> CharterVersion:
+    _recheck(version)
+    _claim(version, old=VersionStatus.DRAFT, status=VersionStatus.IN_REVIEW, submitted_at=timezone.now())
+    charter = version.charter
+    if charter.status == Status.DRAFT:
+        Charter.objects.filter(pk=charter.pk, status=Status.DRAFT).update(status=Status.IN_REVIEW)
+    record(
+        action="charter_version.submitted",
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        details={"charter": charter.slug, "number": version.number, "content_hash": version.content_hash},
+    )
+    return version
+
+
+@transaction.atomic
+def charter_version_return(*, version: CharterVersion, by: Actor, reason: str) -> CharterVersion:
+    """Send a version in review back to draft, saying why."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what must change before this version can be approved."})
+    _claim(version, old=VersionStatus.IN_REVIEW, status=VersionStatus.DRAFT, submitted_at=None)
+    charter = version.charter
+    Charter.objects.filter(pk=charter.pk, status=Status.IN_REVIEW).update(status=Status.DRAFT)
+    record(
+        action="charter_version.returned",
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        reason=reason,
+        details={"charter": charter.slug, "number": version.number},
+    )
+    return version
+
+
+@transaction.atomic
+def charter_version_approve(*, version: CharterVersion, approver: User, by: Actor) -> CharterVersion:
+    """Activate a version in review. Two-person rule: nobody who wrote it may approve it."""
+    if not approver.has_role(Role.OFFICER):
+        raise ValidationError({"approver": "Only a governance officer can approve a charter version."})
+    if version.contributors.filter(pk=approver.pk).exists() or version.author_id == approver.pk:
+        raise ValidationError(
+            {
+                "approver": f"{approver.username} wrote version {version.number}, and the two-person rule needs a "
+                "second officer to approve it. Ask another officer."
+            }
+        )
+    _recheck(version)
+    charter = Charter.objects.select_for_update().get(pk=version.charter_id)
+    if charter.status in (Status.TERMINATED, Status.EXPIRED):
+        raise ValidationError({"status": f"Charter {charter.slug} is {charter.status}; nothing can be activated."})
+    previous = charter.active_version
+    if previous is not None:
+        _claim(previous, old=VersionStatus.ACTIVE, status=VersionStatus.SUPERSEDED)
+    _claim(
+        version,
+        old=VersionStatus.IN_REVIEW,
+        status=VersionStatus.ACTIVE,
+        approved_at=timezone.now(),
+        approved_by=approver,
+    )
+    charter.active_version = version
+    if charter.status in (Status.DRAFT, Status.IN_REVIEW):
+        charter.status = Status.ACTIVE
+    charter.save(update_fields=["active_version", "status"])
+    record(
+        action="charter_version.approved",
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        details={
+            "charter": charter.slug,
+            "number": version.number,
+            "content_hash": version.content_hash,
+            "author": version.author.username,
+            "supersedes": previous.number if previous else None,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def charter_amend(*, charter: Charter, by: Actor, author: User) -> CharterVersion:
+    """Start a new draft from the active version (the web UI's "Amend"); files use charter_apply instead."""
+    active = charter.active_version
+    if active is None:
+        raise ValidationError({"status": f"Charter {charter.slug} has no active version to amend."})
+    if charter.versions.filter(status__in=CharterVersion.OPEN).exists():
+        raise ValidationError({"status": f"Charter {charter.slug} already has an open draft: edit that one."})
+    now = timezone.now()
+    number = charter.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = CharterVersion(
+        charter=charter,
+        number=number + 1,
+        document=copy.deepcopy(active.document),
+        content_hash=active.content_hash,
+        playbook=active.playbook,
+        author=author,
+        created_at=now,
+        updated_at=now,
+    )
+    version.save()
+    _write_exit_plan(version, active.exit_plan.as_document())
+    version.contributors.add(author)
+    record(
+        action="charter_version.drafted",
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        details={"charter": charter.slug, "number": version.number, "amends": active.number},
+    )
+    return version
+
+
+def _charter_transition(
+    charter: Charter, *, old: tuple[str, ...], new: str, action: str, by: Actor, reason: str
+) -> Charter:
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason: it goes into the trail and to the partner."})
+    claimed = Charter.objects.filter(pk=charter.pk, status__in=old).update(status=new, status_reason=reason)
+    if not claimed:
+        charter.refresh_from_db()
+        raise ValidationError(
+            {
+                "status": f"Charter {charter.slug} is {charter.get_status_display().lower()}; "
+                f"it cannot become {new} from there."
+            }
+        )
+    charter.refresh_from_db()
+    record(
+        action=action,
+        actor=by,
+        partner=charter.partner.slug,
+        target=charter,
+        reason=reason,
+        details={"charter": charter.slug, "status": new},
+    )
+    return charter
+
+
+@transaction.atomic
+def charter_suspend(*, charter: Charter, by: Actor, reason: str) -> Charter:
+    return _charter_transition(
+        charter, old=(Status.ACTIVE,), new=Status.SUSPENDED, action="charter.suspended", by=by, reason=reason
+    )
+
+
+@transaction.atomic
+def charter_resume(*, charter: Charter, by: Actor, reason: str) -> Charter:
+    return _charter_transition(
+        charter, old=(Status.SUSPENDED,), new=Status.ACTIVE, action="charter.resumed", by=by, reason=reason
+    )
+
+
+@transaction.atomic
+def charter_terminate(*, charter: Charter, by: Actor, reason: str) -> Charter:
+    charter = _charter_transition(
+        charter,
+        old=(Status.DRAFT, Status.IN_REVIEW, Status.ACTIVE, Status.SUSPENDED),
+        new=Status.TERMINATED,
+        action="charter.terminated",
+        by=by,
+        reason=reason,
+    )
+    CharterVersion.objects.filter(charter=charter, status__in=CharterVersion.OPEN).update(
+        status=VersionStatus.WITHDRAWN
+    )
+    return charter
+
+
+@transaction.atomic
+def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | None:
+    """Expire a charter whose active version's window has ended. Idempotent: None when there is nothing to do."""
+    active = charter.active_version
+    if active is None or documents.parse_date(active.document["validity"]["until"]) >= today:
+        return None
+    claimed = Charter.objects.filter(pk=charter.pk, status__in=(Status.ACTIVE, Status.SUSPENDED)).update(
+        status=Status.EXPIRED, status_reason=f"validity ended on {active.document['validity']['until']}"
+    )
+    if not claimed:
+        return None
+    charter.refresh_from_db()
+    record(
+        action="charter.expired",
+        actor=by,
+        partner=charter.partner.slug,
+        target=charter,
+        details={"charter": charter.slug, "until": active.document["validity"]["until"]},
+    )
+    return charter
+
+
+# --- Partner acknowledgement ----------------------------------------------------------------------------
+
+
+def required_trainings(version: CharterVersion) -> list[dict[str, str]]:
+    return list(version.document.get("trainings", []))
+
+
+@transaction.atomic
+def charter_acknowledge(
+    *, version: CharterVersion, partner_admin: User, trainings_confirmed: list[str], by: Actor
+) -> CharterAcknowledgement:
+    """A partner admin accepts the charter's active version and confirms each training it requires."""
+    charter = version.charter
+    if not (partner_admin.has_role(Role.PARTNER_ADMIN) and partner_admin.organisation_id == charter.partner_id):
+        raise ValidationError(
+            {"partner_admin": f"Only a partner admin of {charter.partner.name} can accept this charter."}
+        )
+    if version.status != VersionStatus.ACTIVE:
+        raise ValidationError(
+            {
+                "version": f"Version {version.number} is {version.get_status_display().lower()}; "
+                "only the active version can be accepted."
+            }
+        )
+    existing = CharterAcknowledgement.objects.filter(version=version, partner_admin=partner_admin).first()
+    if existing is not None:
+        return existing
+    required = required_trainings(version)
+    missing = [training["name"] for training in required if training["name"] not in trainings_confirmed]
+    unknown = sorted(set(trainings_confirmed) - {training["name"] for training in required})
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"confirm each required training first: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"this version requires no training called {', '.join(unknown)}")
+        raise ValidationError({"trainings": "; ".join(problems).capitalize() + "."})
+    acknowledgement = CharterAcknowledgement.objects.create(
+        version=version,
+        partner_admin=partner_admin,
+        content_hash=version.content_hash,
+        trainings=[{"name": training["name"], "version": training["version"]} for training in required],
+    )
+    record(
+        action="charter_version.acknowledged",
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        details={
+            "charter": charter.slug,
+            "number": version.number,
+            "content_hash": version.content_hash,
+            "trainings": acknowledgement.trainings,
+        },
+    )
+    return acknowledgement
