@@ -16,12 +16,29 @@ from django.db import transaction
 from accord.env import generated_secret
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.roles import Role
-from accounts.services import api_token_issue, api_token_rotate, host_organisation_ensure, partner_create, user_create
+from accounts.services import (
+    actor_for,
+    api_token_issue,
+    api_token_rotate,
+    host_organisation_ensure,
+    partner_create,
+    user_create,
+)
 from audit.trail import Actor
-from charters.models import Asset, AssetVersion
-from charters.services import asset_register, asset_version_register
+from charters import documents
+from charters.models import Asset, AssetVersion, Charter
+from charters.services import (
+    asset_register,
+    asset_version_register,
+    charter_acknowledge,
+    charter_apply,
+    charter_version_approve,
+    charter_version_submit,
+)
+from charters.services.charters import required_trainings
 
 SEEDER = Actor.system("seed_demo")
+EXAMPLE_CHARTERS = Path(__file__).resolve().parents[2] / "charters" / "examples"
 DEMO_TOKEN_NAME = "demo"  # noqa: S105 (the name shown in token lists)
 
 HOST_PEOPLE = [
@@ -124,6 +141,28 @@ def _demo_token(user: User) -> str:
     return raw
 
 
+def _charters(result: SeedResult, *, officer: User, approver: User, people: dict[str, dict[str, User]]) -> None:
+    """Each example charter file, drafted by one officer, approved by the other and accepted by the partner."""
+    for path in sorted(EXAMPLE_CHARTERS.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        slug = documents.parse(text, source=path.name).data["name"]
+        if Charter.objects.filter(slug=slug).exists():
+            continue
+        version = charter_apply(text=text, source=path.name, by=SEEDER, author=officer)
+        if version is None:
+            continue
+        charter_version_submit(version=version, by=SEEDER)
+        charter_version_approve(version=version, approver=approver, by=SEEDER)
+        admin = people[version.charter.partner.slug]["admin"]
+        charter_acknowledge(
+            version=version,
+            partner_admin=admin,
+            trainings_confirmed=[training["name"] for training in required_trainings(version)],
+            by=actor_for(admin),
+        )
+        result.created.append(f"charter {slug} (active, accepted by {admin.username})")
+
+
 @transaction.atomic
 def seed_demo(*, with_tokens: bool) -> SeedResult:
     result = SeedResult()
@@ -172,6 +211,8 @@ def seed_demo(*, with_tokens: bool) -> SeedResult:
                     by=SEEDER,
                 )
                 result.created.append(f"version {name} {label}")
+
+    _charters(result, officer=host_people["officer"], approver=host_people["second_officer"], people=partner_people)
 
     if with_tokens:
         result.tokens = {key: _demo_token(user) for key, user in host_people.items()}
