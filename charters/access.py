@@ -11,7 +11,8 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from charters.models import Asset, AssetVersion
+from accounts.roles import Role
+from charters.models import Asset, AssetVersion, Charter, CharterVersion
 
 
 def assets_visible_to(user: User) -> QuerySet[Asset]:
@@ -34,3 +35,39 @@ def asset_get_for_user(user: User, pk: int) -> Asset:
 
 def can_register_assets(user: User) -> bool:
     return user.is_officer and user.has_perm("charters.add_asset")
+
+
+def charters_visible_to(user: User) -> QuerySet[Charter]:
+    charters = Charter.objects.select_related("partner", "active_version")
+    if user.is_host_member:
+        return charters
+    if user.organisation.is_host:
+        return charters.none()
+    return charters.filter(partner_id=user.organisation_id)
+
+
+def charter_get_for_user(user: User, slug: str) -> Charter:
+    charter = charters_visible_to(user).filter(slug=slug).first()
+    if charter is None:
+        raise Http404("No such charter.")
+    return charter
+
+
+def charter_version_get_for_user(user: User, slug: str, number: int) -> CharterVersion:
+    charter = charter_get_for_user(user, slug)
+    version = (
+        CharterVersion.objects.select_related("charter__partner", "exit_plan", "playbook", "author", "approved_by")
+        .filter(charter=charter, number=number)
+        .first()
+    )
+    if version is None:
+        raise Http404(f"Charter {slug} has no version {number}.")
+    return version
+
+
+def can_manage_charters(user: User) -> bool:
+    return user.is_officer and user.has_perm("charters.add_charter")
+
+
+def can_acknowledge(user: User, charter: Charter) -> bool:
+    return user.has_role(Role.PARTNER_ADMIN) and user.organisation_id == charter.partner_id

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,8 +18,9 @@ from rest_framework.views import APIView
 from accounts.access import request_user
 from accounts.models import Organisation, User
 from accounts.services import actor_for
-from charters import access, services
-from charters.models import Asset, AssetVersion
+from charters import access, documents, services
+from charters.models import Asset, AssetVersion, Charter, CharterAcknowledgement, CharterVersion
+from charters.services import charters as charter_services
 
 
 def _require_registrar(user: User) -> None:
@@ -104,3 +109,103 @@ class AssetVersionRegisterApi(APIView):
             asset=asset, **payload.validated_data, by=actor_for(user), created_by=user
         )
         return Response(AssetVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+# --- Charters ---------------------------------------------------------------------------------------------
+
+
+class CharterSchemaApi(APIView):
+    """The JSON Schema charter files follow: public, so editors and CI can validate files before applying."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="charter_schema", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(documents.schema())
+
+
+class CharterOutputSerializer(serializers.ModelSerializer[Charter]):
+    partner = serializers.CharField(source="partner.slug")
+    active_version = serializers.IntegerField(source="active_version.number", allow_null=True, default=None)
+    active_content_hash = serializers.CharField(source="active_version.content_hash", allow_null=True, default=None)
+    accepted = serializers.SerializerMethodField(help_text="Whether a partner admin accepted the active version.")
+
+    class Meta:
+        model = Charter
+        fields = ["slug", "title", "partner", "status", "active_version", "active_content_hash", "accepted"]
+
+    def get_accepted(self, charter: Charter) -> bool:
+        return charter.active_version_id in self.context["accepted_version_ids"]
+
+
+class CharterListApi(ListAPIView[Charter]):
+    serializer_class = CharterOutputSerializer
+    queryset = Charter.objects.none()  # names the model for the schema; get_queryset() scopes the real one
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return access.charters_visible_to(request_user(self.request)).order_by("slug")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        context["accepted_version_ids"] = set(
+            CharterAcknowledgement.objects.filter(version__charter__in=self.get_queryset()).values_list(
+                "version_id", flat=True
+            )
+        )
+        return context
+
+
+class CharterVersionApi(APIView):
+    @extend_schema_serializer(component_name="CharterVersion")
+    class OutputSerializer(serializers.Serializer[CharterVersion]):
+        charter = serializers.CharField(source="charter.slug")
+        number = serializers.IntegerField()
+        status = serializers.CharField()
+        content_hash = serializers.CharField()
+        trainings = serializers.ListField(child=serializers.DictField(), source="document.trainings", default=list)
+        document = serializers.SerializerMethodField()
+
+        def get_document(self, version: CharterVersion) -> dict[str, Any]:
+            return charter_services.version_as_document(version)
+
+    @extend_schema(operation_id="charter_version", responses=OutputSerializer)
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        version = access.charter_version_get_for_user(request_user(request), slug, number)
+        return Response(self.OutputSerializer(version).data)
+
+
+class CharterAcknowledgeApi(APIView):
+    @extend_schema_serializer(component_name="CharterAcknowledgeInput")
+    class InputSerializer(serializers.Serializer[None]):
+        version = serializers.IntegerField(min_value=1, help_text="The number of the version you accept.")
+        trainings = serializers.ListField(
+            child=serializers.CharField(), default=list, help_text="Names of the required trainings you completed."
+        )
+
+    @extend_schema_serializer(component_name="CharterAcknowledgement")
+    class OutputSerializer(serializers.ModelSerializer[CharterAcknowledgement]):
+        charter = serializers.CharField(source="version.charter.slug")
+        version = serializers.IntegerField(source="version.number")
+        partner_admin = serializers.CharField(source="partner_admin.username")
+
+        class Meta:
+            model = CharterAcknowledgement
+            fields = ["charter", "version", "partner_admin", "accepted_at", "content_hash", "trainings"]
+
+    @extend_schema(operation_id="charter_acknowledge", request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        user = request_user(request)
+        charter = access.charter_get_for_user(user, slug)
+        if not access.can_acknowledge(user, charter):
+            raise PermissionDenied(f"Only a partner admin of {charter.partner.name} accepts this charter.")
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        version = access.charter_version_get_for_user(user, slug, payload.validated_data["version"])
+        acknowledgement = charter_services.charter_acknowledge(
+            version=version,
+            partner_admin=user,
+            trainings_confirmed=payload.validated_data["trainings"],
+            by=actor_for(user),
+        )
+        return Response(self.OutputSerializer(acknowledgement).data, status=status.HTTP_201_CREATED)

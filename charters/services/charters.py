@@ -196,14 +196,33 @@ def _write_exit_plan(version: CharterVersion, exit_plan: dict[str, Any]) -> None
 
 @transaction.atomic
 def charter_apply(
-    *, text: str, by: Actor, author: User, source: str = "", expected_revision: int | None = None
+    *,
+    text: str,
+    by: Actor,
+    author: User,
+    source: str = "",
+    expected_revision: int | None = None,
+    charter_slug: str | None = None,
 ) -> CharterVersion | None:
     """Write the document as the charter's draft: the open draft is replaced, or a new draft is created.
 
     Returns None when the document equals the current version. Activation still needs a second officer.
-    ``expected_revision`` (from an editor) makes a concurrent edit of the same draft fail instead of being lost.
+    ``expected_revision`` (from an editor) makes a concurrent edit of the same draft fail instead of being lost;
+    ``charter_slug`` (from an editor of one charter) refuses a document that names another charter.
     """
     checked = document_check(text, source=source)
+    if charter_slug is not None and checked.data["name"] != charter_slug:
+        raise CharterDocumentError(
+            [
+                Problem(
+                    "name",
+                    f"this editor is for charter {charter_slug!r}; change the name back (a new charter is "
+                    "started from the charters page).",
+                    checked.parsed.line_of(["name"]),
+                )
+            ],
+            source,
+        )
     plan = charter_plan(text=text, source=source)
     if not plan.changes:
         return None
@@ -528,6 +547,8 @@ def charter_acknowledge(
     *, version: CharterVersion, partner_admin: User, trainings_confirmed: list[str], by: Actor
 ) -> CharterAcknowledgement:
     """A partner admin accepts the charter's active version and confirms each training it requires."""
+    # The caller's copy may be stale: judge the version as it is now.
+    version = CharterVersion.objects.select_related("charter__partner").get(pk=version.pk)
     charter = version.charter
     if not (partner_admin.has_role(Role.PARTNER_ADMIN) and partner_admin.organisation_id == charter.partner_id):
         raise ValidationError(

@@ -1,0 +1,50 @@
+"""A registry like the demo's, and the example charter files as the starting point for every charter test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from charters.models import AssetVersion
+from governance.services.demo import ASSETS, demo_fingerprint
+from tests.factories import AssetFactory, AssetVersionFactory
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "charters" / "examples"
+
+
+@pytest.fixture
+def demo_registry(host, partner_a, partner_b) -> dict[str, AssetVersion]:
+    owners = {None: host, "northwind": partner_a, "helix": partner_b}
+    versions = {}
+    for owner, name, kind, _, labels in ASSETS:
+        asset = AssetFactory(owner=owners[owner], name=name, kind=kind)
+        for label, classification, size in labels:
+            versions[f"{name} {label}"] = AssetVersionFactory(
+                asset=asset,
+                label=label,
+                classification=classification,
+                size_bytes=size,
+                fingerprint=demo_fingerprint(name, label),
+            )
+    return versions
+
+
+def example(name: str = "northwind-evaluation") -> dict[str, Any]:
+    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+
+
+@pytest.fixture
+def charter_text(demo_registry) -> Callable[..., str]:
+    """The Northwind example as YAML text, after ``change`` edits its parsed form."""
+
+    def make(change: Callable[[dict[str, Any]], None] | None = None, name: str = "northwind-evaluation") -> str:
+        document = example(name)
+        if change is not None:
+            change(document)
+        return yaml.safe_dump(document, sort_keys=False)
+
+    return make
