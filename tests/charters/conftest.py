@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from charters.models import AssetVersion
 from governance.services.demo import ASSETS, demo_fingerprint
 from tests.factories import AssetFactory, AssetVersionFactory
 
@@ -17,7 +16,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "charters" / "examples"
 
 
 @pytest.fixture
-def demo_registry(host, partner_a, partner_b) -> dict[str, AssetVersion]:
+def demo_registry(host, partner_a, partner_b):
     owners = {None: host, "northwind": partner_a, "helix": partner_b}
     versions = {}
     for owner, name, kind, _, labels in ASSETS:
