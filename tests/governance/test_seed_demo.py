@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import ApiToken, Partner, User
 from accounts.tokens import token_digest
 from audit.models import Event
-from charters.models import Asset, AssetVersion
+from charters.models import Asset, AssetVersion, Charter
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -32,6 +32,17 @@ def test_seed_demo_creates_the_demo_world(db):
         "proprietary",
     }
     assert Event.objects.filter(actor_label="seed_demo").count() > 10
+
+
+def test_seed_demo_activates_the_example_charters_with_two_officers_and_the_partners_acceptance(db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    charters = Charter.objects.select_related("active_version__approved_by", "active_version__author")
+    assert {charter.slug for charter in charters} == {"northwind-evaluation", "helix-finetune"}
+    for charter in charters:
+        version = charter.active_version
+        assert charter.status == "active"
+        assert (version.author.username, version.approved_by.username) == ("olivia", "oscar")
+        assert version.acknowledgements.get().partner_admin.username == f"{charter.partner.slug}-admin"
 
 
 def test_a_second_seed_demo_writes_nothing_at_all(db):
