@@ -21,25 +21,6 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "charter.schema.json"
 
-# The order people read a charter in; export and diffs follow it.
-SECTION_ORDER = [
-    "name",
-    "partner",
-    "title",
-    "objective",
-    "validity",
-    "purposes",
-    "actions",
-    "assets",
-    "misuse",
-    "incident_response",
-    "review",
-    "trainings",
-    "exit_plan",
-    "playbook",
-]
-
-
 @dataclass(frozen=True)
 class Problem:
     path: str
@@ -172,9 +153,28 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+def _resolved(node: dict[str, Any] | None) -> dict[str, Any]:
+    node = node or {}
+    while "$ref" in node:
+        node = schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _ordered(value: Any, node: dict[str, Any] | None) -> Any:
+    node = _resolved(node)
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        keys = [key for key in properties if key in value] + sorted(key for key in value if key not in properties)
+        return {key: _ordered(value[key], properties.get(key)) for key in keys}
+    if isinstance(value, list):
+        return [_ordered(item, node.get("items")) for item in value]
+    return value
+
+
 def ordered(document: dict[str, Any]) -> dict[str, Any]:
-    known = {key: document[key] for key in SECTION_ORDER if key in document}
-    return {**known, **{key: value for key, value in document.items() if key not in known}}
+    """Keys in the schema's order at every level (free-form ones sorted), so that a rendering depends only on
+    the content: not on the file's order, nor on a database that reorders JSON objects (PostgreSQL's jsonb)."""
+    return dict(_ordered(document, schema()))
 
 
 def to_yaml(document: dict[str, Any]) -> str:

@@ -410,3 +410,21 @@ def test_a_changed_playbook_must_get_a_new_name(charter_text, officer):
 
 def test_the_schema_command_prints_the_published_schema(db):
     assert '"title": "Accord collaboration charter"' in run("schema")
+
+
+def test_a_rendering_depends_on_the_content_not_on_key_order(charter_text):
+    import yaml
+
+    from charters.documents import to_yaml
+
+    document = yaml.safe_load(charter_text())
+
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+        if isinstance(value, list):
+            return [reversed_keys(item) for item in value]
+        return value
+
+    assert to_yaml(reversed_keys(document)) == to_yaml(document)
+    assert to_yaml(document).startswith("name: northwind-evaluation\npartner: northwind\ntitle:")
