@@ -21,6 +21,7 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "charter.schema.json"
 
+
 @dataclass(frozen=True)
 class Problem:
     path: str

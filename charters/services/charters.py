@@ -85,7 +85,11 @@ def document_check(text: str, *, source: str = "") -> CheckedDocument:
             ],
             source,
         )
-    host = Organisation.objects.get(kind=Organisation.Kind.HOST)
+    host = Organisation.objects.filter(kind=Organisation.Kind.HOST).first()
+    if host is None:
+        raise CharterDocumentError(
+            [Problem("", "there is no host organisation yet: add the first officer with manage.py add_user.")], source
+        )
     problems = guardrails.check(parsed, partner=partner, host=host)
     charter = Charter.objects.select_related("partner").filter(slug=parsed.data["name"]).first()
     if charter is not None and charter.partner_id != partner.pk:
@@ -140,7 +144,10 @@ class Plan:
 
 def charter_plan(*, text: str, source: str = "") -> Plan:
     """What applying this document would change, as a unified diff against the current version. Writes nothing."""
-    checked = document_check(text, source=source)
+    return _plan(document_check(text, source=source), source=source)
+
+
+def _plan(checked: CheckedDocument, *, source: str) -> Plan:
     slug = checked.data["name"]
     charter = Charter.objects.filter(slug=slug).first()
     current = charter_current_version(charter) if charter else None
@@ -223,7 +230,7 @@ def charter_apply(
             ],
             source,
         )
-    plan = charter_plan(text=text, source=source)
+    plan = _plan(checked, source=source)
     if not plan.changes:
         return None
     data = checked.data
