@@ -55,6 +55,19 @@ def charter_current_version(charter: Charter) -> CharterVersion | None:
     )
 
 
+def _record_version(action: str, version: CharterVersion, *, by: Actor, reason: str = "", **details: Any) -> None:
+    """One event about a charter version, always naming the charter, the version number and its content hash."""
+    charter = version.charter
+    record(
+        action=action,
+        actor=by,
+        partner=charter.partner.slug,
+        target=version,
+        reason=reason,
+        details={"charter": charter.slug, "number": version.number, "content_hash": version.content_hash, **details},
+    )
+
+
 # --- Checking a document --------------------------------------------------------------------------------
 
 
@@ -309,18 +322,7 @@ def charter_apply(
     _write_exit_plan(version, exit_plan)
     version.contributors.add(author)
     Charter.objects.filter(pk=charter.pk).update(title=data["title"])
-    record(
-        action=action,
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        details={
-            "charter": charter.slug,
-            "number": version.number,
-            "revision": version.revision,
-            "content_hash": digest,
-        },
-    )
+    _record_version(action, version, by=by, revision=version.revision)
     return version
 
 
@@ -356,13 +358,7 @@ def charter_version_submit(*, version: CharterVersion, by: Actor) -> CharterVers
     charter = version.charter
     if charter.status == Status.DRAFT:
         Charter.objects.filter(pk=charter.pk, status=Status.DRAFT).update(status=Status.IN_REVIEW)
-    record(
-        action="charter_version.submitted",
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        details={"charter": charter.slug, "number": version.number, "content_hash": version.content_hash},
-    )
+    _record_version("charter_version.submitted", version, by=by)
     return version
 
 
@@ -374,14 +370,7 @@ def charter_version_return(*, version: CharterVersion, by: Actor, reason: str) -
     _claim(version, old=VersionStatus.IN_REVIEW, status=VersionStatus.DRAFT, submitted_at=None)
     charter = version.charter
     Charter.objects.filter(pk=charter.pk, status=Status.IN_REVIEW).update(status=Status.DRAFT)
-    record(
-        action="charter_version.returned",
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        reason=reason,
-        details={"charter": charter.slug, "number": version.number},
-    )
+    _record_version("charter_version.returned", version, by=by, reason=reason)
     return version
 
 
@@ -415,18 +404,13 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
     if charter.status in (Status.DRAFT, Status.IN_REVIEW):
         charter.status = Status.ACTIVE
     charter.save(update_fields=["active_version", "status"])
-    record(
-        action="charter_version.approved",
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        details={
-            "charter": charter.slug,
-            "number": version.number,
-            "content_hash": version.content_hash,
-            "author": version.author.username,
-            "supersedes": previous.number if previous else None,
-        },
+    _record_version(
+        "charter_version.approved",
+        version,
+        by=by,
+        content_hash=version.content_hash,
+        author=version.author.username,
+        supersedes=previous.number if previous else None,
     )
     return version
 
@@ -454,13 +438,7 @@ def charter_amend(*, charter: Charter, by: Actor, author: User) -> CharterVersio
     version.save()
     _write_exit_plan(version, active.exit_plan.as_document())
     version.contributors.add(author)
-    record(
-        action="charter_version.drafted",
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        details={"charter": charter.slug, "number": version.number, "amends": active.number},
-    )
+    _record_version("charter_version.drafted", version, by=by, amends=active.number)
     return version
 
 
@@ -587,16 +565,11 @@ def charter_acknowledge(
         content_hash=version.content_hash,
         trainings=[{"name": training["name"], "version": training["version"]} for training in required],
     )
-    record(
-        action="charter_version.acknowledged",
-        actor=by,
-        partner=charter.partner.slug,
-        target=version,
-        details={
-            "charter": charter.slug,
-            "number": version.number,
-            "content_hash": version.content_hash,
-            "trainings": acknowledgement.trainings,
-        },
+    _record_version(
+        "charter_version.acknowledged",
+        version,
+        by=by,
+        content_hash=version.content_hash,
+        trainings=acknowledgement.trainings,
     )
     return acknowledgement
