@@ -81,6 +81,7 @@ def charter_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "acknowledgements": acknowledgements,
             "can_manage": access.can_manage_charters(user),
             "can_acknowledge": access.can_acknowledge(user, charter),
+            "accepted_by_me": any(ack.partner_admin_id == user.pk for ack in acknowledgements),
         },
     )
 
@@ -151,7 +152,7 @@ def version_transition(request: HttpRequest, slug: str, number: int, transition:
         else:
             raise PermissionDenied(f"Unknown step {transition!r}.")
     except ValidationError as error:
-        messages.error(request, describe(error))
+        messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, done)
     return redirect("charters:version-detail", slug=slug, number=number)
@@ -177,7 +178,7 @@ def charter_transition(request: HttpRequest, slug: str, transition: str) -> Http
             raise PermissionDenied(f"Unknown step {transition!r}.")
         steps[transition]()
     except ValidationError as error:
-        messages.error(request, describe(error))
+        messages.error(request, " ".join(error.messages))
     else:
         messages.success(
             request, f"Charter {slug} is {Charter.objects.get(pk=charter.pk).get_status_display().lower()}."
@@ -233,7 +234,7 @@ def acknowledge(request: HttpRequest, slug: str) -> HttpResponse:
                 by=actor_for(user),
             )
         except ValidationError as error:
-            messages.error(request, describe(error))
+            messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"You accepted version {version.number} of {charter.slug}.")
             return redirect("charters:charter-detail", slug=slug)

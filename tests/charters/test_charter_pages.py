@@ -122,10 +122,13 @@ def test_a_partner_admin_accepts_in_the_browser_after_confirming_trainings(clien
     client.force_login(a_admin)
     url = "/registry/charters/northwind-evaluation/accept/"
     assert "responsible-evaluation" in client.get(url).content.decode()
-    missing = client.post(url, {}, follow=True).content.decode()
-    assert "Confirm each required training first" in missing
+    missing = shown(client.post(url, {}, follow=True))
+    assert "Confirm each required training first: responsible-evaluation." in missing
+    assert "trainings:" not in missing
     client.post(url, {"training": ["responsible-evaluation"]})
     assert CharterAcknowledgement.objects.get().partner_admin == a_admin
+    page = shown(client.get("/registry/charters/northwind-evaluation/"))
+    assert "northwind-admin accepted v1" in page and "Review and accept" not in page
 
 
 # --- API ------------------------------------------------------------------------------------------------
