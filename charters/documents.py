@@ -199,3 +199,18 @@ def side_by_side(before: str, after: str, *, before_name: str, after_name: str) 
 
 def parse_date(value: str) -> date:
     return date.fromisoformat(value)
+
+
+def permissions(document: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """What a version permits: {asset kind: {action: {"purposes": set, "obligations": [..]}}}."""
+    permitted: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, actions in document.get("actions", {}).items():
+        for entry in actions:
+            slot = permitted.setdefault(kind, {}).setdefault(entry["action"], {"purposes": set(), "obligations": []})
+            slot["purposes"].update(entry["purposes"])
+            slot["obligations"].extend(entry.get("obligations", []))
+    return permitted
+
+
+def shareable_fingerprints(document: dict[str, Any]) -> set[str]:
+    return {ref["fingerprint"] for ref in document.get("assets", {}).get("shareable", []) if "fingerprint" in ref}

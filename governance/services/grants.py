@@ -1,0 +1,294 @@
+"""Grants: requested by partner admins, approved by officers, never beyond the charter they stand on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Partner, User
+from accounts.roles import Role
+from audit.trail import Actor, record
+from charters import documents
+from charters.models import AssetVersion, Charter, CharterVersion
+from governance.models import Grant, PartnerRole
+
+Status = Grant.Status
+
+
+def acknowledged_version(charter: Charter) -> CharterVersion | None:
+    """The newest version of the charter that a partner admin accepted (and that was active at some point)."""
+    return (
+        CharterVersion.objects.filter(
+            charter=charter, acknowledgements__isnull=False, status__in=["active", "superseded"]
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def charter_limits(
+    version: CharterVersion,
+    asset_version: AssetVersion,
+    actions: list[str],
+    purposes: list[str],
+    valid_from: datetime,
+    valid_until: datetime,
+) -> dict[str, str]:
+    """Why a grant would exceed this charter version, by field; empty when it fits."""
+    problems: dict[str, str] = {}
+    document = version.document
+    if asset_version.fingerprint not in documents.shareable_fingerprints(document):
+        problems["asset_version"] = (
+            f"{asset_version.asset.name} {asset_version.label} is not shareable under {version.charter.slug} "
+            f"v{version.number}. Ask an officer to amend the charter first."
+        )
+        return problems
+    permitted = documents.permissions(document).get(asset_version.asset.kind, {})
+    refused_actions = [action for action in actions if action not in permitted]
+    if refused_actions:
+        problems["actions"] = (
+            f"The charter does not permit {', '.join(refused_actions)} on a {asset_version.asset.kind} "
+            f"(it permits {', '.join(sorted(permitted)) or 'nothing'})."
+        )
+    refused_purposes = sorted(
+        {
+            purpose
+            for action in actions
+            if action in permitted
+            for purpose in purposes
+            if purpose not in permitted[action]["purposes"]
+        }
+    )
+    if refused_purposes:
+        problems["purposes"] = (
+            f"The charter does not permit {', '.join(refused_purposes)} for {', '.join(actions)} on this asset."
+        )
+    window = document["validity"]
+    charter_from = datetime.fromisoformat(window["from"]).replace(tzinfo=UTC)
+    charter_until = datetime.fromisoformat(window["until"]).replace(tzinfo=UTC)
+    if valid_from >= valid_until:
+        problems["valid_until"] = "A grant must end after it starts."
+    elif valid_from < charter_from or valid_until > charter_until:
+        problems["valid_until"] = (
+            f"The grant's window must lie within the charter's, {window['from']} to {window['until']}."
+        )
+    return problems
+
+
+def _charter_for(partner: Partner, asset_version: AssetVersion) -> Charter:
+    charters = Charter.objects.select_related("active_version").filter(partner=partner, status=Charter.Status.ACTIVE)
+    for charter in charters:
+        if charter.active_version and asset_version.fingerprint in documents.shareable_fingerprints(
+            charter.active_version.document
+        ):
+            return charter
+    raise ValidationError(
+        {
+            "asset_version": f"No active charter of {partner.name} shares {asset_version.asset.name} "
+            f"{asset_version.label}. Ask an officer to amend a charter first."
+        }
+    )
+
+
+@transaction.atomic
+def grant_request(
+    *,
+    partner: Partner,
+    asset_version: AssetVersion,
+    actions: list[str],
+    purposes: list[str],
+    valid_from: datetime,
+    valid_until: datetime,
+    daily_quota: int,
+    monthly_quota: int,
+    rate_per_minute: int,
+    justification: str,
+    requested_by: User,
+    by: Actor,
+    principal: User | None = None,
+    partner_role: PartnerRole | None = None,
+    requires_session: bool = False,
+    requires_attestation: bool = False,
+) -> Grant:
+    if (principal is None) == (partner_role is None):
+        raise ValidationError({"principal": "Name either one principal or one partner role."})
+    if principal is not None and not (principal.is_service and principal.organisation_id == partner.pk):
+        raise ValidationError({"principal": f"{principal.username} is not a principal of {partner.name}."})
+    if partner_role is not None and partner_role.partner_id != partner.pk:
+        raise ValidationError({"partner_role": f"{partner_role} is not a role of {partner.name}."})
+    if not justification.strip():
+        raise ValidationError({"justification": "Say why this access is needed; the approving officer reads it."})
+    if not actions or not purposes:
+        raise ValidationError({"actions": "Name at least one action and one purpose."})
+    charter = _charter_for(partner, asset_version)
+    assert charter.active_version is not None  # noqa: S101 (_charter_for only returns charters with one)
+    problems = charter_limits(charter.active_version, asset_version, actions, purposes, valid_from, valid_until)
+    if problems:
+        raise ValidationError(problems)
+    grant = Grant(
+        partner=partner,
+        principal=principal,
+        partner_role=partner_role,
+        charter=charter,
+        charter_version=charter.active_version,
+        asset_version=asset_version,
+        actions=sorted(set(actions)),
+        purposes=sorted(set(purposes)),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        daily_quota=daily_quota,
+        monthly_quota=monthly_quota,
+        rate_per_minute=rate_per_minute,
+        requires_session=requires_session,
+        requires_attestation=requires_attestation,
+        justification=justification,
+        requested_by=requested_by,
+    )
+    grant.full_clean()
+    grant.save()
+    record(action="grant.requested", actor=by, partner=partner.slug, target=grant, details=_summary(grant))
+    return grant
+
+
+def _summary(grant: Grant, **extra: Any) -> dict[str, Any]:
+    return {
+        "grantee": grant.grantee,
+        "charter": grant.charter.slug,
+        "asset": grant.asset_version.fingerprint,
+        "actions": grant.actions,
+        "purposes": grant.purposes,
+        "status": grant.status,
+        **extra,
+    }
+
+
+def _transition(
+    grant: Grant, *, old: tuple[str, ...], action: str, by: Actor, reason: str = "", **changes: Any
+) -> Grant:
+    # Compare-and-swap on the status: another officer may have acted on this grant a moment ago.
+    claimed = Grant.objects.filter(pk=grant.pk, status__in=old).update(**changes)
+    grant.refresh_from_db()
+    if not claimed:
+        raise ValidationError(
+            {"status": f"Grant #{grant.pk} is {grant.get_status_display().lower()}; it cannot be {action} from there."}
+        )
+    record(
+        action=f"grant.{action}",
+        actor=by,
+        partner=grant.partner.slug,
+        target=grant,
+        reason=reason,
+        outcome="success",
+        details=_summary(grant),
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_approve(*, grant: Grant, approver: User, by: Actor) -> Grant:
+    """Activate a requested grant. Never one's own request; never beyond the charter's active version."""
+    if not approver.has_role(Role.OFFICER):
+        raise ValidationError({"approver": "Only a governance officer approves grants."})
+    if grant.requested_by_id == approver.pk:
+        raise ValidationError({"approver": "You requested this grant; another officer must approve it."})
+    charter = Charter.objects.select_related("active_version").get(pk=grant.charter_id)
+    if charter.status != Charter.Status.ACTIVE or charter.active_version is None:
+        raise ValidationError({"charter": f"Charter {charter.slug} is {charter.status}; grants under it cannot start."})
+    problems = charter_limits(
+        charter.active_version, grant.asset_version, grant.actions, grant.purposes, grant.valid_from, grant.valid_until
+    )
+    if problems:
+        raise ValidationError(problems)
+    return _transition(
+        grant,
+        old=(Status.REQUESTED,),
+        action="approved",
+        by=by,
+        status=Status.ACTIVE,
+        approved_by=approver,
+        decided_at=timezone.now(),
+        charter_version=charter.active_version,
+    )
+
+
+@transaction.atomic
+def grant_refuse(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    return _transition(
+        grant,
+        old=(Status.REQUESTED,),
+        action="refused",
+        by=by,
+        reason=_reason(reason),
+        status=Status.REFUSED,
+        status_reason=reason,
+        decided_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def grant_suspend(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    return _transition(
+        grant,
+        old=(Status.ACTIVE,),
+        action="suspended",
+        by=by,
+        reason=_reason(reason),
+        status=Status.SUSPENDED,
+        status_reason=reason,
+    )
+
+
+@transaction.atomic
+def grant_resume(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    return _transition(
+        grant,
+        old=(Status.SUSPENDED,),
+        action="resumed",
+        by=by,
+        reason=_reason(reason),
+        status=Status.ACTIVE,
+        status_reason=reason,
+    )
+
+
+@transaction.atomic
+def grant_revoke(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    return _transition(
+        grant,
+        old=(Status.REQUESTED, Status.ACTIVE, Status.SUSPENDED),
+        action="revoked",
+        by=by,
+        reason=_reason(reason),
+        status=Status.REVOKED,
+        status_reason=reason,
+    )
+
+
+@transaction.atomic
+def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    """An incident holds the grant: denied (deny-override) until released, whatever its status says."""
+    return _transition(
+        grant,
+        old=(Status.ACTIVE, Status.SUSPENDED),
+        action="held",
+        by=by,
+        reason=_reason(reason),
+        held_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def grant_release(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    return _transition(
+        grant, old=(Status.ACTIVE, Status.SUSPENDED), action="released", by=by, reason=_reason(reason), held_at=None
+    )
+
+
+def _reason(reason: str) -> str:
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason: it goes into the trail and to the partner."})
+    return reason
