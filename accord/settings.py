@@ -228,6 +228,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
 ACCORD_HOST_ORGANISATION = env_str("ACCORD_HOST_ORGANISATION", "Meridian AI")
+# The largest JSON body the API reads (a full batch of 1,000 decision requests fits well within it).
+ACCORD_API_MAX_BODY_BYTES = env_int("ACCORD_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# How long a decision session (for grants that require one) stays live.
+ACCORD_DECISION_SESSION_SECONDS = env_int("ACCORD_DECISION_SESSION_SECONDS", 900, minimum=10, maximum=86400)
 # API tokens live this many days unless their creator asks for less.
 ACCORD_TOKEN_MAX_DAYS = env_int("ACCORD_TOKEN_MAX_DAYS", 90, minimum=1, maximum=730)
 
@@ -256,6 +260,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "accord.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "accord.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -10,6 +10,7 @@ handler500 = "accord.api_errors.server_error"
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("charters.api_urls")),
+    path("", include("governance.api_urls")),
 ]
 
 urlpatterns = [

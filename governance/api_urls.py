@@ -1,0 +1,11 @@
+from django.urls import path
+
+from governance import apis
+
+urlpatterns = [
+    path("decisions", apis.DecisionApi.as_view(), name="decide"),
+    path("decisions/batch", apis.DecisionBatchApi.as_view(), name="decide-batch"),
+    path("sessions", apis.SessionOpenApi.as_view(), name="session-open"),
+    path("grants", apis.GrantListApi.as_view(), name="grant-list"),
+    path("grants/request", apis.GrantRequestApi.as_view(), name="grant-request"),
+]

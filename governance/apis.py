@@ -1,0 +1,213 @@
+"""The decision point and the grant API: one class per operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import request_user
+from accounts.models import User
+from accounts.roles import Role
+from accounts.services import actor_for
+from charters.models import AssetVersion
+from governance import access
+from governance.models import Grant, PartnerRole
+from governance.services import decisions, grants
+
+MAX_BATCH = 1000
+
+
+def _principal(request: Request) -> User:
+    user = request_user(request)
+    if not user.is_service:
+        raise PermissionDenied("Only partner principals ask for decisions: call with a principal's API token.")
+    return user
+
+
+@extend_schema_serializer(component_name="DecisionRequest")
+class DecisionInputSerializer(serializers.Serializer[None]):
+    action = serializers.CharField(max_length=64, help_text="infer, evaluate, fine_tune, download_weights, ...")
+    asset = serializers.CharField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
+    purpose = serializers.CharField(max_length=64, help_text="One of the charter's purposes.")
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.context.
+    context = serializers.DictField(  # type: ignore[assignment]
+        required=False, default=dict, help_text='May carry "session" and client facts.'
+    )
+
+    def to_request(self) -> decisions.DecisionRequest:
+        data = self.validated_data
+        return decisions.DecisionRequest(
+            action=data["action"], asset=data["asset"], purpose=data["purpose"], context=dict(data["context"])
+        )
+
+
+@extend_schema_serializer(component_name="Decision")
+class DecisionOutputSerializer(serializers.Serializer[None]):
+    decision_id = serializers.CharField()
+    allow = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    obligations = serializers.ListField(child=serializers.DictField())
+    bundle = serializers.CharField(help_text="Content hash of the policy bundle the decision was made under.")
+
+
+class DecisionApi(APIView):
+    @extend_schema(operation_id="decide", request=DecisionInputSerializer, responses=DecisionOutputSerializer)
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        payload = DecisionInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(decisions.decide(principal, payload.to_request()).as_json())
+
+
+class DecisionBatchApi(APIView):
+    @extend_schema_serializer(component_name="DecisionBatchRequest")
+    class InputSerializer(serializers.Serializer[None]):
+        requests = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
+
+    @extend_schema_serializer(component_name="DecisionBatch")
+    class OutputSerializer(serializers.Serializer[None]):
+        results = DecisionOutputSerializer(many=True)
+
+    @extend_schema(operation_id="decide_batch", request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        envelope = self.InputSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        items: list[decisions.DecisionRequest | str] = []
+        for index, raw in enumerate(envelope.validated_data["requests"]):
+            item = DecisionInputSerializer(data=raw) if isinstance(raw, dict) else None
+            if item is not None and item.is_valid():
+                items.append(item.to_request())
+            else:
+                problems = item.errors if item is not None else {"request": ["must be a JSON object"]}
+                detail = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
+                items.append(f"Item {index} is not a valid decision request: {detail}.")
+        results = decisions.decide_batch(principal, items)
+        return Response({"results": [decision.as_json() for decision in results]})
+
+
+class SessionOpenApi(APIView):
+    @extend_schema_serializer(component_name="SessionRequest")
+    class InputSerializer(serializers.Serializer[None]):
+        asset = serializers.CharField(max_length=128)
+        action = serializers.CharField(max_length=64)
+        purpose = serializers.CharField(max_length=64)
+
+    @extend_schema_serializer(component_name="Session")
+    class OutputSerializer(serializers.Serializer[Any]):
+        session = serializers.CharField(help_text="Pass it as context.session in decisions until it expires.")
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(operation_id="session_open", request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        asked = decisions.DecisionRequest(**payload.validated_data)
+        opened = decisions.session_open(principal, asked)
+        if opened == "session_not_needed":
+            raise ValidationError(
+                {"asset": ["Your grant for this does not require a session: ask for decisions directly."]}
+            )
+        if isinstance(opened, str):
+            raise PermissionDenied(f"No session: {decisions.MESSAGES[opened]} ({opened})")
+        return Response(
+            self.OutputSerializer({"session": opened.token, "expires_at": opened.expires_at}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class GrantOutputSerializer(serializers.ModelSerializer[Grant]):
+    principal = serializers.CharField(source="principal.username", default=None)
+    partner_role = serializers.CharField(source="partner_role.slug", default=None)
+    charter = serializers.CharField(source="charter.slug")
+    charter_version = serializers.IntegerField(source="charter_version.number")
+    asset = serializers.CharField(source="asset_version.fingerprint")
+
+    class Meta:
+        model = Grant
+        fields = [
+            "id",
+            "principal",
+            "partner_role",
+            "charter",
+            "charter_version",
+            "asset",
+            "actions",
+            "purposes",
+            "valid_from",
+            "valid_until",
+            "daily_quota",
+            "monthly_quota",
+            "rate_per_minute",
+            "requires_session",
+            "requires_attestation",
+            "status",
+            "status_reason",
+            "justification",
+            "created_at",
+            "decided_at",
+        ]
+
+
+class GrantListApi(ListAPIView[Grant]):
+    serializer_class = GrantOutputSerializer
+    queryset = Grant.objects.none()  # names the model for the schema; get_queryset() scopes the real one
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return access.grants_visible_to(request_user(self.request))
+
+
+class GrantRequestApi(APIView):
+    @extend_schema_serializer(component_name="GrantRequest")
+    class InputSerializer(serializers.Serializer[None]):
+        principal = serializers.CharField(required=False, help_text="Username of one of your principals.")
+        partner_role = serializers.CharField(required=False, help_text="Or the slug of one of your partner roles.")
+        asset = serializers.CharField(max_length=64, help_text="The asset version's fingerprint.")
+        actions = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+        purposes = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+        valid_from = serializers.DateTimeField()
+        valid_until = serializers.DateTimeField()
+        daily_quota = serializers.IntegerField(min_value=1)
+        monthly_quota = serializers.IntegerField(min_value=1)
+        rate_per_minute = serializers.IntegerField(min_value=1)
+        requires_session = serializers.BooleanField(default=False)
+        requires_attestation = serializers.BooleanField(default=False)
+        justification = serializers.CharField()
+
+    @extend_schema(operation_id="grant_request", request=InputSerializer, responses={201: GrantOutputSerializer})
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        if not user.has_role(Role.PARTNER_ADMIN):
+            raise PermissionDenied("Partner admins request grants for their principals.")
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(payload.validated_data)
+        partner = user.organisation
+        asset = AssetVersion.objects.select_related("asset").filter(fingerprint=data.pop("asset")).first()
+        if asset is None:
+            raise ValidationError({"asset": ["No asset version has this fingerprint."]})
+        principal_name, role_slug = data.pop("principal", None), data.pop("partner_role", None)
+        principal = User.objects.filter(username=principal_name, organisation=partner, is_service=True).first()
+        role = PartnerRole.objects.filter(slug=role_slug, partner_id=partner.pk).first()
+        if principal_name and principal is None:
+            raise ValidationError({"principal": [f"{principal_name!r} is not one of your principals."]})
+        if role_slug and role is None:
+            raise ValidationError({"partner_role": [f"{role_slug!r} is not one of your partner roles."]})
+        grant = grants.grant_request(
+            partner=access.partner_of(user),
+            asset_version=asset,
+            principal=principal,
+            partner_role=role,
+            requested_by=user,
+            by=actor_for(user),
+            **data,
+        )
+        return Response(GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,376 @@
+"""The decision point: may principal S do action A on asset version R for purpose P?
+
+Casbin's Enforcer over the compiled bundle decides whether a grant allows the request; the guardrails around it
+(validity window, charter state, acceptance, session, attestation, quota and rate limit) say why not, in the
+words of the deny codes. Every decision is written to the trail before it is answered. Any dependency that
+fails turns into a deny with ``dependency_unavailable``: never an error, never an allow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import actor_for
+from audit.models import Event
+from audit.trail import record
+from charters.models import AssetVersion, Charter
+from governance.models import DecisionSession, Grant
+from governance.policy.bundle import Bundle, CharterTerms, compile_bundle, enforcer_for, principal_subject
+from governance.services import limits
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = {
+    "no_grant": "No grant lets you use this asset. A partner admin can request one.",
+    "not_yet_valid": "The grant is not valid yet.",
+    "grant_expired": "The grant has expired. A partner admin can request a new one.",
+    "grant_suspended": "The grant is suspended by an officer.",
+    "action_not_permitted": "The grant or its charter does not permit this action on this asset.",
+    "purpose_not_permitted": "The grant or its charter does not permit this purpose for this action.",
+    "charter_suspended": "The charter this grant stands on is suspended.",
+    "charter_terminated": "The charter this grant stands on has ended.",
+    "charter_not_acknowledged": "The charter's current terms have not been accepted by your partner admin yet.",
+    "incident_hold": "The grant is held while an incident is investigated.",
+    "quota_exhausted": "The grant's daily or monthly quota is used up.",
+    "rate_limited": "Too many requests this minute for this grant; slow down.",
+    "session_required": "This grant needs a live session: open one with POST /api/v1/sessions.",
+    "attestation_required": "This grant needs an attestation, which cannot be verified yet: it is denied.",
+    "invalid_request": "The request is not valid.",
+    "dependency_unavailable": "Accord could not reach a service it needs; the request is denied. Try again shortly.",
+}
+
+# How far a grant got before it failed: the furthest one explains the deny best.
+PROGRESS = [
+    "no_grant",
+    "charter_terminated",
+    "charter_suspended",
+    "grant_expired",
+    "grant_suspended",
+    "incident_hold",
+    "not_yet_valid",
+    "action_not_permitted",
+    "purpose_not_permitted",
+    "charter_not_acknowledged",
+    "attestation_required",
+    "session_required",
+    "quota_exhausted",
+    "rate_limited",
+]
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    action: str
+    asset: str
+    purpose: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    decision_id: str
+    allow: bool
+    reasons: list[dict[str, str]]
+    obligations: list[dict[str, Any]]
+    bundle: str
+    grant_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "allow": self.allow,
+            "reasons": self.reasons,
+            "obligations": self.obligations,
+            "bundle": self.bundle,
+        }
+
+
+def deny(code: str, bundle: str = "", message: str | None = None) -> Decision:
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        allow=False,
+        reasons=[{"code": code, "message": message or MESSAGES[code]}],
+        obligations=[],
+        bundle=bundle,
+    )
+
+
+class DependencyError(Exception):
+    """Something the decision needs did not answer."""
+
+
+@dataclass
+class Context:
+    """What one decision (or a batch of them) works with: the bundle and the Enforcer built from it."""
+
+    bundle: Bundle
+    enforcer: Any
+    terms: dict[int, CharterTerms] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Context:
+        bundle = compile_bundle()
+        return cls(bundle=bundle, enforcer=enforcer_for(bundle))
+
+    def terms_of(self, charter: Charter) -> CharterTerms:
+        if charter.pk not in self.terms:
+            self.terms[charter.pk] = CharterTerms.of(charter)
+        return self.terms[charter.pk]
+
+
+def _candidate_grants(principal: User, asset: AssetVersion) -> list[Grant]:
+    return list(
+        Grant.objects.filter(asset_version=asset)
+        .filter(Q(principal=principal) | Q(partner_role__members=principal))
+        .select_related("charter__active_version", "asset_version__asset")
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _session_is_live(grant: Grant, principal: User, request: DecisionRequest, now: datetime) -> bool:
+    token = request.context.get("session")
+    if not isinstance(token, str) or not token:
+        return False
+    return DecisionSession.objects.filter(
+        digest=hashlib.sha256(token.encode()).hexdigest(),
+        grant=grant,
+        principal=principal,
+        action=request.action,
+        purpose=request.purpose,
+        expires_at__gt=now,
+    ).exists()
+
+
+def _why_not(
+    grant: Grant, principal: User, request: DecisionRequest, ctx: Context, now: datetime, *, check_session: bool
+) -> str | None:
+    """The first guardrail this grant fails for the request, or None when it would allow it."""
+    charter = grant.charter
+    if grant.status in (Grant.Status.REQUESTED, Grant.Status.REFUSED, Grant.Status.REVOKED):
+        return "no_grant"
+    if charter.status in (Charter.Status.TERMINATED, Charter.Status.EXPIRED):
+        return "charter_terminated"
+    if charter.status == Charter.Status.SUSPENDED:
+        return "charter_suspended"
+    if charter.status != Charter.Status.ACTIVE:
+        return "no_grant"
+    if grant.status == Grant.Status.EXPIRED:
+        return "grant_expired"
+    if grant.status == Grant.Status.SUSPENDED:
+        return "grant_suspended"
+    if grant.held_at is not None:
+        return "incident_hold"
+    if now < grant.valid_from:
+        return "not_yet_valid"
+    if now >= grant.valid_until:
+        return "grant_expired"
+    kind, fingerprint = grant.asset_version.asset.kind, grant.asset_version.fingerprint
+    terms = ctx.terms_of(charter)
+    if request.action not in grant.actions or request.action not in terms.active.get(kind, {}):
+        return "action_not_permitted"
+    if request.purpose not in grant.purposes or not terms.permits_now(
+        kind, fingerprint, request.action, request.purpose
+    ):
+        return "purpose_not_permitted"
+    if not terms.permitted_when_accepted(kind, fingerprint, request.action, request.purpose):
+        return "charter_not_acknowledged"
+    if grant.requires_attestation:
+        return "attestation_required"
+    if check_session and grant.requires_session and not _session_is_live(grant, principal, request, now):
+        return "session_required"
+    return None
+
+
+@dataclass
+class Evaluation:
+    code: str | None
+    grant: Grant | None
+
+
+def evaluate(
+    principal: User, request: DecisionRequest, ctx: Context, now: datetime, *, check_session: bool = True
+) -> Evaluation:
+    """The policy's answer without counting any use: the allowing grant, or the best deny code."""
+    asset = AssetVersion.objects.select_related("asset").filter(fingerprint=request.asset).first()
+    # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be enumerated.
+    grants = _candidate_grants(principal, asset) if asset is not None else []
+    if not grants:
+        return Evaluation("no_grant", None)
+    best = "no_grant"
+    for grant in grants:
+        code = _why_not(grant, principal, request, ctx, now, check_session=check_session)
+        if code is None:
+            allowed = ctx.enforcer.enforce(
+                principal_subject(principal.pk), grant.charter.slug, request.asset, request.action, request.purpose
+            )
+            if allowed:
+                return Evaluation(None, grant)
+            # The reference says no although this grant passes every guardrail: a deny line won (another grant
+            # of the same principal is suspended or held for the same use), or the two disagree. Fail closed.
+            code = next(
+                (
+                    other_code
+                    for other in grants
+                    if other is not grant
+                    for other_code in [_why_not(other, principal, request, ctx, now, check_session=check_session)]
+                    if other_code in ("grant_suspended", "incident_hold")
+                ),
+                "no_grant",
+            )
+        if PROGRESS.index(code) > PROGRESS.index(best):
+            best = code
+    return Evaluation(best, None)
+
+
+def _decide(principal: User, request: DecisionRequest, ctx: Context, now: datetime) -> Decision:
+    evaluation = evaluate(principal, request, ctx, now)
+    if evaluation.grant is None:
+        return deny(evaluation.code or "no_grant", ctx.bundle.hash)
+    grant = evaluation.grant
+    try:
+        refused = limits.consume(grant, now)
+    except limits.LimitsUnavailableError as error:
+        raise DependencyError(str(error)) from error
+    if refused:
+        decision = deny(refused, ctx.bundle.hash)
+        decision.grant_id = grant.pk
+        return decision
+    terms = ctx.terms_of(grant.charter)
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        allow=True,
+        reasons=[],
+        obligations=[
+            {"code": obligation["code"], "params": obligation.get("params", {})}
+            for obligation in terms.obligations(grant.asset_version.asset.kind, request.action)
+        ],
+        bundle=ctx.bundle.hash,
+        grant_id=grant.pk,
+    )
+
+
+def _record(principal: User, request: DecisionRequest | None, decision: Decision) -> None:
+    asked = request or DecisionRequest(action="", asset="", purpose="")
+    with transaction.atomic():
+        record(
+            action="decision.allow" if decision.allow else "decision.deny",
+            actor=actor_for(principal),
+            partner=principal.partner_slug,
+            outcome=Event.Outcome.SUCCESS if decision.allow else Event.Outcome.DENIED,
+            reason="" if decision.allow else decision.reasons[0]["message"][:500],
+            details={
+                "decision_id": decision.decision_id,
+                "action": asked.action[:64],
+                "asset": asked.asset[:64],
+                "purpose": asked.purpose[:64],
+                "codes": [reason["code"] for reason in decision.reasons],
+                "bundle": decision.bundle,
+                "grant": decision.grant_id,
+            },
+        )
+
+
+def _recorded(principal: User, request: DecisionRequest | None, decision: Decision) -> Decision:
+    """The decision once its event is written; a deny when it cannot be written."""
+    try:
+        _record(principal, request, decision)
+    except DatabaseError:
+        # Nothing can be recorded while the database is down; the answer is then a deny, so nothing is allowed
+        # that the trail does not show.
+        logger.exception("Could not record decision %s", decision.decision_id)
+        if decision.allow:
+            return deny("dependency_unavailable", decision.bundle)
+    return decision
+
+
+def decide(
+    principal: User, request: DecisionRequest, *, ctx: Context | None = None, now: datetime | None = None
+) -> Decision:
+    """Decide and record one request. Never raises for a failing dependency: it denies instead."""
+    now = now or timezone.now()
+    try:
+        decision = _decide(principal, request, ctx or Context.load(), now)
+    except (DependencyError, DatabaseError, OSError) as error:
+        logger.warning("Decision failed closed: %s", error)
+        decision = deny("dependency_unavailable")
+    except Exception:
+        # The policy failed to load or evaluate: deny, and keep the traceback for the operators.
+        logger.exception("Decision failed closed on an unexpected error")
+        decision = deny("dependency_unavailable")
+    return _recorded(principal, request, decision)
+
+
+def decide_batch(principal: User, items: list[DecisionRequest | str], *, now: datetime | None = None) -> list[Decision]:
+    """Decide each item in order under one bundle; an item given as a string is invalid, and says why."""
+    try:
+        ctx: Context | None = Context.load()
+    except Exception:
+        logger.exception("The policy could not be loaded for a batch")
+        ctx = None
+    results = []
+    for item in items:
+        if isinstance(item, str):
+            bundle = ctx.bundle.hash if ctx else ""
+            results.append(_recorded(principal, None, deny("invalid_request", bundle, item)))
+        elif ctx is None:
+            results.append(_recorded(principal, item, deny("dependency_unavailable")))
+        else:
+            results.append(decide(principal, item, ctx=ctx, now=now))
+    return results
+
+
+# --- Sessions --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OpenedSession:
+    token: str
+    expires_at: datetime
+
+
+def session_open(principal: User, request: DecisionRequest, *, now: datetime | None = None) -> OpenedSession | str:
+    """Open a time-limited session for a grant that requires one; the deny code when none would allow it."""
+    now = now or timezone.now()
+    evaluation = evaluate(principal, request, Context.load(), now, check_session=False)
+    if evaluation.grant is None:
+        return evaluation.code or "no_grant"
+    if not evaluation.grant.requires_session:
+        return "session_not_needed"
+    token = "ses_" + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
+    with transaction.atomic():
+        session = DecisionSession.objects.create(
+            grant=evaluation.grant,
+            principal=principal,
+            digest=hashlib.sha256(token.encode()).hexdigest(),
+            action=request.action,
+            purpose=request.purpose,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        record(
+            action="session.opened",
+            actor=actor_for(principal),
+            partner=principal.partner_slug,
+            target=session,
+            details={
+                "grant": evaluation.grant.pk,
+                "action": request.action,
+                "purpose": request.purpose,
+                "expires_at": expires_at,
+            },
+        )
+    return OpenedSession(token=token, expires_at=expires_at)

@@ -1,0 +1,87 @@
+"""Quotas (per day, per month) and the rate limit (per minute) of a grant, checked and counted atomically.
+
+With Redis: one Lua script, one round trip, so concurrent decisions across every process never overshoot.
+Without Redis (the embedded mode): a counter table, serialised by the database's write lock.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from governance.models import Grant, UsageCounter
+
+# Checks every window first and counts only when all have room: a refused call uses up nothing.
+_CONSUME = """
+local limits = {tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i = 1, 3 do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= limits[i] then return i end
+end
+for i = 1, 3 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3 + i]))
+end
+return 0
+"""
+# What each refusal means, in the order of the keys.
+OUTCOMES = {0: None, 1: "rate_limited", 2: "quota_exhausted", 3: "quota_exhausted"}
+
+
+class LimitsUnavailableError(Exception):
+    """The counters could not be reached: the decision fails closed."""
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: a decision waits on this, and an unreachable Redis must become a deny quickly.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+
+@functools.cache
+def _script(url: str) -> redis.commands.core.Script:
+    return _client(url).register_script(_CONSUME)
+
+
+def _windows(grant: Grant, now: datetime) -> list[tuple[str, int, int]]:
+    """(key, limit, seconds to keep) for the minute, the day and the month that ``now`` falls in."""
+    month_end = (now.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return [
+        (f"accord:usage:{grant.pk}:m:{now:%Y%m%d%H%M}", grant.rate_per_minute, 120),
+        (f"accord:usage:{grant.pk}:d:{now:%Y%m%d}", grant.daily_quota, 2 * 86400),
+        (f"accord:usage:{grant.pk}:M:{now:%Y%m}", grant.monthly_quota, int((month_end - now).total_seconds()) + 86400),
+    ]
+
+
+def consume(grant: Grant, now: datetime) -> str | None:
+    """Count one use of the grant; the deny code when a limit is reached (nothing is counted then)."""
+    windows = _windows(grant, now)
+    if settings.REDIS_URL:
+        try:
+            outcome = _script(settings.REDIS_URL)(
+                keys=[key for key, _, _ in windows],
+                args=[limit for _, limit, _ in windows] + [ttl for _, _, ttl in windows],
+            )
+        except redis.RedisError as error:
+            raise LimitsUnavailableError(f"Redis did not answer: {error}") from error
+        return OUTCOMES[int(outcome)]
+    return _consume_in_database(windows, now)
+
+
+def _consume_in_database(windows: list[tuple[str, int, int]], now: datetime) -> str | None:
+    with transaction.atomic():
+        counters = []
+        for index, (key, limit, ttl) in enumerate(windows, start=1):
+            counter, _ = UsageCounter.objects.select_for_update().get_or_create(
+                key=key, defaults={"expires_at": now + timedelta(seconds=ttl)}
+            )
+            if counter.count >= limit:
+                return OUTCOMES[index]
+            counters.append(counter)
+        for counter in counters:
+            UsageCounter.objects.filter(pk=counter.pk).update(count=counter.count + 1)
+    return None
