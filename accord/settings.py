@@ -303,6 +303,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Casbin logs the whole policy at INFO each time an enforcer loads it: noise, and the policy in the logs.
+    "loggers": {"casbin": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

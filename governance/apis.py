@@ -87,8 +87,8 @@ class DecisionBatchApi(APIView):
                 items.append(item.to_request())
             else:
                 problems = item.errors if item is not None else {"request": ["must be a JSON object"]}
-                detail = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
-                items.append(f"Item {index} is not a valid decision request: {detail}.")
+                detail = " ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
+                items.append(f"Item {index} is not a valid decision request. {detail}")
         results = decisions.decide_batch(principal, items)
         return Response({"results": [decision.as_json() for decision in results]})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -36,6 +37,8 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
+from governance.models import Grant
+from governance.services.grants import grant_approve, grant_request
 
 SEEDER = Actor.system("seed_demo")
 EXAMPLE_CHARTERS = Path(__file__).resolve().parents[2] / "charters" / "examples"
@@ -163,6 +166,55 @@ def _charters(result: SeedResult, *, officer: User, approver: User, people: dict
         result.created.append(f"charter {slug} (active, accepted by {admin.username})")
 
 
+# One grant per demo principal: (partner, asset, version, actions, purposes, an allowed example).
+DEMO_GRANTS = [
+    (
+        "northwind",
+        "atlas-7b",
+        "1.0",
+        ["evaluate", "infer"],
+        ["benchmarking", "safety-evaluation"],
+        ("infer", "safety-evaluation"),
+    ),
+    ("helix", "atlas-7b", "1.0", ["infer"], ["research-evaluation"], ("infer", "research-evaluation")),
+]
+# Far beyond what a benchmark sends, so a load test measures decisions, not quota denials.
+DEMO_LIMITS = {"daily_quota": 1_000_000_000, "monthly_quota": 1_000_000_000, "rate_per_minute": 100_000_000}
+
+
+def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, User]]) -> dict[str, dict[str, object]]:
+    """An active grant for each demo principal, requested by its partner admin and approved by an officer."""
+    examples: dict[str, dict[str, object]] = {}
+    for slug, asset_name, label, actions, purposes, (action, purpose) in DEMO_GRANTS:
+        principal, admin = people[slug]["principal"], people[slug]["admin"]
+        version = AssetVersion.objects.get(asset__name=asset_name, label=label)
+        examples[slug] = {"action": action, "asset": version.fingerprint, "purpose": purpose, "context": {}}
+        if Grant.objects.filter(principal=principal, asset_version=version).exists():
+            continue
+        charter = Charter.objects.get(partner__slug=slug)
+        window = charter.active_version.document["validity"] if charter.active_version else None
+        if window is None:
+            continue
+        grant = grant_request(
+            partner=Partner.objects.get(pk=principal.organisation_id),
+            asset_version=version,
+            principal=principal,
+            actions=actions,
+            purposes=purposes,
+            valid_from=datetime.fromisoformat(window["from"]).replace(tzinfo=UTC),
+            valid_until=datetime.fromisoformat(window["until"]).replace(tzinfo=UTC),
+            justification="Demo access for the gateway.",
+            requested_by=admin,
+            by=actor_for(admin),
+            daily_quota=DEMO_LIMITS["daily_quota"],
+            monthly_quota=DEMO_LIMITS["monthly_quota"],
+            rate_per_minute=DEMO_LIMITS["rate_per_minute"],
+        )
+        grant_approve(grant=grant, approver=approver, by=actor_for(approver))
+        result.created.append(f"grant #{grant.pk} for {principal.username}")
+    return examples
+
+
 @transaction.atomic
 def seed_demo(*, with_tokens: bool) -> SeedResult:
     result = SeedResult()
@@ -213,10 +265,15 @@ def seed_demo(*, with_tokens: bool) -> SeedResult:
                 result.created.append(f"version {name} {label}")
 
     _charters(result, officer=host_people["officer"], approver=host_people["second_officer"], people=partner_people)
+    examples = _grants(result, approver=host_people["officer"], people=partner_people)
 
     if with_tokens:
         result.tokens = {key: _demo_token(user) for key, user in host_people.items()}
         result.tokens["partners"] = {
-            slug: {role: _demo_token(user) for role, user in people.items()} for slug, people in partner_people.items()
+            slug: {
+                **{role: _demo_token(user) for role, user in people.items()},
+                "allowed_example": examples[slug],
+            }
+            for slug, people in partner_people.items()
         }
     return result
