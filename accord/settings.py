@@ -230,6 +230,8 @@ SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 *
 ACCORD_HOST_ORGANISATION = env_str("ACCORD_HOST_ORGANISATION", "Meridian AI")
 # The largest JSON body the API reads (a full batch of 1,000 decision requests fits well within it).
 ACCORD_API_MAX_BODY_BYTES = env_int("ACCORD_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Django refuses larger bodies before any parser runs; keep the two limits the same.
+DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_API_MAX_BODY_BYTES
 # How long a decision session (for grants that require one) stays live.
 ACCORD_DECISION_SESSION_SECONDS = env_int("ACCORD_DECISION_SESSION_SECONDS", 900, minimum=10, maximum=86400)
 # API tokens live this many days unless their creator asks for less.

@@ -31,11 +31,20 @@ def _principal(request: Request) -> User:
     return user
 
 
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would turn 5 or true into "5" and "True", hiding a caller's bug."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Must be text, not {type(data).__name__}.")
+        return str(super().to_internal_value(data))
+
+
 @extend_schema_serializer(component_name="DecisionRequest")
 class DecisionInputSerializer(serializers.Serializer[None]):
-    action = serializers.CharField(max_length=64, help_text="infer, evaluate, fine_tune, download_weights, ...")
-    asset = serializers.CharField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
-    purpose = serializers.CharField(max_length=64, help_text="One of the charter's purposes.")
+    action = TextField(max_length=64, help_text="infer, evaluate, fine_tune, download_weights, ...")
+    asset = TextField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
+    purpose = TextField(max_length=64, help_text="One of the charter's purposes.")
     # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.context.
     context = serializers.DictField(  # type: ignore[assignment]
         required=False, default=dict, help_text='May carry "session" and client facts.'
@@ -96,9 +105,9 @@ class DecisionBatchApi(APIView):
 class SessionOpenApi(APIView):
     @extend_schema_serializer(component_name="SessionRequest")
     class InputSerializer(serializers.Serializer[None]):
-        asset = serializers.CharField(max_length=128)
-        action = serializers.CharField(max_length=64)
-        purpose = serializers.CharField(max_length=64)
+        asset = TextField(max_length=128)
+        action = TextField(max_length=64)
+        purpose = TextField(max_length=64)
 
     @extend_schema_serializer(component_name="Session")
     class OutputSerializer(serializers.Serializer[Any]):

@@ -1,0 +1,69 @@
+"""A live collaboration for decision tests: Northwind's charter active and accepted, and a grant for A's principal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from accounts.services import actor_for
+from charters.services.charters import (
+    charter_acknowledge,
+    charter_apply,
+    charter_version_approve,
+    charter_version_submit,
+)
+from governance.services.grants import grant_approve, grant_request
+from tests.charters.conftest import charter_text, demo_registry  # noqa: F401 (fixtures used by these tests)
+
+CHARTER_FROM = datetime(2026, 9, 1, tzinfo=UTC)
+CHARTER_UNTIL = datetime(2027, 8, 31, tzinfo=UTC)
+
+
+def activate(text, officer, second_officer, *, accept_by=None):
+    version = charter_apply(text=text, by=actor_for(officer), author=officer)
+    charter_version_submit(version=version, by=actor_for(officer))
+    version = charter_version_approve(version=version, approver=second_officer, by=actor_for(second_officer))
+    if accept_by is not None:
+        charter_acknowledge(
+            version=version,
+            partner_admin=accept_by,
+            trainings_confirmed=[training["name"] for training in version.document.get("trainings", [])],
+            by=actor_for(accept_by),
+        )
+    return version
+
+
+@pytest.fixture
+def live_charter(charter_text, officer, second_officer, a_admin):  # noqa: F811
+    return activate(charter_text(), officer, second_officer, accept_by=a_admin)
+
+
+@pytest.fixture
+def make_grant(live_charter, demo_registry, a_admin, a_principal, officer):  # noqa: F811
+    def make(**overrides):
+        fields = {
+            "partner": live_charter.charter.partner,
+            "asset_version": demo_registry["atlas-7b 1.0"],
+            "principal": a_principal,
+            "actions": ["infer", "evaluate"],
+            "purposes": ["safety-evaluation", "benchmarking"],
+            "valid_from": CHARTER_FROM,
+            "valid_until": CHARTER_UNTIL,
+            "daily_quota": 1000,
+            "monthly_quota": 10000,
+            "rate_per_minute": 1000,
+            "justification": "Safety evaluation runs.",
+            "requested_by": a_admin,
+            "by": actor_for(a_admin),
+        }
+        fields.update(overrides)
+        grant = grant_request(**fields)
+        return grant_approve(grant=grant, approver=officer, by=actor_for(officer))
+
+    return make
+
+
+@pytest.fixture
+def atlas(demo_registry):  # noqa: F811
+    return demo_registry["atlas-7b 1.0"].fingerprint
