@@ -168,7 +168,6 @@ def charter_transition(request: HttpRequest, slug: str, transition: str) -> Http
     steps = {
         "suspend": lambda: services.charter_suspend(charter=charter, by=actor, reason=reason),
         "resume": lambda: services.charter_resume(charter=charter, by=actor, reason=reason),
-        "terminate": lambda: services.charter_terminate(charter=charter, by=actor, reason=reason),
     }
     try:
         if transition == "amend":

@@ -29,3 +29,7 @@ def grant_get_for_user(user: User, pk: int) -> Grant:
     if grant is None:
         raise Http404("No such grant.")
     return grant
+
+
+def can_decide_grants(user: User) -> bool:
+    return user.is_officer

@@ -5,4 +5,8 @@ from governance import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("grants/", views.grant_list, name="grant-list"),
+    path("grants/request/", views.grant_request, name="grant-request"),
+    path("grants/<int:pk>/<str:transition>/", views.grant_transition, name="grant-transition"),
+    path("governance/charters/<slug:slug>/terminate/", views.charter_terminate, name="charter-terminate"),
 ]

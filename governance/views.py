@@ -2,15 +2,25 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import partners_visible_to
+from accounts.access import partners_visible_to, request_user
 from accounts.models import User
-from charters.access import assets_visible_to, can_register_assets
+from accounts.roles import Role
+from accounts.services import actor_for
+from charters import documents
+from charters.access import assets_visible_to, can_register_assets, charter_get_for_user
+from charters.models import AssetVersion, Charter
+from governance import access
+from governance.forms import GrantRequestForm, ReasonForm, grant_status_choices
+from governance.services import grants as grant_services
+from governance.services.charter_lifecycle import charter_terminate_with_grants
 from governance.services.health import health_report
 
 
@@ -31,3 +41,105 @@ def home(request: HttpRequest) -> HttpResponse:
         "governance/home.html",
         {"partners": partners, "assets": assets, "can_register_assets": can_register_assets(user)},
     )
+
+
+@login_required
+def grant_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    status = request.GET.get("status", "requested" if access.can_decide_grants(user) else "")
+    grants = access.grants_visible_to(user)
+    if status:
+        grants = grants.filter(status=status)
+    return render(
+        request,
+        "governance/grant_list.html",
+        {
+            "grants": grants[:200],
+            "status": status,
+            "statuses": grant_status_choices(),
+            "can_decide": access.can_decide_grants(user),
+            "can_request": user.has_role(Role.PARTNER_ADMIN),
+        },
+    )
+
+
+def _requestable(user: User) -> tuple[object, object, list[str]]:
+    """The principals, asset versions and purposes a partner admin may ask for: their active charters' terms."""
+    principals = User.objects.filter(organisation_id=user.organisation_id, is_service=True, is_active=True)
+    fingerprints: set[str] = set()
+    purposes: set[str] = set()
+    for charter in Charter.objects.select_related("active_version").filter(
+        partner_id=user.organisation_id, status=Charter.Status.ACTIVE
+    ):
+        if charter.active_version is not None:
+            fingerprints |= documents.shareable_fingerprints(charter.active_version.document)
+            purposes |= {purpose["name"] for purpose in charter.active_version.document["purposes"]}
+    versions = AssetVersion.objects.select_related("asset").filter(fingerprint__in=fingerprints)
+    return principals, versions, sorted(purposes)
+
+
+@login_required
+def grant_request(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if not user.has_role(Role.PARTNER_ADMIN):
+        raise PermissionDenied("Partner admins request grants for their principals.")
+    principals, versions, purposes = _requestable(user)
+    form = GrantRequestForm(request.POST or None, principals=principals, asset_versions=versions, purposes=purposes)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = grant_services.grant_request(
+                partner=access.partner_of(user), requested_by=user, by=actor_for(user), **form.cleaned_data
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"Grant #{grant.pk} requested. An officer reviews it.")
+            return redirect("grant-list")
+    return render(request, "governance/grant_request.html", {"form": form, "has_terms": bool(purposes)})
+
+
+@login_required
+@require_POST
+def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
+    user = request_user(request)
+    if not access.can_decide_grants(user):
+        raise PermissionDenied("Only governance officers decide on grants.")
+    grant = access.grant_get_for_user(user, pk)
+    reason = ReasonForm(request.POST).data.get("reason", "")
+    actor = actor_for(user)
+    steps = {
+        "approve": lambda: grant_services.grant_approve(grant=grant, approver=user, by=actor),
+        "refuse": lambda: grant_services.grant_refuse(grant=grant, by=actor, reason=reason),
+        "suspend": lambda: grant_services.grant_suspend(grant=grant, by=actor, reason=reason),
+        "resume": lambda: grant_services.grant_resume(grant=grant, by=actor, reason=reason),
+        "revoke": lambda: grant_services.grant_revoke(grant=grant, by=actor, reason=reason),
+    }
+    if transition not in steps:
+        raise PermissionDenied(f"Unknown step {transition!r}.")
+    try:
+        done = steps[transition]()
+    except ValidationError as error:
+        messages.error(request, f"Grant #{grant.pk}: " + " ".join(error.messages))
+    else:
+        messages.success(request, f"Grant #{done.pk} is {done.get_status_display().lower()}.")
+    return redirect(request.POST.get("next") or "grant-list")
+
+
+@login_required
+@require_POST
+def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
+    user = request_user(request)
+    if not user.is_officer:
+        raise PermissionDenied("Only governance officers terminate charters.")
+    charter = charter_get_for_user(user, slug)
+    try:
+        _, revoked = charter_terminate_with_grants(
+            charter=charter, by=actor_for(user), reason=request.POST.get("reason", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Charter {slug} is terminated; {revoked} grant(s) under it are revoked.")
+    return redirect("charters:charter-detail", slug=slug)

@@ -67,3 +67,17 @@ def make_grant(live_charter, demo_registry, a_admin, a_principal, officer):  # n
 @pytest.fixture
 def atlas(demo_registry):  # noqa: F811
     return demo_registry["atlas-7b 1.0"].fingerprint
+
+
+@pytest.fixture(autouse=True)
+def _fresh_usage_counters(settings):
+    """Grant ids repeat across test databases, so counters left in a real Redis by one test must not count
+    against the next one."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter("accord:usage:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

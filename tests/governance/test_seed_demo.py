@@ -84,6 +84,19 @@ def test_demo_tokens_work_against_the_api(db, tmp_path):
     assert client.get("/api/v1/me").json()["username"] == "northwind-gateway"
 
 
+def test_each_partners_allowed_example_is_allowed_for_its_principal(db, tmp_path):
+    from rest_framework.test import APIClient
+
+    out = tmp_path / "tokens.json"
+    call_command("seed_demo", tokens_out=out, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    tokens = json.loads(out.read_text())
+    for slug, entry in tokens["partners"].items():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {entry['principal']}")
+        answer = client.post("/api/v1/decisions", entry["allowed_example"], format="json").json()
+        assert answer["allow"] is True, (slug, answer)
+
+
 def test_seed_demo_refuses_a_folder_that_does_not_exist(db, tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("seed_demo", tokens_out=tmp_path / "nope" / "tokens.json")

@@ -1,0 +1,114 @@
+import html
+
+from audit.models import Event
+from governance.models import Grant
+from governance.policy.bundle import compile_bundle
+from governance.services.grants import grant_suspend
+from tests.conftest import SETUP
+
+
+def shown(response):
+    return html.unescape(response.content.decode())
+
+
+def test_a_partner_admin_requests_a_grant_on_the_web(client, a_admin, a_principal, live_charter, atlas):
+    client.force_login(a_admin)
+    page = shown(client.get("/grants/request/"))
+    assert "atlas-7b 1.0 (shareable)" in page and "atlas-70b" not in page
+    response = client.post(
+        "/grants/request/",
+        {
+            "principal": "northwind-gateway",
+            "asset_version": atlas,
+            "actions": ["infer"],
+            "purposes": ["benchmarking"],
+            "valid_from": "2026-10-01T00:00",
+            "valid_until": "2027-01-01T00:00",
+            "daily_quota": 10,
+            "monthly_quota": 100,
+            "rate_per_minute": 5,
+            "justification": "Benchmarks for the paper.",
+        },
+    )
+    assert response.status_code == 302, shown(response)
+    grant = Grant.objects.get()
+    assert (grant.status, grant.requested_by, grant.principal) == ("requested", a_admin, a_principal)
+
+
+def test_a_request_beyond_the_charter_shows_the_reason_on_its_field(client, a_admin, a_principal, live_charter, atlas):
+    client.force_login(a_admin)
+    response = client.post(
+        "/grants/request/",
+        {
+            "principal": "northwind-gateway",
+            "asset_version": atlas,
+            "actions": ["download_weights"],
+            "purposes": ["benchmarking"],
+            "valid_from": "2026-10-01T00:00",
+            "valid_until": "2027-01-01T00:00",
+            "daily_quota": 10,
+            "monthly_quota": 100,
+            "rate_per_minute": 5,
+            "justification": "x",
+        },
+    )
+    assert response.status_code == 200
+    assert "does not permit download_weights" in response.context["form"].errors["actions"][0]
+    assert not Grant.objects.exists()
+
+
+def test_officers_decide_from_the_request_queue(client, officer, make_grant, live_charter, a_admin, a_principal, atlas):
+    from accounts.services import actor_for
+    from charters.models import AssetVersion
+    from governance.services.grants import grant_request
+    from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
+
+    grant = grant_request(
+        partner=live_charter.charter.partner,
+        asset_version=AssetVersion.objects.get(fingerprint=atlas),
+        principal=a_principal,
+        actions=["infer"],
+        purposes=["benchmarking"],
+        valid_from=CHARTER_FROM,
+        valid_until=CHARTER_UNTIL,
+        daily_quota=1,
+        monthly_quota=1,
+        rate_per_minute=1,
+        justification="queue me",
+        requested_by=a_admin,
+        by=actor_for(a_admin),
+    )
+    client.force_login(officer)
+    assert "queue me" in shown(client.get("/grants/"))
+    client.post(f"/grants/{grant.pk}/approve/")
+    grant.refresh_from_db()
+    assert (grant.status, grant.approved_by) == ("active", officer)
+
+
+def test_partner_admins_cannot_decide_grants(client, a_admin, make_grant):
+    grant = make_grant()
+    client.force_login(a_admin)
+    assert client.post(f"/grants/{grant.pk}/suspend/", {"reason": "x"}).status_code == 403
+    grant.refresh_from_db()
+    assert grant.status == "active"
+
+
+def test_terminating_a_charter_revokes_its_grants(client, officer, make_grant, live_charter):
+    grant = make_grant()
+    client.force_login(officer)
+    response = client.post(f"/governance/charters/{live_charter.charter.slug}/terminate/", {"reason": "project over"})
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert grant.status == "revoked" and "project over" in grant.status_reason
+    assert Event.objects.filter(action="grant.revoked", target_id=str(grant.pk)).exists()
+    assert Event.objects.filter(action="charter.terminated").exists()
+
+
+def test_the_bundle_hash_is_stable_and_follows_every_change(make_grant):
+    grant = make_grant()
+    first = compile_bundle()
+    assert compile_bundle().hash == first.hash
+    grant_suspend(grant=grant, by=SETUP, reason="check")
+    changed = compile_bundle()
+    assert changed.hash != first.hash
+    assert any(line[-1] == "deny" for line in changed.policies)
