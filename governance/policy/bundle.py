@@ -86,7 +86,9 @@ class CharterTerms:
         return list(self.active.get(kind, {}).get(action, {}).get("obligations", []))
 
 
-def compile_bundle() -> Bundle:
+def compile_bundle(terms: dict[int, CharterTerms] | None = None) -> Bundle:
+    """The policy as Casbin lines. ``terms``, when given, is filled with each live charter's terms (by charter id)
+    so that the caller can explain decisions without reading them again."""
     grants = (
         Grant.objects.filter(
             status__in=[Grant.Status.ACTIVE, Grant.Status.SUSPENDED], charter__status__in=LIVE_CHARTER_STATES
@@ -95,7 +97,7 @@ def compile_bundle() -> Bundle:
         .prefetch_related("partner_role__members")
         .order_by("pk")
     )
-    terms: dict[int, CharterTerms] = {}
+    terms = {} if terms is None else terms
     policies: set[tuple[str, ...]] = set()
     groupings: set[tuple[str, ...]] = set()
     for grant in grants:

@@ -121,8 +121,9 @@ class Context:
 
     @classmethod
     def load(cls) -> Context:
-        bundle = compile_bundle()
-        return cls(bundle=bundle, enforcer=enforcer_for(bundle))
+        terms: dict[int, CharterTerms] = {}
+        bundle = compile_bundle(terms)
+        return cls(bundle=bundle, enforcer=enforcer_for(bundle), terms=terms)
 
     def terms_of(self, charter: Charter) -> CharterTerms:
         if charter.pk not in self.terms:
@@ -219,17 +220,9 @@ def evaluate(
             if allowed:
                 return Evaluation(None, grant)
             # The reference says no although this grant passes every guardrail: a deny line won (another grant
-            # of the same principal is suspended or held for the same use), or the two disagree. Fail closed.
-            code = next(
-                (
-                    other_code
-                    for other in grants
-                    if other is not grant
-                    for other_code in [_why_not(other, principal, request, ctx, now, check_session=check_session)]
-                    if other_code in ("grant_suspended", "incident_hold")
-                ),
-                "no_grant",
-            )
+            # of the principal for the same use is suspended or held), or the two disagree. Either way: deny.
+            others = [_why_not(other, principal, request, ctx, now, check_session=check_session) for other in grants]
+            code = next((other for other in others if other in ("grant_suspended", "incident_hold")), "no_grant")
         if PROGRESS.index(code) > PROGRESS.index(best):
             best = code
     return Evaluation(best, None)
