@@ -16,8 +16,12 @@ class GrantRequestForm(forms.Form):
     asset_version = forms.ModelChoiceField(queryset=AssetVersion.objects.none(), to_field_name="fingerprint")
     actions = forms.MultipleChoiceField(choices=ACTIONS, widget=forms.CheckboxSelectMultiple)
     purposes = forms.MultipleChoiceField(choices=[], widget=forms.CheckboxSelectMultiple)
-    valid_from = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    valid_until = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    valid_from = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Valid from (UTC)"
+    )
+    valid_until = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Valid until (UTC)"
+    )
     daily_quota = forms.IntegerField(min_value=1, initial=1000)
     monthly_quota = forms.IntegerField(min_value=1, initial=20000)
     rate_per_minute = forms.IntegerField(min_value=1, initial=60)

@@ -1,0 +1,148 @@
+"""End-to-end tests of the grant pages: Debian's Chromium, driven by Playwright, against the live server.
+
+The same rules as tests/e2e/test_browser.py (whose ``browse`` fixture and ``log_in`` these reuse): the ORM and
+the API client are used only before, between or after the ``with browse() as page:`` blocks, and
+DJANGO_ALLOW_ASYNC_UNSAFE is not set. The partner admin and the officer are two people, so two blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from charters.models import CharterVersion
+from governance.models import Grant
+from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
+from tests.conftest import Caller, committing
+from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
+from tests.governance.conftest import atlas, live_charter  # noqa: F401  (fixtures used from here)
+
+pytestmark = [pytest.mark.browser, committing]
+
+GRANTS_URL = re.compile(r"/grants/$")
+REQUEST_URL = re.compile(r"/grants/request/$")
+
+
+def fill_request(page: Page, *, action: str) -> None:
+    """Fill the request form for northwind-gateway on atlas-7b 1.0: ``action`` for benchmarking, Oct-Dec 2026."""
+    page.get_by_label("Principal").select_option("northwind-gateway")
+    page.get_by_label("Asset version").select_option(label="atlas-7b 1.0 (shareable)")
+    page.locator(f"input[name=actions][value={action}]").check()
+    page.locator("input[name=purposes][value=benchmarking]").check()
+    page.get_by_label("Valid from").fill("2026-10-01T00:00")
+    page.get_by_label("Valid until").fill("2027-01-01T00:00")
+    page.get_by_label("Daily quota").fill("10")
+    page.get_by_label("Monthly quota").fill("100")
+    page.get_by_label("Rate per minute").fill("5")
+    page.get_by_label("Justification").fill("Capability benchmarks for the joint paper.")
+
+
+def decide(caller: Caller, asset: str) -> dict[str, Any]:
+    response = caller.client.post(
+        "/api/v1/decisions", {"action": "infer", "asset": asset, "purpose": "benchmarking"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_queue(
+    browse: Browse,  # noqa: F811
+    officer: User,
+    a_admin: User,
+    a_principal: User,
+    live_charter: CharterVersion,  # noqa: F811
+    atlas: str,  # noqa: F811
+    api_as: Callable[[User], Caller],
+) -> None:
+    gateway = api_as(a_principal)
+    with browse() as page:
+        log_in(page, a_admin)
+        page.get_by_role("link", name="Grants").click()
+        expect(page).to_have_url(GRANTS_URL)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Grants")
+        page.get_by_role("button", name="Request a grant").click()
+
+        expect(page).to_have_url(REQUEST_URL)
+        fill_request(page, action="infer")
+        page.get_by_role("button", name="Request", exact=True).click()
+
+        expect(page).to_have_url(GRANTS_URL)
+        requested = page.locator("ul.messages")
+        expect(requested).to_contain_text(re.compile(r"Grant #\d+ requested\. An officer reviews it\."))
+        match = re.search(r"Grant #(\d+)", requested.inner_text())
+        assert match is not None
+        number = match.group(1)
+        expect(page.get_by_role("button", name="Approve")).to_have_count(0)  # partner admins do not decide
+
+    assert decide(gateway, atlas)["allow"] is False  # requested is not yet granted
+
+    with browse() as page:
+        log_in(page, officer)
+        page.get_by_role("link", name="Grants").click()
+        expect(page).to_have_url(GRANTS_URL)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Grant requests to decide")
+        expect(page.get_by_label("Status")).to_have_value("requested")
+        row = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=number, exact=True))
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("northwind-gateway")
+        expect(row).to_contain_text("atlas-7b 1.0")
+        expect(row).to_contain_text("infer")
+        expect(row).to_contain_text("benchmarking")
+        expect(row).to_contain_text("2026-10-01 → 2027-01-01")
+        expect(row).to_contain_text("by northwind-admin")
+        row.get_by_role("button", name="Approve").click()
+
+        expect(page).to_have_url(GRANTS_URL)
+        expect(page.locator("ul.messages")).to_contain_text(f"Grant #{number} is active.")
+        expect(page.get_by_text("No grants requested.")).to_be_visible()  # the queue is empty again
+        page.get_by_label("Status").select_option("active")
+        expect(page).to_have_url(re.compile(r"/grants/\?status=active$"))
+        active = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=number, exact=True))
+        expect(active.get_by_role("button", name="Suspend")).to_be_visible()
+        expect(active.get_by_role("textbox", name="Reason to revoke")).to_be_visible()
+
+    grant = Grant.objects.get()
+    assert str(grant.pk) == number
+    assert grant.status == Grant.Status.ACTIVE
+    assert (grant.requested_by, grant.approved_by, grant.principal) == (a_admin, officer, a_principal)
+    assert grant.charter_version == live_charter
+    assert grant.asset_version.fingerprint == atlas
+    assert (grant.actions, grant.purposes) == (["infer"], ["benchmarking"])
+    assert (grant.valid_from, grant.valid_until) == (
+        datetime(2026, 10, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    assert (grant.daily_quota, grant.monthly_quota, grant.rate_per_minute) == (10, 100, 5)
+    assert decide(gateway, atlas)["allow"] is True
+
+
+def test_a_request_for_download_weights_shows_the_charters_refusal_and_saves_nothing(
+    browse: Browse,  # noqa: F811
+    a_admin: User,
+    a_principal: User,
+    live_charter: CharterVersion,  # noqa: F811
+) -> None:
+    with browse() as page:
+        log_in(page, a_admin)
+        page.goto("/grants/request/")
+        fill_request(page, action="download_weights")
+        page.get_by_role("button", name="Request", exact=True).click()
+
+        expect(page).to_have_url(REQUEST_URL)
+        actions = page.get_by_role("group", name="Actions")
+        expect(actions.locator(".errorlist")).to_contain_text("The charter does not permit download_weights on a model")
+        expect(actions.get_by_role("checkbox", name="download_weights")).to_be_checked()  # what was asked comes back
+        expect(page.get_by_label("Justification")).to_have_value("Capability benchmarks for the joint paper.")
+        expect(page.locator("ul.messages")).to_have_count(0)
+
+        page.get_by_role("link", name="Grants").click()
+        expect(page.get_by_text("No grants.")).to_be_visible()
+
+    assert not Grant.objects.exists()
