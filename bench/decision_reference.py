@@ -1,4 +1,5 @@
-"""Latency of the reference decision path (compile the bundle, Casbin Enforcer, guardrails, limits, trail).
+"""Latency of the whole decision path (compile the bundle, decide, guardrails, limits, trail), deciding with
+the flat-cost index and with Casbin's plain Enforcer (the reference) in the same run.
 
 Run it against a scratch database, never a real one: it migrates and loads the demo data.
 
@@ -6,7 +7,7 @@ Run it against a scratch database, never a real one: it migrates and loads the d
     ACCORD_VAR_DIR=$(mktemp -d) DATABASE_URL=postgres://postgres@127.0.0.1:5432/scratch \\
         REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/decision_reference.py
 
-Prints one JSON object: the database, whether Redis is used, and p50/p99 in milliseconds over N decisions.
+Prints one JSON object per engine: the database, whether Redis is used, and p50/p99 in milliseconds.
 """
 
 from __future__ import annotations
@@ -46,29 +47,31 @@ def main() -> None:
     fingerprint = AssetVersion.objects.get(asset__name="atlas-7b", label="1.0").fingerprint
     request = decisions.DecisionRequest(action="infer", asset=fingerprint, purpose="safety-evaluation")
 
-    for _ in range(options.warmup):
-        decisions.decide(principal, request)
-    timings = []
-    for done in range(options.decisions):
-        started = time.perf_counter()
-        decision = decisions.decide(principal, request)
-        timings.append((time.perf_counter() - started) * 1000)
-        if not decision.allow:
-            raise SystemExit(f"decision {done} was denied: {decision.reasons}")
-        if sys.stderr.isatty() and done % 50 == 0:
-            print(f"\r{done}/{options.decisions}", end="", file=sys.stderr)
-    timings.sort()
-    print(
-        json.dumps(
-            {
-                "db": connection.vendor,
-                "redis": bool(os.environ.get("REDIS_URL")),
-                "decisions": options.decisions,
-                "p50_ms": round(statistics.median(timings), 2),
-                "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
-            }
+    for engine in ("casbin", "index"):
+        for _ in range(options.warmup):
+            decisions.decide(principal, request, ctx=decisions.Context.load(engine=engine))
+        timings = []
+        for done in range(options.decisions):
+            started = time.perf_counter()
+            decision = decisions.decide(principal, request, ctx=decisions.Context.load(engine=engine))
+            timings.append((time.perf_counter() - started) * 1000)
+            if not decision.allow:
+                raise SystemExit(f"{engine}: decision {done} was denied: {decision.reasons}")
+            if sys.stderr.isatty() and done % 50 == 0:
+                print(f"\r{engine} {done}/{options.decisions}", end="", file=sys.stderr)
+        timings.sort()
+        print(
+            json.dumps(
+                {
+                    "engine": engine,
+                    "db": connection.vendor,
+                    "redis": bool(os.environ.get("REDIS_URL")),
+                    "decisions": options.decisions,
+                    "p50_ms": round(statistics.median(timings), 2),
+                    "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+                }
+            )
         )
-    )
 
 
 if __name__ == "__main__":

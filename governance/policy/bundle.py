@@ -1,8 +1,9 @@
 """Compiling grants into Casbin policy lines, and the bundle: those lines plus the model, named by their hash.
 
-Casbin's plain Enforcer is the reference for what a decision means. The lines are derived from the database on
-each call (grants, their charters' states, the versions the partner accepted), so a change takes effect at the
-next decision; the fast path issue replaces this with an index kept current by a notification channel.
+Casbin's plain Enforcer over these lines is the reference for what a decision means; decisions are made by the
+flat-cost PolicyIndex built from the same lines, and tests prove the two agree. The lines are derived from the
+database on each decision (grants, their charters' states, the versions the partner accepted), so a change takes
+effect at the next decision; keeping a compiled index current in every process is the fast-path issue's work.
 """
 
 from __future__ import annotations

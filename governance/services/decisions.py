@@ -28,6 +28,7 @@ from audit.trail import record
 from charters.models import AssetVersion, Charter
 from governance.models import DecisionSession, Grant
 from governance.policy.bundle import Bundle, CharterTerms, compile_bundle, enforcer_for, principal_subject
+from governance.policy.index import PolicyIndex
 from governance.services import limits
 
 logger = logging.getLogger(__name__)
@@ -113,17 +114,20 @@ class DependencyError(Exception):
 
 @dataclass
 class Context:
-    """What one decision (or a batch of them) works with: the bundle and the Enforcer built from it."""
+    """What one decision (or a batch of them) works with: the bundle and what decides from it (``enforce``)."""
 
     bundle: Bundle
     enforcer: Any
     terms: dict[int, CharterTerms] = field(default_factory=dict)
 
     @classmethod
-    def load(cls) -> Context:
+    def load(cls, *, engine: str = "index") -> Context:
+        """``engine="casbin"`` decides with Casbin's plain Enforcer, the reference, instead of the flat-cost
+        index (benchmarks compare the two; tests prove they agree)."""
         terms: dict[int, CharterTerms] = {}
         bundle = compile_bundle(terms)
-        return cls(bundle=bundle, enforcer=enforcer_for(bundle), terms=terms)
+        deciding = enforcer_for(bundle) if engine == "casbin" else PolicyIndex(bundle.policies, bundle.groupings)
+        return cls(bundle=bundle, enforcer=deciding, terms=terms)
 
     def terms_of(self, charter: Charter) -> CharterTerms:
         if charter.pk not in self.terms:
