@@ -8,4 +8,7 @@ urlpatterns = [
     path("sessions", apis.SessionOpenApi.as_view(), name="session-open"),
     path("grants", apis.GrantListApi.as_view(), name="grant-list"),
     path("grants/request", apis.GrantRequestApi.as_view(), name="grant-request"),
+    path("roles", apis.PartnerRoleListApi.as_view(), name="role-list"),
+    path("roles/create", apis.PartnerRoleCreateApi.as_view(), name="role-create"),
+    path("roles/<slug:slug>/members", apis.PartnerRoleMemberApi.as_view(), name="role-members"),
 ]

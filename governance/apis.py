@@ -19,7 +19,7 @@ from accounts.services import actor_for
 from charters.models import AssetVersion
 from governance import access
 from governance.models import Grant, PartnerRole
-from governance.services import decisions, grants
+from governance.services import decisions, grants, roles
 
 MAX_BATCH = 1000
 
@@ -220,3 +220,68 @@ class GrantRequestApi(APIView):
             **data,
         )
         return Response(GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class PartnerRoleOutputSerializer(serializers.ModelSerializer[PartnerRole]):
+    partner = serializers.CharField(source="partner.slug")
+    members = serializers.SerializerMethodField(help_text="Usernames of the principals in the role.")
+
+    class Meta:
+        model = PartnerRole
+        fields = ["slug", "title", "partner", "members"]
+
+    def get_members(self, role: PartnerRole) -> list[str]:
+        return sorted(member.username for member in role.members.all())
+
+
+def _partner_admin(request: Request) -> User:
+    user = request_user(request)
+    if not user.has_role(Role.PARTNER_ADMIN):
+        raise PermissionDenied("Partner admins manage their partner's roles.")
+    return user
+
+
+class PartnerRoleListApi(ListAPIView[PartnerRole]):
+    serializer_class = PartnerRoleOutputSerializer
+    queryset = PartnerRole.objects.none()  # names the model for the schema; get_queryset() scopes the real one
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return access.roles_visible_to(request_user(self.request))
+
+
+class PartnerRoleCreateApi(APIView):
+    @extend_schema_serializer(component_name="PartnerRoleCreate")
+    class InputSerializer(serializers.Serializer[None]):
+        slug = serializers.SlugField(max_length=64)
+        title = serializers.CharField(max_length=150, required=False, default="")
+
+    @extend_schema(
+        operation_id="partner_role_create", request=InputSerializer, responses={201: PartnerRoleOutputSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        user = _partner_admin(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        role = roles.partner_role_create(partner=access.partner_of(user), by=actor_for(user), **payload.validated_data)
+        return Response(PartnerRoleOutputSerializer(role).data, status=status.HTTP_201_CREATED)
+
+
+class PartnerRoleMemberApi(APIView):
+    @extend_schema_serializer(component_name="PartnerRoleMember")
+    class InputSerializer(serializers.Serializer[None]):
+        principal = serializers.CharField(help_text="Username of one of your principals.")
+        remove = serializers.BooleanField(default=False, help_text="true removes the principal from the role.")
+
+    @extend_schema(operation_id="partner_role_member", request=InputSerializer, responses=PartnerRoleOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        user = _partner_admin(request)
+        role = access.role_get_for_admin(user, slug)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        name = payload.validated_data["principal"]
+        principal = User.objects.filter(username=name, organisation_id=user.organisation_id, is_service=True).first()
+        if principal is None:
+            raise ValidationError({"principal": [f"{name!r} is not one of your principals."]})
+        change = roles.partner_role_remove_member if payload.validated_data["remove"] else roles.partner_role_add_member
+        role = change(role=role, principal=principal, by=actor_for(user))
+        return Response(PartnerRoleOutputSerializer(access.roles_visible_to(user).get(pk=role.pk)).data)

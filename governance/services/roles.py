@@ -1,0 +1,56 @@
+"""Partner roles: named groups of one partner's principals that grants can be given to. Every change is audited,
+because membership changes what the policy allows."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import Partner, User
+from audit.trail import Actor, record
+from governance.models import PartnerRole
+
+
+@transaction.atomic
+def partner_role_create(*, partner: Partner, slug: str, title: str = "", by: Actor) -> PartnerRole:
+    role = PartnerRole(partner=partner, slug=slug, title=title)
+    if PartnerRole.objects.filter(partner=partner, slug=slug).exists():
+        raise ValidationError({"slug": f"{partner.name} already has a role called {slug!r}."})
+    role.full_clean()
+    role.save()
+    record(action="partner_role.created", actor=by, partner=partner.slug, target=role, details={"role": slug})
+    return role
+
+
+def _member_check(role: PartnerRole, principal: User) -> None:
+    if not (principal.is_service and principal.organisation_id == role.partner_id):
+        raise ValidationError({"principal": f"{principal.username} is not a principal of {role.partner.name}."})
+
+
+@transaction.atomic
+def partner_role_add_member(*, role: PartnerRole, principal: User, by: Actor) -> PartnerRole:
+    _member_check(role, principal)
+    if not role.members.filter(pk=principal.pk).exists():
+        role.members.add(principal)
+        record(
+            action="partner_role.member_added",
+            actor=by,
+            partner=role.partner.slug,
+            target=role,
+            details={"role": role.slug, "principal": principal.username},
+        )
+    return role
+
+
+@transaction.atomic
+def partner_role_remove_member(*, role: PartnerRole, principal: User, by: Actor) -> PartnerRole:
+    if role.members.filter(pk=principal.pk).exists():
+        role.members.remove(principal)
+        record(
+            action="partner_role.member_removed",
+            actor=by,
+            partner=role.partner.slug,
+            target=role,
+            details={"role": role.slug, "principal": principal.username},
+        )
+    return role
