@@ -1,5 +1,6 @@
 """Turning a Django ValidationError into one sentence for a terminal or a log."""
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 
@@ -10,3 +11,11 @@ def describe(error: ValidationError) -> str:
         " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
         for field, messages in error.message_dict.items()
     )
+
+
+def show_on_form(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's validation errors on the form fields they name, the rest on the form itself."""
+    named = error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
+    for field, messages in named:
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)

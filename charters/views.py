@@ -3,21 +3,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accord.validation import show_on_form
 from accounts.access import request_user
 from accounts.services import actor_for
 from charters import access, services
 from charters.forms import AssetForm, AssetVersionForm
-
-
-def _show_errors(form: Form, error: ValidationError) -> None:
-    """Put a service's validation errors on the form fields they name (or on the form)."""
-    for field, messages_ in error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]:
-        for message in messages_:
-            form.add_error(field if field in form.fields else None, message)
 
 
 @login_required
@@ -41,7 +34,7 @@ def asset_register(request: HttpRequest) -> HttpResponse:
         try:
             asset = services.asset_register(**form.cleaned_data, by=actor_for(user), created_by=user)
         except ValidationError as error:
-            _show_errors(form, error)
+            show_on_form(form, error)
         else:
             messages.success(request, f"Asset {asset.name} is registered. Add its first version below.")
             return redirect("charters:asset-detail", pk=asset.pk)
@@ -61,7 +54,7 @@ def asset_version_register(request: HttpRequest, pk: int) -> HttpResponse:
                 asset=asset, **form.cleaned_data, by=actor_for(user), created_by=user
             )
         except ValidationError as error:
-            _show_errors(form, error)
+            show_on_form(form, error)
         else:
             messages.success(request, f"Version {version.label} of {asset.name} is registered.")
             return redirect("charters:asset-detail", pk=asset.pk)

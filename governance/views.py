@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accord.validation import show_on_form
 from accounts.access import partners_visible_to, request_user
 from accounts.models import User
 from accounts.roles import Role
@@ -91,9 +92,7 @@ def grant_request(request: HttpRequest) -> HttpResponse:
                 partner=access.partner_of(user), requested_by=user, by=actor_for(user), **form.cleaned_data
             )
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            show_on_form(form, error)
         else:
             messages.success(request, f"Grant #{grant.pk} requested. An officer reviews it.")
             return redirect("grant-list")

@@ -214,6 +214,10 @@ def _write_exit_plan(version: CharterVersion, exit_plan: dict[str, Any]) -> None
     plan.save()
 
 
+def _next_number(charter: Charter) -> int:
+    return (charter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+
+
 @transaction.atomic
 def charter_apply(
     *,
@@ -300,7 +304,7 @@ def charter_apply(
         version = draft
         action = "charter_version.updated"
     else:
-        number = (charter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        number = _next_number(charter)
         version = CharterVersion(
             charter=charter,
             number=number,
@@ -424,10 +428,10 @@ def charter_amend(*, charter: Charter, by: Actor, author: User) -> CharterVersio
     if charter.versions.filter(status__in=CharterVersion.OPEN).exists():
         raise ValidationError({"status": f"Charter {charter.slug} already has an open draft: edit that one."})
     now = timezone.now()
-    number = charter.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    number = _next_number(charter)
     version = CharterVersion(
         charter=charter,
-        number=number + 1,
+        number=number,
         document=copy.deepcopy(active.document),
         content_hash=active.content_hash,
         playbook=active.playbook,
