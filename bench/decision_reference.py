@@ -1,5 +1,6 @@
-"""Latency of the whole decision path (compile the bundle, decide, guardrails, limits, trail), deciding with
-the flat-cost index and with Casbin's plain Enforcer (the reference) in the same run.
+"""Latency of the whole decision path in one process (the policy version check, the snapshot's answer with its
+guardrails, limits, the trail), without HTTP. `manage.py bench_decisions` measures the in-memory part alone and
+bench/http_decisions.py the same path behind gunicorn.
 
 Run it against a scratch database, never a real one: it migrates and loads the demo data.
 
@@ -7,7 +8,7 @@ Run it against a scratch database, never a real one: it migrates and loads the d
     ACCORD_VAR_DIR=$(mktemp -d) DATABASE_URL=postgres://postgres@127.0.0.1:5432/scratch \\
         REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/decision_reference.py
 
-Prints one JSON object per engine: the database, whether Redis is used, and p50/p99 in milliseconds.
+Prints one JSON object: the database, whether Redis is used, and p50/p99 in milliseconds.
 """
 
 from __future__ import annotations
@@ -47,31 +48,30 @@ def main() -> None:
     fingerprint = AssetVersion.objects.get(asset__name="atlas-7b", label="1.0").fingerprint
     request = decisions.DecisionRequest(action="infer", asset=fingerprint, purpose="safety-evaluation")
 
-    for engine in ("casbin", "index"):
-        for _ in range(options.warmup):
-            decisions.decide(principal, request, ctx=decisions.Context.load(engine=engine))
-        timings = []
-        for done in range(options.decisions):
-            started = time.perf_counter()
-            decision = decisions.decide(principal, request, ctx=decisions.Context.load(engine=engine))
-            timings.append((time.perf_counter() - started) * 1000)
-            if not decision.allow:
-                raise SystemExit(f"{engine}: decision {done} was denied: {decision.reasons}")
-            if sys.stderr.isatty() and done % 50 == 0:
-                print(f"\r{engine} {done}/{options.decisions}", end="", file=sys.stderr)
-        timings.sort()
-        print(
-            json.dumps(
-                {
-                    "engine": engine,
-                    "db": connection.vendor,
-                    "redis": bool(os.environ.get("REDIS_URL")),
-                    "decisions": options.decisions,
-                    "p50_ms": round(statistics.median(timings), 2),
-                    "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
-                }
-            )
+    for _ in range(options.warmup):
+        decisions.decide(principal, request)
+    timings = []
+    for done in range(options.decisions):
+        started = time.perf_counter()
+        decision = decisions.decide(principal, request)
+        timings.append((time.perf_counter() - started) * 1000)
+        if not decision.allow:
+            raise SystemExit(f"decision {done} was denied: {decision.reasons}")
+        if sys.stderr.isatty() and done % 50 == 0:
+            print(f"\r{done}/{options.decisions}", end="", file=sys.stderr)
+    timings.sort()
+    print(
+        json.dumps(
+            {
+                "engine": "accord",
+                "db": connection.vendor,
+                "redis": bool(os.environ.get("REDIS_URL")),
+                "decisions": options.decisions,
+                "p50_ms": round(statistics.median(timings), 3),
+                "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 3),
+            }
         )
+    )
 
 
 if __name__ == "__main__":

@@ -266,3 +266,44 @@ class CharterAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} accepted by {self.partner_admin}"
+
+
+class PolicyHead(models.Model):
+    """The newest change in the policy feed: a single row (pk 1).
+
+    Every change takes this row's lock when it appends to the feed and keeps it until it commits, so changes
+    commit in the order of their numbers: a reader that sees change N has seen every change before it.
+    """
+
+    seq = models.BigIntegerField(default=0)
+    token = models.CharField(max_length=32, default="", help_text="The newest change's token.")
+
+    def __str__(self) -> str:
+        return f"policy feed at {self.seq}"
+
+
+class PolicyChange(models.Model):
+    """One change to something decisions depend on: a charter's state or terms, a grant, a role's members.
+
+    The feed lives here, in the lowest app whose changes alter the policy: charter transitions append to it, and
+    governance (which may import charters, not the other way round) appends its grant and role changes. Each
+    process keeps its compiled policy current by applying the changes after the one it last saw; each change's
+    random token lets it notice when the feed's history is not the one it saw (a restored database).
+    """
+
+    class Kind(models.TextChoices):
+        CHARTER = "charter", "Charter"
+        GRANT = "grant", "Grant"
+        ROLE = "role", "Partner role"
+
+    seq = models.BigIntegerField(primary_key=True)
+    token = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} {self.object_id}"

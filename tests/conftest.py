@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +20,7 @@ from accounts.models import Organisation, Partner, User
 from accounts.roles import Role
 from accounts.services import api_token_issue, host_organisation_ensure, partner_create, user_create
 from audit.trail import Actor
+from governance.policy import live
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -86,6 +88,15 @@ def _plain_static_files(settings: object) -> None:
         **settings.STORAGES,  # type: ignore[attr-defined]
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_snapshot() -> Iterator[None]:
+    """Each test's database starts its own policy feed, so no test decides from a snapshot an earlier one left.
+    (The feed's tokens would catch that too; tests/governance/test_propagation.py shows it.)"""
+    live.forget()
+    yield
+    live.forget()
 
 
 # --- Personas ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from audit.trail import Actor, record
 from charters import documents, guardrails
 from charters.documents import CharterDocumentError, Parsed, Problem
 from charters.models import Charter, CharterAcknowledgement, CharterVersion, ExitPlan, IncidentPlaybook
+from charters.services.policy_feed import Kind, policy_changed
 
 Status = Charter.Status
 VersionStatus = CharterVersion.Status
@@ -408,6 +409,7 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
     if charter.status in (Status.DRAFT, Status.IN_REVIEW):
         charter.status = Status.ACTIVE
     charter.save(update_fields=["active_version", "status"])
+    policy_changed(Kind.CHARTER, charter.pk)
     _record_version(
         "charter_version.approved",
         version,
@@ -461,6 +463,7 @@ def _charter_transition(
             }
         )
     charter.refresh_from_db()
+    policy_changed(Kind.CHARTER, charter.pk)
     record(
         action=action,
         actor=by,
@@ -514,6 +517,7 @@ def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | Non
     if not claimed:
         return None
     charter.refresh_from_db()
+    policy_changed(Kind.CHARTER, charter.pk)
     record(
         action="charter.expired",
         actor=by,
@@ -569,6 +573,7 @@ def charter_acknowledge(
         content_hash=version.content_hash,
         trainings=[{"name": training["name"], "version": training["version"]} for training in required],
     )
+    policy_changed(Kind.CHARTER, charter.pk)
     _record_version(
         "charter_version.acknowledged",
         version,

@@ -1,15 +1,16 @@
 """Compiling grants into Casbin policy lines, and the bundle: those lines plus the model, named by their hash.
 
 Casbin's plain Enforcer over these lines is the reference for what a decision means; decisions are made by the
-flat-cost PolicyIndex built from the same lines, and tests prove the two agree. The lines are derived from the
-database on each decision (grants, their charters' states, the versions the partner accepted), so a change takes
-effect at the next decision; keeping a compiled index current in every process is the fast-path issue's work.
+flat-cost PolicyIndex built from the same lines (governance.policy.snapshot keeps one per process), and tests
+prove the two agree.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,11 @@ from governance.models import Grant
 from governance.services.grants import acknowledged_version
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.conf"
+MODEL_DIGEST = hashlib.sha256(MODEL_PATH.read_bytes()).digest()
 LIVE_CHARTER_STATES = (Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
+COMPILED_GRANT_STATES = (Grant.Status.ACTIVE, Grant.Status.SUSPENDED)
 
-
-class PolicyUnavailableError(Exception):
-    """The policy could not be compiled or loaded; decisions fail closed."""
+Line = tuple[str, ...]
 
 
 def principal_subject(user_id: int) -> str:
@@ -40,8 +41,8 @@ def role_subject(role_id: int) -> str:
 
 @dataclass(frozen=True)
 class Bundle:
-    policies: tuple[tuple[str, ...], ...]
-    groupings: tuple[tuple[str, ...], ...]
+    policies: tuple[Line, ...]
+    groupings: tuple[Line, ...]
     hash: str
 
 
@@ -87,49 +88,110 @@ class CharterTerms:
         return list(self.active.get(kind, {}).get(action, {}).get("obligations", []))
 
 
-def compile_bundle(terms: dict[int, CharterTerms] | None = None) -> Bundle:
-    """The policy as Casbin lines. ``terms``, when given, is filled with each live charter's terms (by charter id)
-    so that the caller can explain decisions without reading them again."""
-    grants = (
-        Grant.objects.filter(
-            status__in=[Grant.Status.ACTIVE, Grant.Status.SUSPENDED], charter__status__in=LIVE_CHARTER_STATES
-        )
-        .select_related("charter__active_version", "asset_version__asset", "partner_role")
-        .prefetch_related("partner_role__members")
-        .order_by("pk")
-    )
-    terms = {} if terms is None else terms
-    policies: set[tuple[str, ...]] = set()
-    groupings: set[tuple[str, ...]] = set()
-    for grant in grants:
-        charter = grant.charter
-        if charter.pk not in terms:
-            terms[charter.pk] = CharterTerms.of(charter)
-        subject = (
-            principal_subject(grant.principal_id) if grant.principal_id else role_subject(grant.partner_role_id or 0)
-        )
-        fingerprint = grant.asset_version.fingerprint
-        denied = (
-            grant.status == Grant.Status.SUSPENDED
-            or grant.held_at is not None
-            or charter.status != Charter.Status.ACTIVE
-        )
-        if grant.partner_role is not None:
-            for member in grant.partner_role.members.all():
-                groupings.add((principal_subject(member.pk), subject, charter.slug))
-        for action in grant.actions:
-            for purpose in grant.purposes:
-                if denied:
-                    policies.add((subject, charter.slug, fingerprint, action, purpose, "deny"))
-                    continue
-                if terms[charter.pk].permits(grant.asset_version.asset.kind, fingerprint, action, purpose):
-                    policies.add((subject, charter.slug, fingerprint, action, purpose, "allow"))
-    ordered_policies = tuple(sorted(policies))
-    ordered_groupings = tuple(sorted(groupings))
-    digest = hashlib.sha256(MODEL_PATH.read_bytes())
-    for line in (*ordered_policies, *ordered_groupings):
-        digest.update(("\x1f".join(line) + "\n").encode())
-    return Bundle(policies=ordered_policies, groupings=ordered_groupings, hash=digest.hexdigest())
+@dataclass(frozen=True, slots=True)
+class GrantFact:
+    """What a decision needs to know of a grant, read once into each process's snapshot."""
+
+    pk: int
+    principal_id: int | None
+    role_id: int | None
+    charter_id: int
+    kind: str
+    fingerprint: str
+    actions: frozenset[str]
+    purposes: frozenset[str]
+    valid_from: datetime
+    valid_until: datetime
+    status: str
+    held: bool
+    requires_session: bool
+    requires_attestation: bool
+    daily_quota: int
+    monthly_quota: int
+    rate_per_minute: int
+
+    @property
+    def subject(self) -> str:
+        if self.principal_id is not None:
+            return principal_subject(self.principal_id)
+        return role_subject(self.role_id or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CharterFact:
+    pk: int
+    slug: str
+    status: str
+    terms: CharterTerms
+
+
+def grant_lines(
+    grant: GrantFact, charter: CharterFact, members: frozenset[int]
+) -> tuple[frozenset[Line], frozenset[Line]]:
+    """The Casbin lines one grant compiles to: (policies, groupings).
+
+    A suspended or held grant, or one under a suspended charter, compiles to deny lines (deny-override); an allow
+    line is written only for what the charter permits now and the partner has accepted.
+    """
+    if grant.status not in COMPILED_GRANT_STATES or charter.status not in LIVE_CHARTER_STATES:
+        return frozenset(), frozenset()
+    subject = grant.subject
+    denied = grant.status == Grant.Status.SUSPENDED or grant.held or charter.status != Charter.Status.ACTIVE
+    policies = set()
+    for action in grant.actions:
+        for purpose in grant.purposes:
+            if denied:
+                policies.add((subject, charter.slug, grant.fingerprint, action, purpose, "deny"))
+            elif charter.terms.permits(grant.kind, grant.fingerprint, action, purpose):
+                policies.add((subject, charter.slug, grant.fingerprint, action, purpose, "allow"))
+    groupings: frozenset[Line] = frozenset()
+    if grant.role_id is not None:
+        groupings = frozenset((principal_subject(member), subject, charter.slug) for member in members)
+    return frozenset(policies), groupings
+
+
+class LineSetHash:
+    """A hash of a set of lines that does not depend on their order and that a change updates in place.
+
+    Each line maps to a 2048-bit number (SHAKE-256) and the hash is their sum modulo 2**2048, so adding or
+    removing a line costs one addition, whatever the size of the policy (an additive multiset hash; the large
+    modulus keeps the generalised-birthday attacks on such sums far out of reach). The bundle's hash is the
+    SHA-256 of the model file and that sum.
+    """
+
+    BYTES = 256
+    _MASK = (1 << (8 * BYTES)) - 1
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._digest: str | None = None
+
+    @classmethod
+    def _value(cls, prefix: str, line: Line) -> int:
+        encoded = (prefix + "\x1f" + "\x1f".join(line)).encode()
+        return int.from_bytes(hashlib.shake_256(encoded).digest(cls.BYTES), "little")
+
+    def add(self, prefix: str, line: Line) -> None:
+        self.total = (self.total + self._value(prefix, line)) & self._MASK
+        self._digest = None
+
+    def remove(self, prefix: str, line: Line) -> None:
+        self.total = (self.total - self._value(prefix, line)) & self._MASK
+        self._digest = None
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            self._digest = hashlib.sha256(MODEL_DIGEST + self.total.to_bytes(self.BYTES, "little")).hexdigest()
+        return self._digest
+
+
+def bundle_hash(policies: Iterable[Line], groupings: Iterable[Line]) -> str:
+    hashed = LineSetHash()
+    for line in set(policies):
+        hashed.add("p", line)
+    for line in set(groupings):
+        hashed.add("g", line)
+    return hashed.hexdigest()
 
 
 class BundleAdapter(persist.Adapter):

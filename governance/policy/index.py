@@ -1,17 +1,19 @@
-"""A flat-cost answer to the question Casbin's Enforcer answers for model.conf.
+"""A flat-cost answer to the question Casbin's Enforcer answers for model.conf, kept current change by change.
 
 For a request (sub, dom, obj, act, purpose) the model allows when some allow line with a subject in
 {sub and the roles sub holds in dom} matches (dom, obj, act) and the purpose (exactly or by "*"), and no deny
 line matches the same way. The index keeps those lines in dicts keyed by (dom, obj, act), and each subject's
 roles per domain as a precomputed closure, so a lookup costs the same with 100 lines or 100,000.
 
+Lines are counted: two grants may compile to the same line, and the line stays until neither holds it. Adding
+or removing a line touches only its own key; a role link recomputes the closures of its domain only.
+
 Casbin stays the reference: tests/governance/test_policy_index.py checks that both give the same answer on
-generated policies and requests.
+generated policies and requests, built at once and changed line by line.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 # Casbin's default role manager follows role links at most this many levels deep.
@@ -19,31 +21,92 @@ MAX_HIERARCHY_LEVEL = 10
 WILDCARD = "*"
 
 Key = tuple[str, str, str]
+Line = tuple[str, ...]
+
+
+def _count(counts: dict[str, int], name: str, delta: int) -> bool:
+    """Change a count; True when ``name`` appeared (0 -> 1) or disappeared (1 -> 0)."""
+    after = counts.get(name, 0) + delta
+    if after < 0:
+        raise ValueError(f"{name} was removed more often than it was added")
+    if after:
+        counts[name] = after
+    else:
+        counts.pop(name, None)
+    return after == (1 if delta > 0 else 0)
 
 
 class PolicyIndex:
-    def __init__(self, policies: Iterable[tuple[str, ...]], groupings: Iterable[tuple[str, ...]]) -> None:
-        self._lines: dict[str, dict[Key, dict[str, set[str]]]] = {"allow": {}, "deny": {}}
-        for sub, dom, obj, act, purpose, effect in policies:
-            by_purpose = self._lines[effect].setdefault((dom, obj, act), {})
-            by_purpose.setdefault(purpose, set()).add(sub)
-        links: dict[tuple[str, str], set[str]] = defaultdict(set)
+    def __init__(self, policies: Iterable[Line] = (), groupings: Iterable[Line] = ()) -> None:
+        # effect -> (dom, obj, act) -> purpose -> subject -> how many sources hold the line
+        self._lines: dict[str, dict[Key, dict[str, dict[str, int]]]] = {"allow": {}, "deny": {}}
+        # (member, dom) -> role -> count
+        self._links: dict[tuple[str, str], dict[str, int]] = {}
+        self._roles: dict[tuple[str, str], frozenset[str]] = {}
+        for line in policies:
+            self.add_policy(line)
+        domains = set()
         for member, role, dom in groupings:
-            links[(member, dom)].add(role)
-        self._roles = {key: self._closure(key, links) for key in links}
+            _count(self._links.setdefault((member, dom), {}), role, +1)
+            domains.add(dom)
+        for dom in domains:
+            self._close(dom)
 
-    @staticmethod
-    def _closure(start: tuple[str, str], links: dict[tuple[str, str], set[str]]) -> frozenset[str]:
-        """Every role reachable from a subject in a domain, within Casbin's hierarchy limit."""
-        member, dom = start
-        reached: set[str] = set()
-        frontier = {member}
-        for _ in range(MAX_HIERARCHY_LEVEL - 1):
-            frontier = {role for name in frontier for role in links.get((name, dom), ())} - reached
-            if not frontier:
-                break
-            reached |= frontier
-        return frozenset(reached)
+    # --- Changes ----------------------------------------------------------------------------------------
+
+    def add_policy(self, line: Line) -> bool:
+        """Count one more source of this line; True when the policy gained it."""
+        return self._policy(line, +1)
+
+    def remove_policy(self, line: Line) -> bool:
+        """Count one source fewer; True when the policy lost the line."""
+        return self._policy(line, -1)
+
+    def _policy(self, line: Line, delta: int) -> bool:
+        sub, dom, obj, act, purpose, effect = line
+        by_key = self._lines[effect]
+        by_purpose = by_key.setdefault((dom, obj, act), {})
+        holders = by_purpose.setdefault(purpose, {})
+        changed = _count(holders, sub, delta)
+        if not holders:
+            del by_purpose[purpose]
+            if not by_purpose:
+                del by_key[(dom, obj, act)]
+        return changed
+
+    def add_grouping(self, line: Line) -> bool:
+        return self._grouping(line, +1)
+
+    def remove_grouping(self, line: Line) -> bool:
+        return self._grouping(line, -1)
+
+    def _grouping(self, line: Line, delta: int) -> bool:
+        member, role, dom = line
+        roles = self._links.setdefault((member, dom), {})
+        changed = _count(roles, role, delta)
+        if not roles:
+            del self._links[(member, dom)]
+        if changed:
+            self._close(dom)
+        return changed
+
+    def _close(self, dom: str) -> None:
+        """Recompute the role closures of one domain (role links are few and change rarely)."""
+        links = {member: set(roles) for (member, link_dom), roles in self._links.items() if link_dom == dom}
+        for key in [key for key in self._roles if key[1] == dom]:
+            del self._roles[key]
+        for member in links:
+            reached: set[str] = set()
+            frontier = {member}
+            for _ in range(MAX_HIERARCHY_LEVEL - 1):
+                frontier = {role for name in frontier for role in links.get(name, ())} - reached
+                if not frontier:
+                    break
+                reached |= frontier
+            if reached:
+                self._roles[(member, dom)] = frozenset(reached)
+
+    # --- The answer -------------------------------------------------------------------------------------
 
     def _matches(self, effect: str, subjects: frozenset[str], key: Key, purpose: str) -> bool:
         by_purpose = self._lines[effect].get(key)
@@ -51,7 +114,7 @@ class PolicyIndex:
             return False
         for candidate in (purpose, WILDCARD):
             holders = by_purpose.get(candidate)
-            if holders and not holders.isdisjoint(subjects):
+            if holders and not holders.keys().isdisjoint(subjects):
                 return True
         return False
 

@@ -1,9 +1,10 @@
 """The decision point: may principal S do action A on asset version R for purpose P?
 
-Casbin's Enforcer over the compiled bundle decides whether a grant allows the request; the guardrails around it
-(validity window, charter state, acceptance, session, attestation, quota and rate limit) say why not, in the
-words of the deny codes. Every decision is written to the trail before it is answered. Any dependency that
-fails turns into a deny with ``dependency_unavailable``: never an error, never an allow.
+The process's policy snapshot (governance.policy.live) finds the principal's grants for the asset and answers as
+Casbin's Enforcer would over the compiled bundle; the guardrails around it (validity window, charter state,
+acceptance, session, attestation, quota and rate limit) say why not, in the words of the deny codes. Every
+decision is written to the trail before it is answered. Any dependency that fails turns into a deny with
+``dependency_unavailable``: never an error, never an allow.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import actor_for
 from audit.models import Event
 from audit.trail import record
-from charters.models import AssetVersion, Charter
+from charters.models import Charter
 from governance.models import DecisionSession, Grant
-from governance.policy.bundle import Bundle, CharterTerms, compile_bundle, enforcer_for, principal_subject
-from governance.policy.index import PolicyIndex
+from governance.policy import live
+from governance.policy.bundle import CharterFact, GrantFact, principal_subject
+from governance.policy.snapshot import Snapshot
 from governance.services import limits
 
 logger = logging.getLogger(__name__)
@@ -112,47 +113,14 @@ class DependencyError(Exception):
     """Something the decision needs did not answer."""
 
 
-@dataclass
-class Context:
-    """What one decision (or a batch of them) works with: the bundle and what decides from it (``enforce``)."""
-
-    bundle: Bundle
-    enforcer: Any
-    terms: dict[int, CharterTerms] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, *, engine: str = "index") -> Context:
-        """``engine="casbin"`` decides with Casbin's plain Enforcer, the reference, instead of the flat-cost
-        index (benchmarks compare the two; tests prove they agree)."""
-        terms: dict[int, CharterTerms] = {}
-        bundle = compile_bundle(terms)
-        deciding = enforcer_for(bundle) if engine == "casbin" else PolicyIndex(bundle.policies, bundle.groupings)
-        return cls(bundle=bundle, enforcer=deciding, terms=terms)
-
-    def terms_of(self, charter: Charter) -> CharterTerms:
-        if charter.pk not in self.terms:
-            self.terms[charter.pk] = CharterTerms.of(charter)
-        return self.terms[charter.pk]
-
-
-def _candidate_grants(principal: User, asset: AssetVersion) -> list[Grant]:
-    return list(
-        Grant.objects.filter(asset_version=asset)
-        .filter(Q(principal=principal) | Q(partner_role__members=principal))
-        .select_related("charter__active_version", "asset_version__asset")
-        .distinct()
-        .order_by("pk")
-    )
-
-
-def _session_is_live(grant: Grant, principal: User, request: DecisionRequest, now: datetime) -> bool:
+def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> bool:
     token = request.context.get("session")
     if not isinstance(token, str) or not token:
         return False
     return DecisionSession.objects.filter(
         digest=hashlib.sha256(token.encode()).hexdigest(),
-        grant=grant,
-        principal=principal,
+        grant_id=grant.pk,
+        principal_id=principal_id,
         action=request.action,
         purpose=request.purpose,
         expires_at__gt=now,
@@ -160,10 +128,15 @@ def _session_is_live(grant: Grant, principal: User, request: DecisionRequest, no
 
 
 def _why_not(
-    grant: Grant, principal: User, request: DecisionRequest, ctx: Context, now: datetime, *, check_session: bool
+    grant: GrantFact,
+    charter: CharterFact,
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+    *,
+    check_session: bool,
 ) -> str | None:
     """The first guardrail this grant fails for the request, or None when it would allow it."""
-    charter = grant.charter
     if grant.status in (Grant.Status.REQUESTED, Grant.Status.REFUSED, Grant.Status.REVOKED):
         return "no_grant"
     if charter.status in (Charter.Status.TERMINATED, Charter.Status.EXPIRED):
@@ -176,14 +149,13 @@ def _why_not(
         return "grant_expired"
     if grant.status == Grant.Status.SUSPENDED:
         return "grant_suspended"
-    if grant.held_at is not None:
+    if grant.held:
         return "incident_hold"
     if now < grant.valid_from:
         return "not_yet_valid"
     if now >= grant.valid_until:
         return "grant_expired"
-    kind, fingerprint = grant.asset_version.asset.kind, grant.asset_version.fingerprint
-    terms = ctx.terms_of(charter)
+    kind, fingerprint, terms = grant.kind, grant.fingerprint, charter.terms
     if request.action not in grant.actions or request.action not in terms.active.get(kind, {}):
         return "action_not_permitted"
     if request.purpose not in grant.purposes or not terms.permits_now(
@@ -194,7 +166,7 @@ def _why_not(
         return "charter_not_acknowledged"
     if grant.requires_attestation:
         return "attestation_required"
-    if check_session and grant.requires_session and not _session_is_live(grant, principal, request, now):
+    if check_session and grant.requires_session and not _session_is_live(grant, principal_id, request, now):
         return "session_required"
     return None
 
@@ -202,59 +174,68 @@ def _why_not(
 @dataclass
 class Evaluation:
     code: str | None
-    grant: Grant | None
+    grant: GrantFact | None
+    bundle: str
+    charter: CharterFact | None = None
 
 
 def evaluate(
-    principal: User, request: DecisionRequest, ctx: Context, now: datetime, *, check_session: bool = True
+    principal_id: int, request: DecisionRequest, snapshot: Snapshot, now: datetime, *, check_session: bool = True
 ) -> Evaluation:
     """The policy's answer without counting any use: the allowing grant, or the best deny code."""
-    asset = AssetVersion.objects.select_related("asset").filter(fingerprint=request.asset).first()
-    # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be enumerated.
-    grants = _candidate_grants(principal, asset) if asset is not None else []
-    if not grants:
-        return Evaluation("no_grant", None)
-    best = "no_grant"
-    for grant in grants:
-        code = _why_not(grant, principal, request, ctx, now, check_session=check_session)
-        if code is None:
-            allowed = ctx.enforcer.enforce(
-                principal_subject(principal.pk), grant.charter.slug, request.asset, request.action, request.purpose
-            )
-            if allowed:
-                return Evaluation(None, grant)
-            # The reference says no although this grant passes every guardrail: a deny line won (another grant
-            # of the principal for the same use is suspended or held), or the two disagree. Either way: deny.
-            others = [_why_not(other, principal, request, ctx, now, check_session=check_session) for other in grants]
-            code = next((other for other in others if other in ("grant_suspended", "incident_hold")), "no_grant")
-        if PROGRESS.index(code) > PROGRESS.index(best):
-            best = code
-    return Evaluation(best, None)
+    with snapshot.lock:
+        # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be
+        # enumerated.
+        grants = snapshot.candidates(principal_id, request.asset)
+        bundle, charters = snapshot.bundle_hash, snapshot.charters
+        best = "no_grant"
+        for grant in grants:
+            charter = charters.get(grant.charter_id)
+            if charter is None:
+                continue
+            code = _why_not(grant, charter, principal_id, request, now, check_session=check_session)
+            if code is None:
+                allowed = snapshot.index.enforce(
+                    principal_subject(principal_id), charter.slug, request.asset, request.action, request.purpose
+                )
+                if allowed:
+                    return Evaluation(None, grant, bundle, charter)
+                # The reference says no although this grant passes every guardrail: a deny line won (another
+                # grant of the principal for the same use is suspended or held), or the two disagree. Either
+                # way: deny.
+                others = [
+                    _why_not(other, charters[other.charter_id], principal_id, request, now, check_session=False)
+                    for other in grants
+                    if other.charter_id in charters
+                ]
+                code = next((other for other in others if other in ("grant_suspended", "incident_hold")), "no_grant")
+            if PROGRESS.index(code) > PROGRESS.index(best):
+                best = code
+        return Evaluation(best, None, bundle)
 
 
-def _decide(principal: User, request: DecisionRequest, ctx: Context, now: datetime) -> Decision:
-    evaluation = evaluate(principal, request, ctx, now)
-    if evaluation.grant is None:
-        return deny(evaluation.code or "no_grant", ctx.bundle.hash)
+def _decide(principal: User, request: DecisionRequest, snapshot: Snapshot, now: datetime) -> Decision:
+    evaluation = evaluate(principal.pk, request, snapshot, now)
+    if evaluation.grant is None or evaluation.charter is None:
+        return deny(evaluation.code or "no_grant", evaluation.bundle)
     grant = evaluation.grant
     try:
         refused = limits.consume(grant, now)
     except limits.LimitsUnavailableError as error:
         raise DependencyError(str(error)) from error
     if refused:
-        decision = deny(refused, ctx.bundle.hash)
+        decision = deny(refused, evaluation.bundle)
         decision.grant_id = grant.pk
         return decision
-    terms = ctx.terms_of(grant.charter)
     return Decision(
         decision_id=uuid.uuid4().hex,
         allow=True,
         reasons=[],
         obligations=[
             {"code": obligation["code"], "params": obligation.get("params", {})}
-            for obligation in terms.obligations(grant.asset_version.asset.kind, request.action)
+            for obligation in evaluation.charter.terms.obligations(grant.kind, request.action)
         ],
-        bundle=ctx.bundle.hash,
+        bundle=evaluation.bundle,
         grant_id=grant.pk,
     )
 
@@ -294,12 +275,12 @@ def _recorded(principal: User, request: DecisionRequest | None, decision: Decisi
 
 
 def decide(
-    principal: User, request: DecisionRequest, *, ctx: Context | None = None, now: datetime | None = None
+    principal: User, request: DecisionRequest, *, snapshot: Snapshot | None = None, now: datetime | None = None
 ) -> Decision:
     """Decide and record one request. Never raises for a failing dependency: it denies instead."""
     now = now or timezone.now()
     try:
-        decision = _decide(principal, request, ctx or Context.load(), now)
+        decision = _decide(principal, request, snapshot or live.current(), now)
     except (DependencyError, DatabaseError, OSError) as error:
         logger.warning("Decision failed closed: %s", error)
         decision = deny("dependency_unavailable")
@@ -311,21 +292,21 @@ def decide(
 
 
 def decide_batch(principal: User, items: list[DecisionRequest | str], *, now: datetime | None = None) -> list[Decision]:
-    """Decide each item in order under one bundle; an item given as a string is invalid, and says why."""
+    """Decide each item in order under one version check; an item given as a string is invalid, and says why."""
     try:
-        ctx: Context | None = Context.load()
+        snapshot: Snapshot | None = live.current()
     except Exception:
         logger.exception("The policy could not be loaded for a batch")
-        ctx = None
+        snapshot = None
     results = []
     for item in items:
         if isinstance(item, str):
-            bundle = ctx.bundle.hash if ctx else ""
+            bundle = snapshot.bundle_hash if snapshot else ""
             results.append(_recorded(principal, None, deny("invalid_request", bundle, item)))
-        elif ctx is None:
+        elif snapshot is None:
             results.append(_recorded(principal, item, deny("dependency_unavailable")))
         else:
-            results.append(decide(principal, item, ctx=ctx, now=now))
+            results.append(decide(principal, item, snapshot=snapshot, now=now))
     return results
 
 
@@ -341,7 +322,7 @@ class OpenedSession:
 def session_open(principal: User, request: DecisionRequest, *, now: datetime | None = None) -> OpenedSession | str:
     """Open a time-limited session for a grant that requires one; the deny code when none would allow it."""
     now = now or timezone.now()
-    evaluation = evaluate(principal, request, Context.load(), now, check_session=False)
+    evaluation = evaluate(principal.pk, request, live.current(), now, check_session=False)
     if evaluation.grant is None:
         return evaluation.code or "no_grant"
     if not evaluation.grant.requires_session:
@@ -350,7 +331,7 @@ def session_open(principal: User, request: DecisionRequest, *, now: datetime | N
     expires_at = now + timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
     with transaction.atomic():
         session = DecisionSession.objects.create(
-            grant=evaluation.grant,
+            grant_id=evaluation.grant.pk,
             principal=principal,
             digest=hashlib.sha256(token.encode()).hexdigest(),
             action=request.action,

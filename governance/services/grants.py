@@ -14,6 +14,7 @@ from accounts.roles import Role
 from audit.trail import Actor, record
 from charters import documents
 from charters.models import AssetVersion, Charter, CharterVersion
+from charters.services.policy_feed import Kind, policy_changed
 from governance.models import Grant, PartnerRole
 
 Status = Grant.Status
@@ -176,6 +177,7 @@ def _transition(
         raise ValidationError(
             {"status": f"Grant #{grant.pk} is {grant.get_status_display().lower()}; it cannot be {action} from there."}
         )
+    policy_changed(Kind.GRANT, grant.pk)
     record(
         action=f"grant.{action}",
         actor=by,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import redis
 from django.conf import settings
 from django.db import transaction
 
-from governance.models import Grant, UsageCounter
+from governance.models import UsageCounter
 
 # Checks every window first and counts only when all have room: a refused call uses up nothing.
 _CONSUME = """
@@ -32,6 +33,19 @@ return 0
 OUTCOMES = {0: None, 1: "rate_limited", 2: "quota_exhausted", 3: "quota_exhausted"}
 
 
+class Limited(Protocol):
+    """What counting needs of a grant (a Grant row or a snapshot's GrantFact)."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def rate_per_minute(self) -> int: ...
+    @property
+    def daily_quota(self) -> int: ...
+    @property
+    def monthly_quota(self) -> int: ...
+
+
 class LimitsUnavailableError(Exception):
     """The counters could not be reached: the decision fails closed."""
 
@@ -47,7 +61,7 @@ def _script(url: str) -> redis.commands.core.Script:
     return _client(url).register_script(_CONSUME)
 
 
-def _windows(grant: Grant, now: datetime) -> list[tuple[str, int, int]]:
+def _windows(grant: Limited, now: datetime) -> list[tuple[str, int, int]]:
     """(key, limit, seconds to keep) for the minute, the day and the month that ``now`` falls in."""
     month_end = (now.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return [
@@ -57,7 +71,7 @@ def _windows(grant: Grant, now: datetime) -> list[tuple[str, int, int]]:
     ]
 
 
-def consume(grant: Grant, now: datetime) -> str | None:
+def consume(grant: Limited, now: datetime) -> str | None:
     """Count one use of the grant; the deny code when a limit is reached (nothing is counted then)."""
     windows = _windows(grant, now)
     if settings.REDIS_URL:

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts.models import Partner, User
 from audit.trail import Actor, record
+from charters.services.policy_feed import Kind, policy_changed
 from governance.models import PartnerRole
 
 
@@ -32,6 +33,7 @@ def partner_role_add_member(*, role: PartnerRole, principal: User, by: Actor) ->
     _member_check(role, principal)
     if not role.members.filter(pk=principal.pk).exists():
         role.members.add(principal)
+        policy_changed(Kind.ROLE, role.pk)
         record(
             action="partner_role.member_added",
             actor=by,
@@ -46,6 +48,7 @@ def partner_role_add_member(*, role: PartnerRole, principal: User, by: Actor) ->
 def partner_role_remove_member(*, role: PartnerRole, principal: User, by: Actor) -> PartnerRole:
     if role.members.filter(pk=principal.pk).exists():
         role.members.remove(principal)
+        policy_changed(Kind.ROLE, role.pk)
         record(
             action="partner_role.member_removed",
             actor=by,

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from accounts.services import actor_for
 from audit.models import Event
 from charters.services.charters import charter_suspend, charter_terminate
+from governance.policy.snapshot import Snapshot
 from governance.services import decisions
 from governance.services.grants import grant_hold, grant_request, grant_suspend
 from tests.conftest import SETUP
@@ -179,7 +180,7 @@ def test_a_policy_that_cannot_be_loaded_is_a_deny(gateway, make_grant, atlas, mo
     def broken():
         raise OSError("model file unreadable")
 
-    monkeypatch.setattr(decisions, "compile_bundle", broken)
+    monkeypatch.setattr(Snapshot, "load", broken)
     assert codes(ask(gateway, atlas)) == ["dependency_unavailable"]
 
 

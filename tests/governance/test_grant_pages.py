@@ -2,7 +2,7 @@ import html
 
 from audit.models import Event
 from governance.models import Grant
-from governance.policy.bundle import compile_bundle
+from governance.policy.snapshot import compile_bundle
 from governance.services.grants import grant_suspend
 from tests.conftest import SETUP
 

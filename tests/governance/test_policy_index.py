@@ -2,7 +2,8 @@
 
 import random
 
-from governance.policy.bundle import Bundle, compile_bundle, enforcer_for
+from governance.policy.bundle import Bundle, enforcer_for
+from governance.policy.snapshot import compile_bundle
 from governance.policy.index import PolicyIndex
 
 SUBJECTS = [f"user:{n}" for n in range(12)]

@@ -1,0 +1,71 @@
+"""The policy feed: what changed, in commit order, and a notice to every process once it has committed.
+
+A change is appended in the same transaction as the change itself, so the feed never names something that was
+rolled back and never misses something that committed. The notice (Redis pub/sub, when there is Redis) only says
+"the feed is at N now"; a process that misses it still catches up, because every decision compares its version
+with the feed's head first.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from charters.models import PolicyChange, PolicyHead
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "accord:policy"
+Kind = PolicyChange.Kind
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    token: str
+
+
+def policy_changed(kind: str, object_id: int) -> int:
+    """Append a change of ``kind`` to the object with this id; the caller's transaction carries it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("policy_changed() must run inside the transaction that makes the change.")
+    token = secrets.token_hex(8)
+    # The UPDATE takes the head row's lock until commit: the next change waits, so numbers follow commit order.
+    if not PolicyHead.objects.filter(pk=1).update(seq=F("seq") + 1, token=token):
+        PolicyHead.objects.create(pk=1, seq=1, token=token)
+    seq = PolicyHead.objects.values_list("seq", flat=True).get(pk=1)
+    PolicyChange.objects.create(seq=seq, token=token, kind=kind, object_id=object_id)
+    transaction.on_commit(functools.partial(_announce, seq))
+    return seq
+
+
+def policy_head() -> Head:
+    row = PolicyHead.objects.filter(pk=1).values_list("seq", "token").first()
+    return Head(*row) if row else Head(0, "")
+
+
+def policy_changes_after(seq: int) -> list[PolicyChange]:
+    """The changes after ``seq`` in order, starting with ``seq`` itself so that the caller can check its token."""
+    return list(PolicyChange.objects.filter(seq__gte=seq).order_by("seq"))
+
+
+@functools.cache
+def _publisher(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+
+def _announce(seq: int) -> None:
+    if not settings.REDIS_URL:
+        return  # embedded mode: processes poll the head instead
+    try:
+        _publisher(settings.REDIS_URL).publish(CHANNEL, str(seq))
+    except redis.RedisError as error:
+        # The change has committed; every process still sees it at its next decision's version check.
+        logger.warning("Could not announce policy change %s: %s", seq, error)

@@ -1,0 +1,312 @@
+"""The compiled policy a process decides from: grant facts, charter terms, role members and the policy index.
+
+A snapshot is loaded once per process and then kept current change by change: each change in the policy feed
+reloads only the object it names (a grant, a charter, a role) and moves only that object's lines in and out of
+the index and the bundle hash. Nothing in a decision reads the database except a live session's check, so a
+decision costs the same with 100 grants or 100,000.
+
+Threads: ``lock`` guards reading and changing the structures (a decision holds it while it evaluates, a
+catch-up while it applies); ``_catching_up`` keeps two catch-ups (the listener's and a decision's) apart so
+that the database is read once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from charters.models import Charter, PolicyChange
+from charters.services.policy_feed import Head, policy_changes_after, policy_head
+from governance.models import Grant, PartnerRole
+from governance.policy.bundle import (
+    Bundle,
+    CharterFact,
+    CharterTerms,
+    GrantFact,
+    Line,
+    LineSetHash,
+    grant_lines,
+    principal_subject,
+    role_subject,
+)
+from governance.policy.index import PolicyIndex
+
+# A revoked, refused or requested grant decides nothing ("no_grant" either way), so a snapshot leaves it out; an
+# expired one stays, to say "grant_expired".
+KEPT_GRANT_STATES = (Grant.Status.ACTIVE, Grant.Status.SUSPENDED, Grant.Status.EXPIRED)
+_GRANT_FIELDS = (
+    "pk",
+    "principal_id",
+    "partner_role_id",
+    "charter_id",
+    "asset_version__asset__kind",
+    "asset_version__fingerprint",
+    "actions",
+    "purposes",
+    "valid_from",
+    "valid_until",
+    "status",
+    "held_at",
+    "requires_session",
+    "requires_attestation",
+    "daily_quota",
+    "monthly_quota",
+    "rate_per_minute",
+)
+NO_MEMBERS: frozenset[int] = frozenset()
+EMPTY_FEED = Head(0, "")
+
+
+def _grant_fact(row: tuple[Any, ...]) -> GrantFact:
+    (pk, principal, role, charter, kind, fingerprint, actions, purposes, valid_from, valid_until, status, held_at,
+     session, attestation, daily, monthly, rate) = row  # fmt: skip
+    return GrantFact(
+        pk=pk,
+        principal_id=principal,
+        role_id=role,
+        charter_id=charter,
+        kind=kind,
+        fingerprint=fingerprint,
+        actions=frozenset(actions),
+        purposes=frozenset(purposes),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        status=status,
+        held=held_at is not None,
+        requires_session=session,
+        requires_attestation=attestation,
+        daily_quota=daily,
+        monthly_quota=monthly,
+        rate_per_minute=rate,
+    )
+
+
+def _charter_fact(charter: Charter) -> CharterFact:
+    return CharterFact(pk=charter.pk, slug=charter.slug, status=charter.status, terms=CharterTerms.of(charter))
+
+
+def _read_grants(**filters: object) -> list[GrantFact]:
+    rows = Grant.objects.filter(status__in=KEPT_GRANT_STATES, **filters).values_list(*_GRANT_FIELDS)
+    return [_grant_fact(row) for row in rows]
+
+
+def _read_charters(ids: Iterable[int]) -> list[CharterFact]:
+    return [_charter_fact(charter) for charter in Charter.objects.select_related("active_version").filter(pk__in=ids)]
+
+
+def _read_members(role_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    members: dict[int, set[int]] = {role: set() for role in role_ids}
+    links = PartnerRole.members.through.objects.filter(partnerrole_id__in=list(members))
+    for role, user in links.values_list("partnerrole_id", "user_id"):
+        members[role].add(user)
+    return {role: frozenset(users) for role, users in members.items()}
+
+
+@dataclass
+class CatchUp:
+    """What one catch-up did: how many changes it applied, or that it had to load everything again."""
+
+    applied: int = 0
+    reloaded: bool = False
+
+
+class Snapshot:
+    def __init__(self, version: Head = EMPTY_FEED) -> None:
+        self.lock = threading.RLock()
+        self._catching_up = threading.Lock()
+        self.version = version
+        self.loaded_ms = 0.0
+        self.grants: dict[int, GrantFact] = {}
+        self.charters: dict[int, CharterFact] = {}
+        self.members: dict[int, frozenset[int]] = {}
+        self._roles_of: dict[int, set[int]] = defaultdict(set)
+        self._candidates: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._by_charter: dict[int, set[int]] = defaultdict(set)
+        self._by_role: dict[int, set[int]] = defaultdict(set)
+        self._lines: dict[int, tuple[frozenset[Line], frozenset[Line]]] = {}
+        self.index = PolicyIndex()
+        self._hash = LineSetHash()
+
+    # --- Building ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        grants: Iterable[GrantFact],
+        charters: Iterable[CharterFact],
+        members: dict[int, frozenset[int]],
+        version: Head = EMPTY_FEED,
+    ) -> Snapshot:
+        """A snapshot from facts already in memory (what a benchmark or a test hands it)."""
+        snapshot = cls(version)
+        snapshot.charters = {charter.pk: charter for charter in charters}
+        snapshot.members = dict(members)
+        for role, users in members.items():
+            for user in users:
+                snapshot._roles_of[user].add(role)
+        for grant in grants:
+            snapshot._put_grant(grant)
+        return snapshot
+
+    @classmethod
+    def load(cls) -> Snapshot:
+        """Everything from the database. The head is read first: whatever the rows say is at least that new,
+        and any change after it is applied again by the next catch-up (applying a change twice is harmless)."""
+        started = time.perf_counter()
+        head = policy_head()
+        grants = _read_grants()
+        charters = _read_charters({grant.charter_id for grant in grants})
+        members = _read_members({grant.role_id for grant in grants if grant.role_id is not None})
+        snapshot = cls.build(grants, charters, members, head)
+        snapshot.loaded_ms = (time.perf_counter() - started) * 1000
+        return snapshot
+
+    # --- Changing in place ------------------------------------------------------------------------------
+
+    def _compile(self, grant: GrantFact) -> None:
+        charter = self.charters.get(grant.charter_id)
+        if charter is None:
+            return
+        members = self.members.get(grant.role_id, NO_MEMBERS) if grant.role_id is not None else NO_MEMBERS
+        policies, groupings = grant_lines(grant, charter, members)
+        self._lines[grant.pk] = (policies, groupings)
+        for line in policies:
+            if self.index.add_policy(line):
+                self._hash.add("p", line)
+        for line in groupings:
+            if self.index.add_grouping(line):
+                self._hash.add("g", line)
+
+    def _uncompile(self, pk: int) -> None:
+        policies, groupings = self._lines.pop(pk, (frozenset(), frozenset()))
+        for line in policies:
+            if self.index.remove_policy(line):
+                self._hash.remove("p", line)
+        for line in groupings:
+            if self.index.remove_grouping(line):
+                self._hash.remove("g", line)
+
+    def _put_grant(self, grant: GrantFact) -> None:
+        self._drop_grant(grant.pk)
+        self.grants[grant.pk] = grant
+        self._candidates[(grant.subject, grant.fingerprint)].add(grant.pk)
+        self._by_charter[grant.charter_id].add(grant.pk)
+        if grant.role_id is not None:
+            self._by_role[grant.role_id].add(grant.pk)
+        self._compile(grant)
+
+    def _drop_grant(self, pk: int) -> None:
+        old = self.grants.pop(pk, None)
+        if old is None:
+            return
+        self._uncompile(pk)
+        self._candidates[(old.subject, old.fingerprint)].discard(pk)
+        self._by_charter[old.charter_id].discard(pk)
+        if old.role_id is not None:
+            self._by_role[old.role_id].discard(pk)
+
+    def _recompile(self, grant_ids: Iterable[int]) -> None:
+        for pk in list(grant_ids):
+            self._uncompile(pk)
+            self._compile(self.grants[pk])
+
+    def put_charter(self, charter: CharterFact) -> None:
+        self.charters[charter.pk] = charter
+        self._recompile(self._by_charter.get(charter.pk, ()))
+
+    def put_members(self, role: int, users: frozenset[int]) -> None:
+        for user in self.members.get(role, NO_MEMBERS) - users:
+            self._roles_of[user].discard(role)
+        for user in users:
+            self._roles_of[user].add(role)
+        self.members[role] = users
+        self._recompile(self._by_role.get(role, ()))
+
+    def put_grant(self, grant: GrantFact) -> None:
+        self._put_grant(grant)
+
+    def drop_grant(self, pk: int) -> None:
+        self._drop_grant(pk)
+
+    # --- Keeping up with the feed -----------------------------------------------------------------------
+
+    def is_current(self, head: Head) -> bool:
+        return head == self.version
+
+    def catch_up(self) -> CatchUp:
+        """Apply the feed's changes after this snapshot's version. When the feed no longer holds the change
+        the snapshot was at (pruned, or another history: a restored database), say so with ``reloaded`` and
+        change nothing: the caller loads a new snapshot."""
+        with self._catching_up:
+            version, head = self.version, policy_head()
+            if head == version:
+                return CatchUp()
+            if head.seq < version.seq:
+                return CatchUp(reloaded=True)
+            changes = policy_changes_after(version.seq)
+            if version.seq > 0:
+                # The change this snapshot was at must still be there, with the same token.
+                if not changes or changes[0].seq != version.seq or changes[0].token != version.token:
+                    return CatchUp(reloaded=True)
+                changes = changes[1:]
+            if not changes:
+                with self.lock:
+                    self.version = head  # the feed is still empty: nothing to apply
+                return CatchUp()
+            self._apply(changes)
+            return CatchUp(applied=len(changes))
+
+    def _apply(self, changes: list[PolicyChange]) -> None:
+        """Read what the changes name (outside the lock), then change the structures (inside it)."""
+        ids: dict[str, set[int]] = defaultdict(set)
+        for change in changes:
+            ids[change.kind].add(change.object_id)
+        grants = _read_grants(pk__in=ids[PolicyChange.Kind.GRANT]) if ids[PolicyChange.Kind.GRANT] else []
+        charter_ids = ids[PolicyChange.Kind.CHARTER] | {
+            grant.charter_id for grant in grants if grant.charter_id not in self.charters
+        }
+        charters = _read_charters(charter_ids) if charter_ids else []
+        role_ids = ids[PolicyChange.Kind.ROLE] | {
+            grant.role_id for grant in grants if grant.role_id is not None and grant.role_id not in self.members
+        }
+        members = _read_members(role_ids) if role_ids else {}
+        found = {grant.pk for grant in grants}
+        with self.lock:
+            for charter in charters:
+                self.put_charter(charter)
+            for role, users in members.items():
+                self.put_members(role, users)
+            for pk in ids[PolicyChange.Kind.GRANT] - found:
+                self.drop_grant(pk)
+            for grant in grants:
+                self.put_grant(grant)
+            self.version = Head(changes[-1].seq, changes[-1].token)
+
+    # --- Reading ----------------------------------------------------------------------------------------
+
+    def candidates(self, principal_id: int, fingerprint: str) -> list[GrantFact]:
+        """The principal's grants for this asset version, its own and its roles', in grant order."""
+        found = set(self._candidates.get((principal_subject(principal_id), fingerprint), ()))
+        for role in self._roles_of.get(principal_id, ()):
+            found |= self._candidates.get((role_subject(role), fingerprint), set())
+        return [self.grants[pk] for pk in sorted(found)]
+
+    @property
+    def bundle_hash(self) -> str:
+        return self._hash.hexdigest()
+
+    def bundle(self) -> Bundle:
+        """The compiled lines, sorted, with their hash: what Casbin's reference Enforcer loads."""
+        with self.lock:
+            policies = {line for lines, _ in self._lines.values() for line in lines}
+            groupings = {line for _, lines in self._lines.values() for line in lines}
+            return Bundle(policies=tuple(sorted(policies)), groupings=tuple(sorted(groupings)), hash=self.bundle_hash)
+
+
+def compile_bundle() -> Bundle:
+    """The policy as it stands in the database, compiled afresh."""
+    return Snapshot.load().bundle()
