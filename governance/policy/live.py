@@ -103,9 +103,14 @@ def forget() -> None:
 
 
 def start() -> None:
-    """Load the snapshot and start the listener: called once in each web and worker process as it starts."""
+    """Load the snapshot and start the listener: called once in each web and worker process as it starts. A
+    database that is not up yet is no reason not to start: the listener retries, and decisions load for
+    themselves (or fail closed)."""
     state = _here()
-    _snapshot()
+    try:
+        _snapshot()
+    except Exception:
+        logger.exception("The policy could not be loaded at start; the listener will retry")
     if state.listener is None or not state.listener.is_alive():
         state.listener = Listener()
         state.listener.start()

@@ -3,8 +3,8 @@
 import random
 
 from governance.policy.bundle import Bundle, enforcer_for
-from governance.policy.snapshot import compile_bundle
 from governance.policy.index import PolicyIndex
+from governance.policy.snapshot import compile_bundle
 
 SUBJECTS = [f"user:{n}" for n in range(12)]
 ROLES = [f"role:{n}" for n in range(5)]
