@@ -14,11 +14,14 @@ generated policies and requests, built at once and changed line by line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 # Casbin's default role manager follows role links at most this many levels deep.
 MAX_HIERARCHY_LEVEL = 10
 WILDCARD = "*"
+
+NO_ROLES: frozenset[str] = frozenset()
 
 Key = tuple[str, str, str]
 Line = tuple[str, ...]
@@ -40,17 +43,30 @@ class PolicyIndex:
     def __init__(self, policies: Iterable[Line] = (), groupings: Iterable[Line] = ()) -> None:
         # effect -> (dom, obj, act) -> purpose -> subject -> how many sources hold the line
         self._lines: dict[str, dict[Key, dict[str, dict[str, int]]]] = {"allow": {}, "deny": {}}
-        # (member, dom) -> role -> count
-        self._links: dict[tuple[str, str], dict[str, int]] = {}
-        self._roles: dict[tuple[str, str], frozenset[str]] = {}
-        for line in policies:
-            self.add_policy(line)
-        domains = set()
-        for member, role, dom in groupings:
-            _count(self._links.setdefault((member, dom), {}), role, +1)
-            domains.add(dom)
-        for dom in domains:
-            self._close(dom)
+        # dom -> member -> role -> count, and the closure: dom -> member -> every role it reaches
+        self._links: dict[str, dict[str, dict[str, int]]] = {}
+        self._roles: dict[str, dict[str, frozenset[str]]] = {}
+        self._unclosed: set[str] | None = None
+        with self.batch():
+            for line in policies:
+                self.add_policy(line)
+            for line in groupings:
+                self.add_grouping(line)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many changes at once (a load, a charter's grants recompiled): each domain's closures are computed
+        once at the end instead of after every role link."""
+        if self._unclosed is not None:
+            yield
+            return
+        self._unclosed = set()
+        try:
+            yield
+        finally:
+            unclosed, self._unclosed = self._unclosed, None
+            for dom in unclosed:
+                self._close(dom)
 
     # --- Changes ----------------------------------------------------------------------------------------
 
@@ -82,19 +98,24 @@ class PolicyIndex:
 
     def _grouping(self, line: Line, delta: int) -> bool:
         member, role, dom = line
-        roles = self._links.setdefault((member, dom), {})
+        members = self._links.setdefault(dom, {})
+        roles = members.setdefault(member, {})
         changed = _count(roles, role, delta)
         if not roles:
-            del self._links[(member, dom)]
+            del members[member]
+            if not members:
+                del self._links[dom]
         if changed:
-            self._close(dom)
+            if self._unclosed is not None:
+                self._unclosed.add(dom)
+            else:
+                self._close(dom)
         return changed
 
     def _close(self, dom: str) -> None:
         """Recompute the role closures of one domain (role links are few and change rarely)."""
-        links = {member: set(roles) for (member, link_dom), roles in self._links.items() if link_dom == dom}
-        for key in [key for key in self._roles if key[1] == dom]:
-            del self._roles[key]
+        links = self._links.get(dom, {})
+        closures = {}
         for member in links:
             reached: set[str] = set()
             frontier = {member}
@@ -104,7 +125,11 @@ class PolicyIndex:
                     break
                 reached |= frontier
             if reached:
-                self._roles[(member, dom)] = frozenset(reached)
+                closures[member] = frozenset(reached)
+        if closures:
+            self._roles[dom] = closures
+        else:
+            self._roles.pop(dom, None)
 
     # --- The answer -------------------------------------------------------------------------------------
 
@@ -119,6 +144,6 @@ class PolicyIndex:
         return False
 
     def enforce(self, sub: str, dom: str, obj: str, act: str, purpose: str) -> bool:
-        subjects = self._roles.get((sub, dom), frozenset()) | {sub}
+        subjects = self._roles.get(dom, {}).get(sub, NO_ROLES) | {sub}
         key = (dom, obj, act)
         return self._matches("allow", subjects, key, purpose) and not self._matches("deny", subjects, key, purpose)

@@ -148,8 +148,9 @@ class Snapshot:
         for role, users in members.items():
             for user in users:
                 snapshot._roles_of[user].add(role)
-        for grant in grants:
-            snapshot._put_grant(grant)
+        with snapshot.index.batch():
+            for grant in grants:
+                snapshot._put_grant(grant)
         return snapshot
 
     @classmethod
@@ -210,9 +211,10 @@ class Snapshot:
             self._by_role[old.role_id].discard(pk)
 
     def _recompile(self, grant_ids: Iterable[int]) -> None:
-        for pk in list(grant_ids):
-            self._uncompile(pk)
-            self._compile(self.grants[pk])
+        with self.index.batch():
+            for pk in list(grant_ids):
+                self._uncompile(pk)
+                self._compile(self.grants[pk])
 
     def put_charter(self, charter: CharterFact) -> None:
         self.charters[charter.pk] = charter
@@ -275,7 +277,7 @@ class Snapshot:
         }
         members = _read_members(role_ids) if role_ids else {}
         found = {grant.pk for grant in grants}
-        with self.lock:
+        with self.lock, self.index.batch():
             for charter in charters:
                 self.put_charter(charter)
             for role, users in members.items():
