@@ -12,11 +12,16 @@ from rest_framework.request import Request
 from accounts.models import ApiToken, User
 from accounts.services import api_token_authenticate
 
+UNKNOWN_TOKEN_MESSAGE = (
+    "This API token is unknown, expired or revoked. Ask your partner admin or an officer for a new one."  # noqa: S105
+)
+
 
 class BearerTokenAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+    def bearer(self, request: Request) -> str | None:
+        """The token in the Authorization header; None when the header is not a bearer one."""
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None
@@ -25,14 +30,17 @@ class BearerTokenAuthentication(BaseAuthentication):
                 "The Authorization header must be 'Bearer <token>' with a single token and no spaces inside it."
             )
         try:
-            raw = parts[1].decode("ascii")
+            return parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The bearer token has characters a token never has.") from None
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        raw = self.bearer(request)
+        if raw is None:
+            return None
         token = api_token_authenticate(raw)
         if token is None:
-            raise exceptions.AuthenticationFailed(
-                "This API token is unknown, expired or revoked. Ask your partner admin or an officer for a new one."
-            )
+            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN_MESSAGE)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

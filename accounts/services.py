@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -179,12 +179,18 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     )
     if token is None or not token.user.is_active:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
-        # At most one write a minute per token: "last used" is for people, and the decision path is hot.
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    token.last_used_at = api_token_mark_used(token.pk, token.last_used_at)
     return token
+
+
+def api_token_mark_used(pk: int, last_used_at: datetime | None) -> datetime | None:
+    """Note that a token was used, at most once a minute: "last used" is for people, and the decision path is
+    hot. Returns the token's last-used time now."""
+    now = timezone.now()
+    if last_used_at is not None and now - last_used_at <= timedelta(seconds=60):
+        return last_used_at
+    ApiToken.objects.filter(pk=pk).update(last_used_at=now)
+    return now
 
 
 @transaction.atomic

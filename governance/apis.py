@@ -17,7 +17,9 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import actor_for
 from charters.models import AssetVersion
+from charters.services.policy_feed import Head
 from governance import access
+from governance.authentication import DecisionCredentials, DecisionTokenAuthentication
 from governance.models import Grant, PartnerRole
 from governance.services import decisions, grants, roles
 
@@ -51,7 +53,10 @@ class DecisionInputSerializer(serializers.Serializer[None]):
     )
 
     def to_request(self) -> decisions.DecisionRequest:
-        data = self.validated_data
+        return self.request_from(self.validated_data)
+
+    @staticmethod
+    def request_from(data: dict[str, Any]) -> decisions.DecisionRequest:
         return decisions.DecisionRequest(
             action=data["action"], asset=data["asset"], purpose=data["purpose"], context=dict(data["context"])
         )
@@ -66,16 +71,24 @@ class DecisionOutputSerializer(serializers.Serializer[None]):
     bundle = serializers.CharField(help_text="Content hash of the policy bundle the decision was made under.")
 
 
+def _head(request: Request) -> Head | None:
+    return request.auth.head if isinstance(request.auth, DecisionCredentials) else None
+
+
 class DecisionApi(APIView):
+    authentication_classes = [DecisionTokenAuthentication]
+
     @extend_schema(operation_id="decide", request=DecisionInputSerializer, responses=DecisionOutputSerializer)
     def post(self, request: Request) -> Response:
         principal = _principal(request)
         payload = DecisionInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response(decisions.decide(principal, payload.to_request()).as_json())
+        return Response(decisions.decide(principal, payload.to_request(), head=_head(request)).as_json())
 
 
 class DecisionBatchApi(APIView):
+    authentication_classes = [DecisionTokenAuthentication]
+
     @extend_schema_serializer(component_name="DecisionBatchRequest")
     class InputSerializer(serializers.Serializer[None]):
         requests = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
@@ -90,19 +103,24 @@ class DecisionBatchApi(APIView):
         envelope = self.InputSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
         items: list[decisions.DecisionRequest | str] = []
+        # One serializer checks every item: building one per item would copy its fields a thousand times.
+        checker = DecisionInputSerializer()
         for index, raw in enumerate(envelope.validated_data["requests"]):
-            item = DecisionInputSerializer(data=raw) if isinstance(raw, dict) else None
-            if item is not None and item.is_valid():
-                items.append(item.to_request())
-            else:
-                problems = item.errors if item is not None else {"request": ["must be a JSON object"]}
+            try:
+                if not isinstance(raw, dict):
+                    raise ValidationError({"request": ["must be a JSON object"]})
+                items.append(DecisionInputSerializer.request_from(checker.run_validation(raw)))
+            except ValidationError as error:
+                problems = error.detail if isinstance(error.detail, dict) else {"request": error.detail}
                 detail = " ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
                 items.append(f"Item {index} is not a valid decision request. {detail}")
-        results = decisions.decide_batch(principal, items)
+        results = decisions.decide_batch(principal, items, head=_head(request))
         return Response({"results": [decision.as_json() for decision in results]})
 
 
 class SessionOpenApi(APIView):
+    authentication_classes = [DecisionTokenAuthentication]
+
     @extend_schema_serializer(component_name="SessionRequest")
     class InputSerializer(serializers.Serializer[None]):
         asset = TextField(max_length=128)

@@ -25,7 +25,7 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from charters.services.policy_feed import CHANNEL, policy_head
+from charters.services.policy_feed import CHANNEL, Head, policy_head
 from governance.policy.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -89,10 +89,11 @@ def catch_up() -> Snapshot:
     return state.snapshot or _snapshot()
 
 
-def current() -> Snapshot:
-    """The snapshot to decide from: one query to compare versions, and a catch-up only when they differ."""
+def current(head: Head | None = None) -> Snapshot:
+    """The snapshot to decide from: the feed's head compared with its version (``head`` when the caller read it
+    already, or one query), and a catch-up only when they differ."""
     snapshot = _snapshot()
-    if snapshot.is_current(policy_head()):
+    if snapshot.is_current(head if head is not None else policy_head()):
         return snapshot
     return catch_up()
 

@@ -24,8 +24,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import actor_for
 from audit.models import Event
-from audit.trail import record
+from audit.trail import event, record, record_standalone
 from charters.models import Charter
+from charters.services.policy_feed import Head
 from governance.models import DecisionSession, Grant
 from governance.policy import live
 from governance.policy.bundle import CharterFact, GrantFact, principal_subject
@@ -109,10 +110,6 @@ def deny(code: str, bundle: str = "", message: str | None = None) -> Decision:
     )
 
 
-class DependencyError(Exception):
-    """Something the decision needs did not answer."""
-
-
 def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> bool:
     token = request.context.get("session")
     if not isinstance(token, str) or not token:
@@ -179,6 +176,15 @@ class Evaluation:
     charter: CharterFact | None = None
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """An evaluation that found an allowing grant, waiting for its use to be counted."""
+
+    grant: GrantFact
+    charter: CharterFact
+    bundle: str
+
+
 def evaluate(
     principal_id: int, request: DecisionRequest, snapshot: Snapshot, now: datetime, *, check_session: bool = True
 ) -> Evaluation:
@@ -214,15 +220,9 @@ def evaluate(
         return Evaluation(best, None, bundle)
 
 
-def _decide(principal: User, request: DecisionRequest, snapshot: Snapshot, now: datetime) -> Decision:
-    evaluation = evaluate(principal.pk, request, snapshot, now)
-    if evaluation.grant is None or evaluation.charter is None:
-        return deny(evaluation.code or "no_grant", evaluation.bundle)
+def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) -> Decision:
+    """The decision for a request a grant allows, once its use is counted (``refused``: the limit it hit)."""
     grant = evaluation.grant
-    try:
-        refused = limits.consume(grant, now)
-    except limits.LimitsUnavailableError as error:
-        raise DependencyError(str(error)) from error
     if refused:
         decision = deny(refused, evaluation.bundle)
         decision.grant_id = grant.pk
@@ -240,74 +240,119 @@ def _decide(principal: User, request: DecisionRequest, snapshot: Snapshot, now: 
     )
 
 
-def _record(principal: User, request: DecisionRequest | None, decision: Decision) -> None:
-    asked = request or DecisionRequest(action="", asset="", purpose="")
-    with transaction.atomic():
-        record(
-            action="decision.allow" if decision.allow else "decision.deny",
-            actor=actor_for(principal),
-            partner=principal.partner_slug,
-            outcome=Event.Outcome.SUCCESS if decision.allow else Event.Outcome.DENIED,
-            reason="" if decision.allow else decision.reasons[0]["message"][:500],
-            details={
-                "decision_id": decision.decision_id,
-                "action": asked.action[:64],
-                "asset": asked.asset[:64],
-                "purpose": asked.purpose[:64],
-                "codes": [reason["code"] for reason in decision.reasons],
-                "bundle": decision.bundle,
-                "grant": decision.grant_id,
-            },
-        )
+def _failed_closed(error: Exception) -> Decision:
+    if isinstance(error, DatabaseError | OSError | limits.LimitsUnavailableError):
+        logger.warning("Decision failed closed: %s", error)
+    else:
+        # The policy failed to load or evaluate: deny, and keep the traceback for the operators.
+        logger.error("Decision failed closed on an unexpected error", exc_info=error)
+    return deny("dependency_unavailable")
 
 
-def _recorded(principal: User, request: DecisionRequest | None, decision: Decision) -> Decision:
-    """The decision once its event is written; a deny when it cannot be written."""
+def _decide_all(
+    principal: User, items: list[DecisionRequest | str], snapshot: Snapshot | None, now: datetime
+) -> list[Decision]:
+    """Evaluate every item on the snapshot, then count the uses of the allowed ones in one round trip to Redis."""
+    bundle = snapshot.bundle_hash if snapshot is not None else ""
+    decided: list[Decision | None] = []
+    allowing: list[tuple[int, Allowed, DecisionRequest]] = []
+    for position, item in enumerate(items):
+        if isinstance(item, str):
+            decided.append(deny("invalid_request", bundle, item))
+            continue
+        if snapshot is None:
+            decided.append(deny("dependency_unavailable"))
+            continue
+        try:
+            evaluation = evaluate(principal.pk, item, snapshot, now)
+        except Exception as error:
+            decided.append(_failed_closed(error))
+            continue
+        if evaluation.grant is None or evaluation.charter is None:
+            decided.append(deny(evaluation.code or "no_grant", evaluation.bundle))
+        else:
+            decided.append(None)
+            allowing.append((position, Allowed(evaluation.grant, evaluation.charter, evaluation.bundle), item))
+    if allowing:
+        try:
+            refusals = limits.consume_many([allowed.grant for _, allowed, _ in allowing], now)
+        except Exception as error:
+            _failed_closed(error)
+            refusals = ["dependency_unavailable"] * len(allowing)
+        for (position, allowed, item), refused in zip(allowing, refusals, strict=True):
+            decided[position] = _answer(allowed, item, refused)
+    return [decision or deny("dependency_unavailable") for decision in decided]
+
+
+def _event(principal: User, request: DecisionRequest | str, decision: Decision) -> Event:
+    asked = request if isinstance(request, DecisionRequest) else DecisionRequest(action="", asset="", purpose="")
+    return event(
+        action="decision.allow" if decision.allow else "decision.deny",
+        actor=actor_for(principal),
+        partner=principal.partner_slug,
+        outcome=Event.Outcome.SUCCESS if decision.allow else Event.Outcome.DENIED,
+        reason="" if decision.allow else decision.reasons[0]["message"][:500],
+        details={
+            "decision_id": decision.decision_id,
+            "action": asked.action[:64],
+            "asset": asked.asset[:64],
+            "purpose": asked.purpose[:64],
+            "codes": [reason["code"] for reason in decision.reasons],
+            "bundle": decision.bundle,
+            "grant": decision.grant_id,
+        },
+    )
+
+
+def _recorded(principal: User, items: list[DecisionRequest | str], decided: list[Decision]) -> list[Decision]:
+    """The decisions once their events are committed; denies when they cannot be written."""
     try:
-        _record(principal, request, decision)
+        record_standalone([_event(principal, item, decision) for item, decision in zip(items, decided, strict=True)])
     except DatabaseError:
         # Nothing can be recorded while the database is down; the answer is then a deny, so nothing is allowed
         # that the trail does not show.
-        logger.exception("Could not record decision %s", decision.decision_id)
-        if decision.allow:
-            return deny("dependency_unavailable", decision.bundle)
-    return decision
+        logger.exception("Could not record %d decisions", len(decided))
+        return [deny("dependency_unavailable", decision.bundle) if decision.allow else decision for decision in decided]
+    return decided
+
+
+def _current(head: Head | None) -> Snapshot | None:
+    try:
+        return live.current(head)
+    except Exception as error:
+        _failed_closed(error)
+        return None
 
 
 def decide(
-    principal: User, request: DecisionRequest, *, snapshot: Snapshot | None = None, now: datetime | None = None
+    principal: User,
+    request: DecisionRequest,
+    *,
+    snapshot: Snapshot | None = None,
+    now: datetime | None = None,
+    head: Head | None = None,
 ) -> Decision:
-    """Decide and record one request. Never raises for a failing dependency: it denies instead."""
+    """Decide and record one request. Never raises for a failing dependency: it denies instead.
+
+    ``head`` is the policy feed's head when the caller has read it already (the decision endpoints read it with
+    the token); otherwise it is read here.
+    """
+    return decide_batch(principal, [request], snapshot=snapshot, now=now, head=head)[0]
+
+
+def decide_batch(
+    principal: User,
+    items: list[DecisionRequest | str],
+    *,
+    snapshot: Snapshot | None = None,
+    now: datetime | None = None,
+    head: Head | None = None,
+) -> list[Decision]:
+    """Decide each item in order under one version check, and record them all in one statement; an item given
+    as a string is invalid, and says why."""
     now = now or timezone.now()
-    try:
-        decision = _decide(principal, request, snapshot or live.current(), now)
-    except (DependencyError, DatabaseError, OSError) as error:
-        logger.warning("Decision failed closed: %s", error)
-        decision = deny("dependency_unavailable")
-    except Exception:
-        # The policy failed to load or evaluate: deny, and keep the traceback for the operators.
-        logger.exception("Decision failed closed on an unexpected error")
-        decision = deny("dependency_unavailable")
-    return _recorded(principal, request, decision)
-
-
-def decide_batch(principal: User, items: list[DecisionRequest | str], *, now: datetime | None = None) -> list[Decision]:
-    """Decide each item in order under one version check; an item given as a string is invalid, and says why."""
-    try:
-        snapshot: Snapshot | None = live.current()
-    except Exception:
-        logger.exception("The policy could not be loaded for a batch")
-        snapshot = None
-    results = []
-    for item in items:
-        if isinstance(item, str):
-            bundle = snapshot.bundle_hash if snapshot else ""
-            results.append(_recorded(principal, None, deny("invalid_request", bundle, item)))
-        elif snapshot is None:
-            results.append(_recorded(principal, item, deny("dependency_unavailable")))
-        else:
-            results.append(decide(principal, item, snapshot=snapshot, now=now))
-    return results
+    decided = _decide_all(principal, items, snapshot or _current(head), now)
+    return _recorded(principal, items, decided)
 
 
 # --- Sessions --------------------------------------------------------------------------------------------

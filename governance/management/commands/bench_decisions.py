@@ -136,9 +136,7 @@ class Command(BaseCommand):
         self._progress(f"{size:,} grants: accord done, {allowed:,} of {len(asked):,} allowed", done=True)
         return self._row("accord", size, timings, load_ms)
 
-    def _time_casbin(
-        self, size: int, snapshot: Snapshot, requests: list[tuple[int, str, str, str]]
-    ) -> dict[str, Any]:
+    def _time_casbin(self, size: int, snapshot: Snapshot, requests: list[tuple[int, str, str, str]]) -> dict[str, Any]:
         started = time.perf_counter()
         enforcer = enforcer_for(snapshot.bundle())
         load_ms = (time.perf_counter() - started) * 1000
