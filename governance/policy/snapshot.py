@@ -106,6 +106,15 @@ def _read_members(role_ids: Iterable[int]) -> dict[int, frozenset[int]]:
     return {role: frozenset(users) for role, users in members.items()}
 
 
+def _forget(index: dict[Any, set[int]], key: Any, pk: int) -> None:
+    """Remove a grant id from an index entry, and the entry once it is empty (ids come and go for years)."""
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(pk)
+        if not ids:
+            del index[key]
+
+
 @dataclass
 class CatchUp:
     """What one catch-up did: how many changes it applied, or that it had to load everything again."""
@@ -205,10 +214,10 @@ class Snapshot:
         if old is None:
             return
         self._uncompile(pk)
-        self._candidates[(old.subject, old.fingerprint)].discard(pk)
-        self._by_charter[old.charter_id].discard(pk)
+        _forget(self._candidates, (old.subject, old.fingerprint), pk)
+        _forget(self._by_charter, old.charter_id, pk)
         if old.role_id is not None:
-            self._by_role[old.role_id].discard(pk)
+            _forget(self._by_role, old.role_id, pk)
 
     def _recompile(self, grant_ids: Iterable[int]) -> None:
         with self.index.batch():
