@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,9 +119,6 @@ def record_standalone(events: Sequence[Event], *, using: str = "default") -> Non
     if not events:
         return
     connection = connections[using]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in _COLUMNS)
-    row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(events), _ROWS_PER_STATEMENT):
             chunk = events[start : start + _ROWS_PER_STATEMENT]
@@ -129,8 +127,13 @@ def record_standalone(events: Sequence[Event], *, using: str = "default") -> Non
                 for recorded in chunk
                 for field in _COLUMNS
             ]
-            cursor.execute(
-                # Names come from the model, values are parameters.
-                f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))}",  # noqa: S608
-                params,
-            )
+            cursor.execute(_insert(using, len(chunk)), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(using: str, rows: int) -> str:
+    """INSERT for ``rows`` events with this database's quoting. Names come from the model, values are parameters."""
+    quote = connections[using].ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in _COLUMNS)
+    row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    return f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608

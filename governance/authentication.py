@@ -8,6 +8,7 @@ fields a decision reads of it (id, name, organisation, is_service) do not change
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ class _Users:
 users = _Users()
 
 
-def _query() -> str:
+@functools.cache
+def _query(vendor: str) -> str:
+    """The query with this database's quoting, built once per process."""
     quote = connection.ops.quote_name
     return _QUERY.format(
         token=quote(ApiToken._meta.db_table), user=quote(User._meta.db_table), head=quote(PolicyHead._meta.db_table)
@@ -88,7 +91,7 @@ class DecisionTokenAuthentication(BearerTokenAuthentication):
             return None
         with connection.cursor() as cursor:
             now = connection.ops.adapt_datetimefield_value(timezone.now())
-            cursor.execute(_query(), [token_digest(raw), now])
+            cursor.execute(_query(connection.vendor), [token_digest(raw), now])
             row = cursor.fetchone()
         if row is None:
             raise self.unknown()

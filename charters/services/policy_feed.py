@@ -51,8 +51,9 @@ def policy_head() -> Head:
     return Head(*row) if row else Head(0, "")
 
 
-def policy_changes_after(seq: int) -> list[PolicyChange]:
-    """The changes after ``seq`` in order, starting with ``seq`` itself so that the caller can check its token."""
+def policy_changes_from(seq: int) -> list[PolicyChange]:
+    """The changes from ``seq`` on, in order: ``seq`` itself first (when it is still there) so that the caller can
+    check its token, then every change after it."""
     return list(PolicyChange.objects.filter(seq__gte=seq).order_by("seq"))
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charters.models import Charter, PolicyChange
-from charters.services.policy_feed import Head, policy_changes_after, policy_head
+from charters.services.policy_feed import Head, policy_changes_from, policy_head
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import (
     Bundle,
@@ -258,7 +258,7 @@ class Snapshot:
                 return CatchUp()
             if head.seq < version.seq:
                 return CatchUp(reloaded=True)
-            changes = policy_changes_after(version.seq)
+            changes = policy_changes_from(version.seq)
             if version.seq > 0:
                 # The change this snapshot was at must still be there, with the same token.
                 if not changes or changes[0].seq != version.seq or changes[0].token != version.token:
