@@ -98,8 +98,11 @@ def dotted(path: Iterable[Any]) -> str:
     return text
 
 
-def parse(text: str, *, source: str = "") -> Parsed:
-    """YAML text to a document with line numbers, or CharterDocumentError naming the line."""
+def parse(
+    text: str, *, source: str = "", expected: str = "a charter file is a YAML mapping that starts with `name:`."
+) -> Parsed:
+    """YAML text to a mapping with line numbers, or CharterDocumentError naming the line. ``expected`` says what
+    the file should be when it is not a mapping (other YAML files of ours are parsed here too)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (_Loader is a SafeLoader)
@@ -109,9 +112,7 @@ def parse(text: str, *, source: str = "") -> Parsed:
         problem = getattr(error, "problem", None) or str(error)
         raise CharterDocumentError([Problem("", f"this is not valid YAML: {problem}.", line)], source) from None
     if not isinstance(data, dict):
-        raise CharterDocumentError(
-            [Problem("", "a charter file is a YAML mapping that starts with `name:`.", 1)], source
-        )
+        raise CharterDocumentError([Problem("", expected, 1)], source)
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _index_lines(node, (), lines)
@@ -133,8 +134,10 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return error.message + "."
 
 
-def validate_schema(parsed: Parsed, *, source: str = "") -> None:
-    errors = sorted(_validator().iter_errors(parsed.data), key=lambda e: (parsed.line_of(e.absolute_path) or 0, e.path))
+def validate_schema(parsed: Parsed, *, source: str = "", validator: jsonschema.Validator | None = None) -> None:
+    """Every way the document breaks the charter schema (or ``validator``'s), each with its line."""
+    validator = validator or _validator()
+    errors = sorted(validator.iter_errors(parsed.data), key=lambda e: (parsed.line_of(e.absolute_path) or 0, e.path))
     if errors:
         problems = [
             Problem(dotted(error.absolute_path), _schema_message(error), parsed.line_of(error.absolute_path))

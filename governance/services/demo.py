@@ -215,9 +215,16 @@ def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, U
     return examples
 
 
-@transaction.atomic
-def seed_demo(*, with_tokens: bool) -> SeedResult:
-    result = SeedResult()
+@dataclass
+class Registry:
+    """The demo's people and assets, as seed_demo and the policy test cases build on them."""
+
+    host_people: dict[str, User]
+    partner_people: dict[str, dict[str, User]]
+
+
+def seed_registry(result: SeedResult) -> Registry:
+    """The host, its officers and auditor, the partners with an admin and a principal each, and the assets."""
     host = Organisation.objects.filter(kind=Organisation.Kind.HOST).first()
     if host is None:
         host = host_organisation_ensure(name=settings.ACCORD_HOST_ORGANISATION, by=SEEDER)
@@ -264,6 +271,14 @@ def seed_demo(*, with_tokens: bool) -> SeedResult:
                 )
                 result.created.append(f"version {name} {label}")
 
+    return Registry(host_people=host_people, partner_people=partner_people)
+
+
+@transaction.atomic
+def seed_demo(*, with_tokens: bool) -> SeedResult:
+    result = SeedResult()
+    registry = seed_registry(result)
+    host_people, partner_people = registry.host_people, registry.partner_people
     _charters(result, officer=host_people["officer"], approver=host_people["second_officer"], people=partner_people)
     examples = _grants(result, approver=host_people["officer"], people=partner_people)
 

@@ -1,23 +1,37 @@
-"""`manage.py policy status`: the policy feed's head, and which processes follow it."""
+"""`manage.py policy status | test`: which processes follow the policy feed, and the policy test cases."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from charters.services.policy_feed import policy_head
+from governance.policy import cases
 from governance.policy.live import process_reports
 from governance.policy.snapshot import Snapshot
 
+# Set in the child process that runs the cases on its own throwaway database.
+SCRATCH = "ACCORD_POLICY_TEST_SCRATCH"
+
 
 class Command(BaseCommand):
-    help = "Policy operations. `policy status`: the feed's head, the compiled policy, and every live process's version."
+    help = (
+        "Policy operations. `policy status`: the feed's head, the compiled policy, and every live process's version. "
+        "`policy test [PATH...]`: run the policy test cases (default: policy_tests/)."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         assert isinstance(parser, CommandParser)  # noqa: S101 (what Django hands every command)
@@ -28,10 +42,19 @@ class Command(BaseCommand):
             called_from_command_line=getattr(self, "_called_from_command_line", None),
         )
         status.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        test = commands.add_parser(
+            "test",
+            help="run policy test cases on a fresh scratch database; exit 1 when any expectation fails",
+            called_from_command_line=getattr(self, "_called_from_command_line", None),
+        )
+        test.add_argument("paths", nargs="*", type=Path, help="case files or folders (default: policy_tests/)")
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
+        if command == "test":
+            self._test(options["paths"] or [Path(settings.BASE_DIR) / "policy_tests"])
+            return
         if command != "status":
-            raise CommandError(f"Unknown policy command {command!r}: try `policy status`.")
+            raise CommandError(f"Unknown policy command {command!r}: try `policy status` or `policy test`.")
         try:
             head = policy_head()
             snapshot = Snapshot.load()
@@ -82,3 +105,55 @@ class Command(BaseCommand):
                 f"{len(behind)} process(es) behind the feed. A process catches up at its next decision anyway; "
                 "one that stays behind has lost its Redis subscription: check its log for 'Policy listener failed'."
             )
+
+    # --- policy test ------------------------------------------------------------------------------------
+
+    def _test(self, paths: list[Path]) -> None:
+        try:
+            loaded = [cases.load(_relative(path)) for path in cases.discover(paths)]
+        except cases.CaseError as error:
+            raise CommandError(str(error), returncode=2) from None
+        if os.environ.get(SCRATCH) != "1":
+            raise SystemExit(self._in_scratch(paths))
+        call_command("migrate", verbosity=0, interactive=False)
+        logging.getLogger("governance.policy.live").setLevel(logging.WARNING)  # one "Policy loaded" per case is noise
+        failed: list[cases.Outcome] = []
+        requests = passed = 0
+        for case in loaded:
+            outcome = cases.run(case)
+            self.stdout.write(f"{case.path}: {case.name}")
+            if outcome.error:
+                self.stdout.write(self.style.ERROR(f"  ERROR {outcome.error}"))
+            for check in outcome.checks:
+                requests += 1
+                passed += check.passed
+                if check.passed:
+                    self.stdout.write(f"  ok    {check.name}")
+                else:
+                    self.stdout.write(
+                        self.style.ERROR(f"  FAIL  {check.name}: expected {check.expected}, got {check.got}")
+                    )
+            if not outcome.passed:
+                failed.append(outcome)
+        summary = f"{len(loaded)} cases, {requests} requests: {passed} passed, {requests - passed} failed"
+        if failed:
+            names = "; ".join(f"{outcome.case.name} ({outcome.case.path})" for outcome in failed)
+            raise CommandError(f"{summary}. Failing cases: {names}.")
+        self.stdout.write(self.style.SUCCESS(summary + "."))
+
+    def _in_scratch(self, paths: list[Path]) -> int:
+        """Run the cases again in a child process on a fresh embedded database that is thrown away after."""
+        with tempfile.TemporaryDirectory(prefix="accord-policy-test-") as scratch:
+            env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+            env.update({SCRATCH: "1", "ACCORD_VAR_DIR": scratch, "ACCORD_ENV": "development"})
+            manage = Path(settings.BASE_DIR) / "manage.py"
+            command = [sys.executable, str(manage), "policy", "test", *map(str, paths)]
+            return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 (this same command)
+
+
+def _relative(path: Path) -> Path:
+    """The path as a person would type it from here, when it is under the current folder."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
