@@ -300,6 +300,10 @@ class PolicyChange(models.Model):
     token = models.CharField(max_length=32)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     object_id = models.BigIntegerField()
+    state = models.JSONField(
+        default=dict, help_text="What the object says to decisions after the change, so that the feed replays exactly."
+    )
+    actor = models.CharField(max_length=150, blank=True, help_text="Who made the change, as the trail names them.")
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,6 +22,7 @@ from accounts.services import api_token_issue, host_organisation_ensure, partner
 from audit.trail import Actor
 from governance.authentication import users as decision_users
 from governance.policy import live
+from governance.policy.bundle import forget_documents
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -96,6 +97,7 @@ def _fresh_policy_snapshot() -> Iterator[None]:
     """Each test's database starts its own policy feed, so no test decides from a snapshot an earlier one left.
     (The feed's tokens would catch that too; tests/governance/test_propagation.py shows it.)"""
     live.forget()
+    forget_documents()  # so do charter version ids
     decision_users.clear()  # user ids repeat from one test database to the next
     yield
     live.forget()

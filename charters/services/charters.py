@@ -56,6 +56,33 @@ def charter_current_version(charter: Charter) -> CharterVersion | None:
     )
 
 
+def charter_accepted_version(charter: Charter) -> CharterVersion | None:
+    """The newest version of the charter that a partner admin accepted (and that was active at some point)."""
+    return (
+        CharterVersion.objects.filter(
+            charter=charter, acknowledgements__isnull=False, status__in=["active", "superseded"]
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def _policy_changed(charter: Charter, by: Actor) -> None:
+    """Tell the policy feed what the charter now says to decisions: its state and which versions count."""
+    accepted = charter_accepted_version(charter)
+    policy_changed(
+        Kind.CHARTER,
+        charter.pk,
+        by=by,
+        state={
+            "slug": charter.slug,
+            "status": charter.status,
+            "active_version": charter.active_version_id,
+            "accepted_version": accepted.pk if accepted else None,
+        },
+    )
+
+
 def _record_version(action: str, version: CharterVersion, *, by: Actor, reason: str = "", **details: Any) -> None:
     """One event about a charter version, always naming the charter, the version number and its content hash."""
     charter = version.charter
@@ -409,7 +436,7 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
     if charter.status in (Status.DRAFT, Status.IN_REVIEW):
         charter.status = Status.ACTIVE
     charter.save(update_fields=["active_version", "status"])
-    policy_changed(Kind.CHARTER, charter.pk)
+    _policy_changed(charter, by)
     _record_version(
         "charter_version.approved",
         version,
@@ -463,7 +490,7 @@ def _charter_transition(
             }
         )
     charter.refresh_from_db()
-    policy_changed(Kind.CHARTER, charter.pk)
+    _policy_changed(charter, by)
     record(
         action=action,
         actor=by,
@@ -517,7 +544,7 @@ def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | Non
     if not claimed:
         return None
     charter.refresh_from_db()
-    policy_changed(Kind.CHARTER, charter.pk)
+    _policy_changed(charter, by)
     record(
         action="charter.expired",
         actor=by,
@@ -573,7 +600,7 @@ def charter_acknowledge(
         content_hash=version.content_hash,
         trainings=[{"name": training["name"], "version": training["version"]} for training in required],
     )
-    policy_changed(Kind.CHARTER, charter.pk)
+    _policy_changed(charter, by)
     _record_version(
         "charter_version.acknowledged",
         version,

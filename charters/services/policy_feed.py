@@ -12,12 +12,14 @@ import functools
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from audit.trail import Actor
 from charters.models import PolicyChange, PolicyHead
 
 logger = logging.getLogger(__name__)
@@ -32,8 +34,11 @@ class Head:
     token: str
 
 
-def policy_changed(kind: str, object_id: int) -> int:
-    """Append a change of ``kind`` to the object with this id; the caller's transaction carries it."""
+def policy_changed(kind: str, object_id: int, *, state: dict[str, Any], by: Actor) -> int:
+    """Append a change of ``kind`` to the object with this id; the caller's transaction carries it.
+
+    ``state`` is what the object says to decisions after the change (plain JSON), so that a process replaying the
+    feed reaches exactly the policy each change made, even when it reads the change long after."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("policy_changed() must run inside the transaction that makes the change.")
     token = secrets.token_hex(8)
@@ -41,7 +46,7 @@ def policy_changed(kind: str, object_id: int) -> int:
     if not PolicyHead.objects.filter(pk=1).update(seq=F("seq") + 1, token=token):
         PolicyHead.objects.create(pk=1, seq=1, token=token)
     seq = PolicyHead.objects.values_list("seq", flat=True).get(pk=1)
-    PolicyChange.objects.create(seq=seq, token=token, kind=kind, object_id=object_id)
+    PolicyChange.objects.create(seq=seq, token=token, kind=kind, object_id=object_id, state=state, actor=by.label)
     transaction.on_commit(functools.partial(_announce, seq))
     return seq
 

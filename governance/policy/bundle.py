@@ -7,6 +7,7 @@ prove the two agree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from casbin import persist
 from casbin.model import Model
 
 from charters import documents
-from charters.models import Charter
+from charters.models import Charter, CharterVersion
+from charters.services.charters import charter_accepted_version
 from governance.models import Grant
-from governance.services.grants import acknowledged_version
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.conf"
 MODEL_DIGEST = hashlib.sha256(MODEL_PATH.read_bytes()).digest()
@@ -46,6 +47,18 @@ class Bundle:
     hash: str
 
 
+@functools.lru_cache(maxsize=1024)
+def _document(version_id: int | None) -> dict[str, Any] | None:
+    """A charter version's document. Cached: a version is immutable once it is in review, and only those count."""
+    if version_id is None:
+        return None
+    return CharterVersion.objects.values_list("document", flat=True).filter(pk=version_id).first()
+
+
+def forget_documents() -> None:
+    _document.cache_clear()
+
+
 @dataclass(frozen=True)
 class CharterTerms:
     """What a charter lets its grants use, now and as the partner last accepted it."""
@@ -57,13 +70,18 @@ class CharterTerms:
 
     @classmethod
     def of(cls, charter: Charter) -> CharterTerms:
-        active = charter.active_version
-        accepted = acknowledged_version(charter)
+        accepted = charter_accepted_version(charter)
+        return cls.of_versions(charter.active_version_id, accepted.pk if accepted else None)
+
+    @classmethod
+    def of_versions(cls, active_id: int | None, accepted_id: int | None) -> CharterTerms:
+        """The terms of an active version and an accepted one, by id (versions never change once active)."""
+        active, accepted = _document(active_id), _document(accepted_id)
         return cls(
-            active=documents.permissions(active.document) if active else {},
-            accepted=documents.permissions(accepted.document) if accepted else None,
-            active_shared=frozenset(documents.shareable_fingerprints(active.document)) if active else frozenset(),
-            accepted_shared=frozenset(documents.shareable_fingerprints(accepted.document)) if accepted else frozenset(),
+            active=documents.permissions(active) if active else {},
+            accepted=documents.permissions(accepted) if accepted else None,
+            active_shared=frozenset(documents.shareable_fingerprints(active)) if active else frozenset(),
+            accepted_shared=frozenset(documents.shareable_fingerprints(accepted)) if accepted else frozenset(),
         )
 
     def permits_now(self, kind: str, fingerprint: str, action: str, purpose: str) -> bool:
@@ -110,6 +128,52 @@ class GrantFact:
     monthly_quota: int
     rate_per_minute: int
 
+    @classmethod
+    def of(cls, grant: Grant) -> GrantFact:
+        return cls(
+            pk=grant.pk,
+            principal_id=grant.principal_id,
+            role_id=grant.partner_role_id,
+            charter_id=grant.charter_id,
+            kind=grant.asset_version.asset.kind,
+            fingerprint=grant.asset_version.fingerprint,
+            actions=frozenset(grant.actions),
+            purposes=frozenset(grant.purposes),
+            valid_from=grant.valid_from,
+            valid_until=grant.valid_until,
+            status=grant.status,
+            held=grant.held_at is not None,
+            requires_session=grant.requires_session,
+            requires_attestation=grant.requires_attestation,
+            daily_quota=grant.daily_quota,
+            monthly_quota=grant.monthly_quota,
+            rate_per_minute=grant.rate_per_minute,
+        )
+
+    def as_state(self) -> dict[str, Any]:
+        """Plain JSON, for the policy feed and checkpoints."""
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "pk"}
+        state.update(
+            actions=sorted(self.actions),
+            purposes=sorted(self.purposes),
+            valid_from=self.valid_from.isoformat(),
+            valid_until=self.valid_until.isoformat(),
+        )
+        return state
+
+    @classmethod
+    def from_state(cls, pk: int, state: dict[str, Any]) -> GrantFact:
+        return cls(
+            pk=pk,
+            **{
+                **state,
+                "actions": frozenset(state["actions"]),
+                "purposes": frozenset(state["purposes"]),
+                "valid_from": datetime.fromisoformat(state["valid_from"]),
+                "valid_until": datetime.fromisoformat(state["valid_until"]),
+            },
+        )
+
     @property
     def subject(self) -> str:
         if self.principal_id is not None:
@@ -123,6 +187,16 @@ class CharterFact:
     slug: str
     status: str
     terms: CharterTerms
+
+    @classmethod
+    def from_state(cls, pk: int, state: dict[str, Any]) -> CharterFact:
+        """A charter as the policy feed describes it after a change."""
+        return cls(
+            pk=pk,
+            slug=state["slug"],
+            status=state["status"],
+            terms=CharterTerms.of_versions(state["active_version"], state["accepted_version"]),
+        )
 
 
 def grant_lines(

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from charters.services.policy_feed import CHANNEL, Head, policy_head
+from governance.policy.bundle import forget_documents
 from governance.policy.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def _here() -> _Process:
 
 
 def _load() -> Snapshot:
+    forget_documents()  # a full load may follow a restored database, where version ids can mean other documents
     snapshot = Snapshot.load()
     # Long-lived structures out of the collector's sight: no collection pauses that scan them in the tail.
     gc.collect()

@@ -1,13 +1,14 @@
 """The compiled policy a process decides from: grant facts, charter terms, role members and the policy index.
 
 A snapshot is loaded once per process and then kept current change by change: each change in the policy feed
-reloads only the object it names (a grant, a charter, a role) and moves only that object's lines in and out of
-the index and the bundle hash. Nothing in a decision reads the database except a live session's check, so a
-decision costs the same with 100 grants or 100,000.
+carries the state of the object it names (a grant, a charter, a role), and applying it moves only that object's
+lines in and out of the index and the bundle hash. Replaying the feed in order therefore passes through exactly
+the policies the changes made, which is what lets a stored bundle name the policy any decision was made under.
+Nothing in a decision reads the database except a live session's check, so a decision costs the same with 100
+grants or 100,000.
 
 Threads: ``lock`` guards reading and changing the structures (a decision holds it while it evaluates, a
-catch-up while it applies); ``_catching_up`` keeps two catch-ups (the listener's and a decision's) apart so
-that the database is read once.
+catch-up while it applies); ``_catching_up`` keeps two catch-ups (the listener's and a decision's) apart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import connection, transaction
 
 from charters.models import Charter, PolicyChange
 from charters.services.policy_feed import Head, policy_changes_from, policy_head
@@ -164,13 +167,19 @@ class Snapshot:
 
     @classmethod
     def load(cls) -> Snapshot:
-        """Everything from the database. The head is read first: whatever the rows say is at least that new,
-        and any change after it is applied again by the next catch-up (applying a change twice is harmless)."""
+        """Everything from the database: the feed's head and the rows
+        read in the same transaction (on PostgreSQL a repeatable-read one), so they are the policy at that head."""
         started = time.perf_counter()
-        head = policy_head()
-        grants = _read_grants()
-        charters = _read_charters({grant.charter_id for grant in grants})
-        members = _read_members({grant.role_id for grant in grants if grant.role_id is not None})
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # One consistent view of the head and the rows, so the snapshot is exactly the policy at the head.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            head = policy_head()
+            grants = _read_grants()
+            # Every charter and role, not only those with grants now: a later change may give them one.
+            charters = _read_charters(Charter.objects.values_list("pk", flat=True))
+            members = _read_members(PartnerRole.objects.values_list("pk", flat=True))
         snapshot = cls.build(grants, charters, members, head)
         snapshot.loaded_ms = (time.perf_counter() - started) * 1000
         return snapshot
@@ -268,34 +277,38 @@ class Snapshot:
                 with self.lock:
                     self.version = head  # the feed is still empty: nothing to apply
                 return CatchUp()
-            self._apply(changes)
+            if not self._apply(changes):
+                return CatchUp(reloaded=True)
             return CatchUp(applied=len(changes))
 
-    def _apply(self, changes: list[PolicyChange]) -> None:
-        """Read what the changes name (outside the lock), then change the structures (inside it)."""
-        ids: dict[str, set[int]] = defaultdict(set)
-        for change in changes:
-            ids[change.kind].add(change.object_id)
-        grants = _read_grants(pk__in=ids[PolicyChange.Kind.GRANT]) if ids[PolicyChange.Kind.GRANT] else []
-        charter_ids = ids[PolicyChange.Kind.CHARTER] | {
-            grant.charter_id for grant in grants if grant.charter_id not in self.charters
-        }
-        charters = _read_charters(charter_ids) if charter_ids else []
-        role_ids = ids[PolicyChange.Kind.ROLE] | {
-            grant.role_id for grant in grants if grant.role_id is not None and grant.role_id not in self.members
-        }
-        members = _read_members(role_ids) if role_ids else {}
-        found = {grant.pk for grant in grants}
+    def _apply(self, changes: list[PolicyChange]) -> bool:
+        """Apply each change as the feed describes it, in order; False (nothing applied) when a change carries
+        no state (written before the feed did) and only a full load can tell what it did."""
+        if any(not change.state for change in changes):
+            return False
+        # Charter terms read their versions' documents: do that before taking the lock.
+        facts = [(change, self._fact(change)) for change in changes]
         with self.lock, self.index.batch():
-            for charter in charters:
-                self.put_charter(charter)
-            for role, users in members.items():
-                self.put_members(role, users)
-            for pk in ids[PolicyChange.Kind.GRANT] - found:
-                self.drop_grant(pk)
-            for grant in grants:
-                self.put_grant(grant)
+            for change, fact in facts:
+                if isinstance(fact, GrantFact):
+                    if fact.status in KEPT_GRANT_STATES:
+                        self.put_grant(fact)
+                    else:
+                        self.drop_grant(fact.pk)
+                elif isinstance(fact, CharterFact):
+                    self.put_charter(fact)
+                else:
+                    self.put_members(change.object_id, fact)
             self.version = Head(changes[-1].seq, changes[-1].token)
+        return True
+
+    @staticmethod
+    def _fact(change: PolicyChange) -> GrantFact | CharterFact | frozenset[int]:
+        if change.kind == PolicyChange.Kind.GRANT:
+            return GrantFact.from_state(change.object_id, change.state)
+        if change.kind == PolicyChange.Kind.CHARTER:
+            return CharterFact.from_state(change.object_id, change.state)
+        return frozenset(change.state["members"])
 
     # --- Reading ----------------------------------------------------------------------------------------
 

@@ -16,19 +16,9 @@ from charters import documents
 from charters.models import AssetVersion, Charter, CharterVersion
 from charters.services.policy_feed import Kind, policy_changed
 from governance.models import Grant, PartnerRole
+from governance.policy.bundle import GrantFact
 
 Status = Grant.Status
-
-
-def acknowledged_version(charter: Charter) -> CharterVersion | None:
-    """The newest version of the charter that a partner admin accepted (and that was active at some point)."""
-    return (
-        CharterVersion.objects.filter(
-            charter=charter, acknowledgements__isnull=False, status__in=["active", "superseded"]
-        )
-        .order_by("-number")
-        .first()
-    )
 
 
 def charter_limits(
@@ -177,7 +167,7 @@ def _transition(
         raise ValidationError(
             {"status": f"Grant #{grant.pk} is {grant.get_status_display().lower()}; it cannot be {action} from there."}
         )
-    policy_changed(Kind.GRANT, grant.pk)
+    policy_changed(Kind.GRANT, grant.pk, state=GrantFact.of(grant).as_state(), by=by)
     record(
         action=f"grant.{action}",
         actor=by,

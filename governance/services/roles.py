@@ -28,12 +28,17 @@ def _member_check(role: PartnerRole, principal: User) -> None:
         raise ValidationError({"principal": f"{principal.username} is not a principal of {role.partner.name}."})
 
 
+def _policy_changed(role: PartnerRole, by: Actor) -> None:
+    members = sorted(role.members.values_list("pk", flat=True))
+    policy_changed(Kind.ROLE, role.pk, state={"members": members}, by=by)
+
+
 @transaction.atomic
 def partner_role_add_member(*, role: PartnerRole, principal: User, by: Actor) -> PartnerRole:
     _member_check(role, principal)
     if not role.members.filter(pk=principal.pk).exists():
         role.members.add(principal)
-        policy_changed(Kind.ROLE, role.pk)
+        _policy_changed(role, by)
         record(
             action="partner_role.member_added",
             actor=by,
@@ -48,7 +53,7 @@ def partner_role_add_member(*, role: PartnerRole, principal: User, by: Actor) ->
 def partner_role_remove_member(*, role: PartnerRole, principal: User, by: Actor) -> PartnerRole:
     if role.members.filter(pk=principal.pk).exists():
         role.members.remove(principal)
-        policy_changed(Kind.ROLE, role.pk)
+        _policy_changed(role, by)
         record(
             action="partner_role.member_removed",
             actor=by,
