@@ -187,6 +187,8 @@ class CharterFact:
     slug: str
     status: str
     terms: CharterTerms
+    active_version: int | None = None
+    accepted_version: int | None = None
 
     @classmethod
     def from_state(cls, pk: int, state: dict[str, Any]) -> CharterFact:
@@ -196,7 +198,17 @@ class CharterFact:
             slug=state["slug"],
             status=state["status"],
             terms=CharterTerms.of_versions(state["active_version"], state["accepted_version"]),
+            active_version=state["active_version"],
+            accepted_version=state["accepted_version"],
         )
+
+    def as_state(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "status": self.status,
+            "active_version": self.active_version,
+            "accepted_version": self.accepted_version,
+        }
 
 
 def grant_lines(

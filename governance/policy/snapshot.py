@@ -23,12 +23,12 @@ from typing import Any
 from django.db import connection, transaction
 
 from charters.models import Charter, PolicyChange
+from charters.services.charters import charter_accepted_version
 from charters.services.policy_feed import Head, policy_changes_from, policy_head
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import (
     Bundle,
     CharterFact,
-    CharterTerms,
     GrantFact,
     Line,
     LineSetHash,
@@ -89,7 +89,16 @@ def _grant_fact(row: tuple[Any, ...]) -> GrantFact:
 
 
 def _charter_fact(charter: Charter) -> CharterFact:
-    return CharterFact(pk=charter.pk, slug=charter.slug, status=charter.status, terms=CharterTerms.of(charter))
+    accepted = charter_accepted_version(charter)
+    return CharterFact.from_state(
+        charter.pk,
+        {
+            "slug": charter.slug,
+            "status": charter.status,
+            "active_version": charter.active_version_id,
+            "accepted_version": accepted.pk if accepted else None,
+        },
+    )
 
 
 def _read_grants(**filters: object) -> list[GrantFact]:
@@ -142,6 +151,8 @@ class Snapshot:
         self._lines: dict[int, tuple[frozenset[Line], frozenset[Line]]] = {}
         self.index = PolicyIndex()
         self._hash = LineSetHash()
+        # When a list, every line that enters or leaves the policy is noted in it: ("+" or "-", "p" or "g", line).
+        self.journal: list[tuple[str, str, Line]] | None = None
 
     # --- Building ---------------------------------------------------------------------------------------
 
@@ -170,8 +181,9 @@ class Snapshot:
         """Everything from the database: the feed's head and the rows
         read in the same transaction (on PostgreSQL a repeatable-read one), so they are the policy at that head."""
         started = time.perf_counter()
+        outermost = not connection.in_atomic_block
         with transaction.atomic():
-            if connection.vendor == "postgresql":
+            if outermost and connection.vendor == "postgresql":
                 # One consistent view of the head and the rows, so the snapshot is exactly the policy at the head.
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -195,19 +207,29 @@ class Snapshot:
         self._lines[grant.pk] = (policies, groupings)
         for line in policies:
             if self.index.add_policy(line):
-                self._hash.add("p", line)
+                self._gained("p", line)
         for line in groupings:
             if self.index.add_grouping(line):
-                self._hash.add("g", line)
+                self._gained("g", line)
 
     def _uncompile(self, pk: int) -> None:
         policies, groupings = self._lines.pop(pk, (frozenset(), frozenset()))
         for line in policies:
             if self.index.remove_policy(line):
-                self._hash.remove("p", line)
+                self._lost("p", line)
         for line in groupings:
             if self.index.remove_grouping(line):
-                self._hash.remove("g", line)
+                self._lost("g", line)
+
+    def _gained(self, kind: str, line: Line) -> None:
+        self._hash.add(kind, line)
+        if self.journal is not None:
+            self.journal.append(("+", kind, line))
+
+    def _lost(self, kind: str, line: Line) -> None:
+        self._hash.remove(kind, line)
+        if self.journal is not None:
+            self.journal.append(("-", kind, line))
 
     def _put_grant(self, grant: GrantFact) -> None:
         self._drop_grant(grant.pk)
@@ -309,6 +331,28 @@ class Snapshot:
         if change.kind == PolicyChange.Kind.CHARTER:
             return CharterFact.from_state(change.object_id, change.state)
         return frozenset(change.state["members"])
+
+    def apply(self, change: PolicyChange) -> bool:
+        """Apply one change of the feed (the bundle recorder steps through them one at a time)."""
+        return self._apply([change])
+
+    def facts(self) -> dict[str, Any]:
+        """Everything the snapshot was compiled from, as plain JSON: what a checkpoint bundle stores."""
+        with self.lock:
+            return {
+                "grants": {str(pk): grant.as_state() for pk, grant in self.grants.items()},
+                "charters": {str(pk): charter.as_state() for pk, charter in self.charters.items()},
+                "members": {str(role): sorted(users) for role, users in self.members.items()},
+            }
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any], version: Head) -> Snapshot:
+        return cls.build(
+            [GrantFact.from_state(int(pk), state) for pk, state in facts["grants"].items()],
+            [CharterFact.from_state(int(pk), state) for pk, state in facts["charters"].items()],
+            {int(role): frozenset(users) for role, users in facts["members"].items()},
+            version,
+        )
 
     # --- Reading ----------------------------------------------------------------------------------------
 
