@@ -50,3 +50,8 @@ def role_get_for_admin(user: User, slug: str) -> PartnerRole:
     if role is None or user.is_service or user.organisation.is_host:
         raise Http404("No such partner role.")
     return role
+
+
+def can_see_bundles(user: User) -> bool:
+    """Bundles hold every partner's lines: the host's officers and auditors only."""
+    return user.is_host_member

@@ -11,4 +11,7 @@ urlpatterns = [
     path("roles", apis.PartnerRoleListApi.as_view(), name="role-list"),
     path("roles/create", apis.PartnerRoleCreateApi.as_view(), name="role-create"),
     path("roles/<slug:slug>/members", apis.PartnerRoleMemberApi.as_view(), name="role-members"),
+    path("policy/bundles", apis.BundleListApi.as_view(), name="bundle-list"),
+    path("policy/bundles/diff", apis.BundleDiffApi.as_view(), name="bundle-diff"),
+    path("policy/bundles/<str:ref>", apis.BundleDetailApi.as_view(), name="bundle-detail"),
 ]

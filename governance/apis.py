@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -20,8 +20,8 @@ from charters.models import AssetVersion
 from charters.services.policy_feed import Head
 from governance import access
 from governance.authentication import DecisionCredentials, DecisionTokenAuthentication
-from governance.models import Grant, PartnerRole
-from governance.services import decisions, grants, roles
+from governance.models import Grant, PartnerRole, PolicyBundle
+from governance.services import bundles, decisions, grants, roles
 
 MAX_BATCH = 1000
 
@@ -303,3 +303,94 @@ class PartnerRoleMemberApi(APIView):
         change = roles.partner_role_remove_member if payload.validated_data["remove"] else roles.partner_role_add_member
         role = change(role=role, principal=principal, by=actor_for(user))
         return Response(PartnerRoleOutputSerializer(access.roles_visible_to(user).get(pk=role.pk)).data)
+
+
+# --- Policy bundles --------------------------------------------------------------------------------------
+
+
+def _bundle_reader(request: Request) -> User:
+    user = request_user(request)
+    if not access.can_see_bundles(user):
+        raise PermissionDenied("Policy bundles are for the host's officers and auditors.")
+    return user
+
+
+class BundleSerializer(serializers.ModelSerializer[PolicyBundle]):
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Field.parent.
+    parent = serializers.CharField(source="parent.hash", default=None)  # type: ignore[assignment]
+    added = serializers.SerializerMethodField(help_text="How many lines this bundle added to its parent.")
+    removed = serializers.SerializerMethodField(help_text="How many lines it removed.")
+    checkpoint = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PolicyBundle
+        fields = [
+            "seq",
+            "hash",
+            "parent",
+            "change_kind",
+            "change_object",
+            "changed_by",
+            "changed_at",
+            "recorded_at",
+            "added",
+            "removed",
+            "line_count",
+            "checkpoint",
+        ]
+
+    def get_added(self, bundle: PolicyBundle) -> int:
+        return len(bundle.added)
+
+    def get_removed(self, bundle: PolicyBundle) -> int:
+        return len(bundle.removed)
+
+    def get_checkpoint(self, bundle: PolicyBundle) -> bool:
+        return bundle.checkpoint is not None
+
+
+class BundleListApi(ListAPIView[PolicyBundle]):
+    serializer_class = BundleSerializer
+
+    def get_queryset(self) -> Any:
+        _bundle_reader(self.request)
+        return PolicyBundle.objects.select_related("parent").defer("checkpoint")
+
+
+class BundleDetailApi(APIView):
+    @extend_schema(operation_id="bundle_show", responses=BundleSerializer)
+    def get(self, request: Request, ref: str) -> Response:
+        _bundle_reader(request)
+        bundle = bundles.bundle_get(ref)
+        lines = bundles.lines_by_charter(bundles.bundle_lines(bundle))
+        return Response({**BundleSerializer(bundle).data, "lines": lines})
+
+
+class BundleDiffApi(APIView):
+    @extend_schema(
+        operation_id="bundle_diff",
+        parameters=[
+            OpenApiParameter("from", str, description="The older bundle: hash (8+ characters) or change number."),
+            OpenApiParameter("to", str, description="The newer bundle, the same way."),
+        ],
+        responses=dict,
+    )
+    def get(self, request: Request) -> Response:
+        _bundle_reader(request)
+        refs = {side: request.query_params.get(side, "").strip() for side in ("from", "to")}
+        missing = [side for side, ref in refs.items() if not ref]
+        if missing:
+            raise ValidationError(
+                {side: ["Name a bundle: its hash (8 characters or more) or change number."] for side in missing}
+            )
+        old, new = bundles.bundle_get(refs["from"]), bundles.bundle_get(refs["to"])
+        groups = bundles.bundle_diff(old, new)
+        return Response(
+            {
+                "from": BundleSerializer(old).data,
+                "to": BundleSerializer(new).data,
+                "charters": [
+                    {"charter": g.charter, "partner": g.partner, "added": g.added, "removed": g.removed} for g in groups
+                ],
+            }
+        )

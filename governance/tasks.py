@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from governance.services.bundles import bundles_record
 from governance.services.heartbeats import worker_heartbeat_record
 
 logger = logging.getLogger(__name__)
@@ -20,3 +21,10 @@ def worker_heartbeat(self: Any) -> str:
     heartbeat = worker_heartbeat_record(hostname=hostname)
     logger.info("Heartbeat from %s: beat -> broker -> worker round trip #%d done.", hostname, heartbeat.beats)
     return hostname
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def policy_bundles_record() -> int:
+    """Scheduled by beat: a bundle for each policy change since the last run. Idempotent: a change already
+    recorded is never recorded twice (the feed number is unique), so a redelivered run does nothing more."""
+    return bundles_record()

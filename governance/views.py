@@ -5,6 +5,7 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -20,6 +21,8 @@ from charters.access import assets_visible_to, can_register_assets, charter_get_
 from charters.models import AssetVersion, Charter
 from governance import access
 from governance.forms import GrantRequestForm, ReasonForm, grant_status_choices
+from governance.models import PolicyBundle
+from governance.services import bundles as bundle_services
 from governance.services import grants as grant_services
 from governance.services.charter_lifecycle import charter_terminate_with_grants
 from governance.services.health import health_report
@@ -142,3 +145,43 @@ def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         messages.success(request, f"Charter {slug} is terminated; {revoked} grant(s) under it are revoked.")
     return redirect("charters:charter-detail", slug=slug)
+
+
+# --- Policy bundles ---------------------------------------------------------------------------------------
+
+
+def _bundle_reader(request: HttpRequest) -> User:
+    user = request_user(request)
+    if not access.can_see_bundles(user):
+        raise PermissionDenied("Policy bundles are for the host's officers and auditors.")
+    return user
+
+
+@login_required
+@require_GET
+def bundle_list(request: HttpRequest) -> HttpResponse:
+    _bundle_reader(request)
+    page = Paginator(PolicyBundle.objects.select_related("parent"), 50).get_page(request.GET.get("page"))
+    return render(request, "governance/bundle_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    _bundle_reader(request)
+    bundle = bundle_services.bundle_get(ref)
+    lines = bundle_services.lines_by_charter(bundle_services.bundle_lines(bundle))
+    return render(request, "governance/bundle_detail.html", {"bundle": bundle, "lines": lines})
+
+
+@login_required
+@require_GET
+def bundle_diff(request: HttpRequest) -> HttpResponse:
+    _bundle_reader(request)
+    old_ref, new_ref = request.GET.get("from", "").strip(), request.GET.get("to", "").strip()
+    if not old_ref or not new_ref:
+        messages.error(request, "Name two bundles to compare: their hashes (8 characters or more) or change numbers.")
+        return redirect("bundle-list")
+    old, new = bundle_services.bundle_get(old_ref), bundle_services.bundle_get(new_ref)
+    groups = bundle_services.bundle_diff(old, new)
+    return render(request, "governance/bundle_diff.html", {"old": old, "new": new, "groups": groups})

@@ -23,6 +23,7 @@ from audit.trail import Actor
 from governance.authentication import users as decision_users
 from governance.policy import live
 from governance.policy.bundle import forget_documents
+from governance.services.bundles import bundles_forget
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -98,6 +99,7 @@ def _fresh_policy_snapshot() -> Iterator[None]:
     (The feed's tokens would catch that too; tests/governance/test_propagation.py shows it.)"""
     live.forget()
     forget_documents()  # so do charter version ids
+    bundles_forget()
     decision_users.clear()  # user ids repeat from one test database to the next
     yield
     live.forget()

@@ -19,9 +19,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from charters.services.policy_feed import policy_head
+from governance.models import PolicyBundle
 from governance.policy import cases
 from governance.policy.live import process_reports
 from governance.policy.snapshot import Snapshot
+from governance.services.bundles import bundles_record
 
 # Set in the child process that runs the cases on its own throwaway database.
 SCRATCH = "ACCORD_POLICY_TEST_SCRATCH"
@@ -30,7 +32,8 @@ SCRATCH = "ACCORD_POLICY_TEST_SCRATCH"
 class Command(BaseCommand):
     help = (
         "Policy operations. `policy status`: the feed's head, the compiled policy, and every live process's version. "
-        "`policy test [PATH...]`: run the policy test cases (default: policy_tests/)."
+        "`policy test [PATH...]`: run the policy test cases (default: policy_tests/). "
+        "`policy bundles [--record]`: the recorded policy bundles."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -48,13 +51,23 @@ class Command(BaseCommand):
             called_from_command_line=getattr(self, "_called_from_command_line", None),
         )
         test.add_argument("paths", nargs="*", type=Path, help="case files or folders (default: policy_tests/)")
+        listing = commands.add_parser(
+            "bundles",
+            help="list the newest policy bundles (with --record: record those not yet recorded first)",
+            called_from_command_line=getattr(self, "_called_from_command_line", None),
+        )
+        listing.add_argument("--record", action="store_true", help="record bundles for new policy changes first")
+        listing.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
         if command == "test":
             self._test(options["paths"] or [Path(settings.BASE_DIR) / "policy_tests"])
             return
+        if command == "bundles":
+            self._bundles(record=options["record"], limit=options["limit"])
+            return
         if command != "status":
-            raise CommandError(f"Unknown policy command {command!r}: try `policy status` or `policy test`.")
+            raise CommandError(f"Unknown policy command {command!r}: try `policy status`, `test` or `bundles`.")
         try:
             head = policy_head()
             snapshot = Snapshot.load()
@@ -104,6 +117,27 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{len(behind)} process(es) behind the feed. A process catches up at its next decision anyway; "
                 "one that stays behind has lost its Redis subscription: check its log for 'Policy listener failed'."
+            )
+
+    # --- policy bundles ---------------------------------------------------------------------------------
+
+    def _bundles(self, *, record: bool, limit: int) -> None:
+        if limit < 1:
+            raise CommandError("--limit must be at least 1.")
+        try:
+            if record:
+                written = bundles_record(limit=100_000)
+                self.stdout.write(f"Recorded {written} bundle(s).")
+            listed = list(PolicyBundle.objects.defer("checkpoint", "added", "removed")[:limit])
+        except DatabaseError as error:
+            raise CommandError(f"Could not read the bundles: {error}. Is the database up and migrated?") from None
+        if not listed:
+            self.stdout.write("No bundle recorded yet: run with --record, or let the worker's schedule do it.")
+        for bundle in listed:
+            change = f"{bundle.change_kind} #{bundle.change_object}" if bundle.change_kind else "first recorded"
+            self.stdout.write(
+                f"{bundle.seq:>8}  {bundle.hash[:16]}  {bundle.line_count:>9,} lines  {change:<16} "
+                f"{bundle.changed_at:%Y-%m-%d %H:%M:%S}  {bundle.changed_by}"
             )
 
     # --- policy test ------------------------------------------------------------------------------------
