@@ -150,3 +150,12 @@ def test_policy_bundles_command_records_and_lists(history, capsys):
     call_command("policy", "bundles", "--record", "--limit", "3")
     out = capsys.readouterr().out
     assert "Recorded" in out and out.count(" lines ") == 3
+
+
+def test_bench_bundles_measures_each_step(capsys):
+    import json
+
+    call_command("bench_bundles", "--grants", "200")
+    row = json.loads(capsys.readouterr().out)
+    assert row["grants"] == 200 and row["lines"] > 0 and row["one_change_delta_lines"] > 0
+    assert row["rebuild_from_checkpoint_ms"] > 0 and row["checkpoint_mb"] >= 0
