@@ -35,9 +35,11 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
-from governance.models import PartnerRole
+from governance.models import PartnerRole, PolicyBundle
 from governance.policy import live
+from governance.policy.bundle import Bundle, enforcer_for, principal_subject
 from governance.services import decisions
+from governance.services.bundles import bundle_lines
 from governance.services.demo import SeedResult, seed_registry
 from governance.services.grants import grant_approve, grant_hold, grant_request, grant_revoke, grant_suspend
 from governance.services.roles import partner_role_add_member, partner_role_create
@@ -303,3 +305,42 @@ def run(case: Case) -> Outcome:
 
 
 __all__ = ["Case", "CaseError", "Check", "Outcome", "Problem", "discover", "load", "run"]
+
+
+def run_against_bundle(case: Case, bundle: PolicyBundle) -> Outcome:
+    """Ask the case's requests of a stored bundle, with Casbin's reference Enforcer over its lines.
+
+    The bundle is the policy here, so the case's own charters and grants are not built, and principals and assets
+    are looked up in this database. A bundle holds lines, not guardrails: only allow or deny is compared, and a
+    deny code the case names is reported but not checked.
+    """
+    lines = bundle_lines(bundle)
+    enforcer = enforcer_for(
+        Bundle(
+            policies=tuple(sorted(line[1:] for line in lines if line[0] == "p")),
+            groupings=tuple(sorted(line[1:] for line in lines if line[0] == "g")),
+            hash=bundle.hash,
+        )
+    )
+    outcome = Outcome(case=case)
+    for index, entry in enumerate(case.data["requests"]):
+        where = f"{case.path}: {documents.dotted(['requests', index])}"
+        principal = User.objects.select_related("organisation").filter(username=entry["principal"]).first()
+        if principal is None:
+            outcome.error = f"{where}.principal: no user {entry['principal']!r} in this database."
+            return outcome
+        asset = entry["asset"]
+        if not FINGERPRINT.match(asset):
+            name, _, label = asset.rpartition(" ")
+            version = AssetVersion.objects.filter(asset__name=name, label=label).first()
+            if version is None:
+                outcome.error = f"{where}.asset: no asset version {asset!r} in this database."
+                return outcome
+            asset = version.fingerprint
+        charters = Charter.objects.filter(partner_id=principal.organisation_id).values_list("slug", flat=True)
+        allowed = any(
+            enforcer.enforce(principal_subject(principal.pk), charter, asset, entry["action"], entry["purpose"])
+            for charter in charters
+        )
+        outcome.checks.append(Check(name=entry["name"], expected=entry["expect"], got="allow" if allowed else "deny"))
+    return outcome

@@ -159,3 +159,26 @@ def test_bench_bundles_measures_each_step(capsys):
     row = json.loads(capsys.readouterr().out)
     assert row["grants"] == 200 and row["lines"] > 0 and row["one_change_delta_lines"] > 0
     assert row["rebuild_from_checkpoint_ms"] > 0 and row["checkpoint_mb"] >= 0
+
+
+def test_policy_test_asks_a_stored_bundle_and_names_a_failing_case(history, tmp_path, capsys):
+    from django.core.management import CommandError
+
+    bundles.bundles_record()
+    first_grant_state = PolicyBundle.objects.get(hash=history[0][0])  # the gateway's grant, active
+    charter_suspended = PolicyBundle.objects.first()
+    case = tmp_path / "case.yaml"
+    case.write_text(
+        "case: The gateway may infer for a safety evaluation\n"
+        "charters:\n  - file: charters/examples/northwind-evaluation.yaml\n"
+        "requests:\n  - name: inference is allowed\n    principal: northwind-gateway\n    action: infer\n"
+        "    asset: atlas-7b 1.0\n    purpose: safety-evaluation\n    expect: allow\n",
+        encoding="utf-8",
+    )
+    call_command("policy", "test", "--bundle", str(first_grant_state.seq), str(case))
+    assert "1 passed, 0 failed" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="The gateway may infer for a safety evaluation"):
+        call_command("policy", "test", "--bundle", charter_suspended.hash[:12], str(case))
+    assert "expected allow, got deny" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="No policy bundle"):
+        call_command("policy", "test", "--bundle", "feedfacefeedface", str(case))

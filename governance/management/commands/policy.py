@@ -17,13 +17,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.http import Http404
 
 from charters.services.policy_feed import policy_head
 from governance.models import PolicyBundle
 from governance.policy import cases
 from governance.policy.live import process_reports
 from governance.policy.snapshot import Snapshot
-from governance.services.bundles import bundles_record
+from governance.services.bundles import bundle_get, bundles_record
 
 # Set in the child process that runs the cases on its own throwaway database.
 SCRATCH = "ACCORD_POLICY_TEST_SCRATCH"
@@ -51,6 +52,11 @@ class Command(BaseCommand):
             called_from_command_line=getattr(self, "_called_from_command_line", None),
         )
         test.add_argument("paths", nargs="*", type=Path, help="case files or folders (default: policy_tests/)")
+        test.add_argument(
+            "--bundle",
+            metavar="HASH_OR_CHANGE",
+            help="ask the cases' requests of this stored bundle (in this database) instead of building their policy",
+        )
         listing = commands.add_parser(
             "bundles",
             help="list the newest policy bundles (with --record: record those not yet recorded first)",
@@ -61,7 +67,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
         if command == "test":
-            self._test(options["paths"] or [Path(settings.BASE_DIR) / "policy_tests"])
+            self._test(options["paths"] or [Path(settings.BASE_DIR) / "policy_tests"], bundle_ref=options["bundle"])
             return
         if command == "bundles":
             self._bundles(record=options["record"], limit=options["limit"])
@@ -142,19 +148,27 @@ class Command(BaseCommand):
 
     # --- policy test ------------------------------------------------------------------------------------
 
-    def _test(self, paths: list[Path]) -> None:
+    def _test(self, paths: list[Path], *, bundle_ref: str | None) -> None:
         try:
             loaded = [cases.load(_relative(path)) for path in cases.discover(paths)]
         except cases.CaseError as error:
             raise CommandError(str(error), returncode=2) from None
-        if os.environ.get(SCRATCH) != "1":
+        bundle = None
+        if bundle_ref is not None:
+            try:
+                bundle = bundle_get(bundle_ref)
+            except Http404 as error:
+                raise CommandError(str(error), returncode=2) from None
+            self.stdout.write(f"Against bundle {bundle.hash[:16]} (change {bundle.seq}): allow or deny only.")
+        elif os.environ.get(SCRATCH) != "1":
             raise SystemExit(self._in_scratch(paths))
-        call_command("migrate", verbosity=0, interactive=False)
-        logging.getLogger("governance.policy.live").setLevel(logging.WARNING)  # one "Policy loaded" per case is noise
+        else:
+            call_command("migrate", verbosity=0, interactive=False)
+            logging.getLogger("governance.policy.live").setLevel(logging.WARNING)  # a "Policy loaded" per case
         failed: list[cases.Outcome] = []
         requests = passed = 0
         for case in loaded:
-            outcome = cases.run(case)
+            outcome = cases.run_against_bundle(case, bundle) if bundle else cases.run(case)
             self.stdout.write(f"{case.path}: {case.name}")
             if outcome.error:
                 self.stdout.write(self.style.ERROR(f"  ERROR {outcome.error}"))
