@@ -10,6 +10,7 @@ urlpatterns = [
     path("grants/<int:pk>/<str:transition>/", views.grant_transition, name="grant-transition"),
     path("governance/charters/<slug:slug>/terminate/", views.charter_terminate, name="charter-terminate"),
     path("governance/bundles/", views.bundle_list, name="bundle-list"),
+    path("governance/decisions/explain/", views.decision_explain, name="decision-explain"),
     path("governance/bundles/diff/", views.bundle_diff, name="bundle-diff"),
     path("governance/bundles/<str:ref>/", views.bundle_detail, name="bundle-detail"),
 ]

@@ -23,6 +23,7 @@ from governance import access
 from governance.forms import GrantRequestForm, ReasonForm, grant_status_choices
 from governance.models import PolicyBundle
 from governance.services import bundles as bundle_services
+from governance.services import explain as explain_services
 from governance.services import grants as grant_services
 from governance.services.charter_lifecycle import charter_terminate_with_grants
 from governance.services.health import health_report
@@ -185,3 +186,15 @@ def bundle_diff(request: HttpRequest) -> HttpResponse:
     old, new = bundle_services.bundle_get(old_ref), bundle_services.bundle_get(new_ref)
     groups = bundle_services.bundle_diff(old, new)
     return render(request, "governance/bundle_diff.html", {"old": old, "new": new, "groups": groups})
+
+
+@login_required
+@require_GET
+def decision_explain(request: HttpRequest) -> HttpResponse:
+    _bundle_reader(request)
+    decision_id = request.GET.get("decision", "").strip()
+    if not decision_id:
+        messages.error(request, "Give a decision's id (decision_id in the answer, or in the trail) to explain it.")
+        return redirect("bundle-list")
+    explanation = explain_services.decision_explain(decision_id)
+    return render(request, "governance/decision_explain.html", {"explanation": explanation})

@@ -1,0 +1,104 @@
+"""Why a recorded decision came out as it did: the request, the bundle it named, the lines that matched it (or why
+none did) and the guardrail that decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.http import Http404
+
+from audit.models import Event
+from governance.models import PolicyBundle
+from governance.policy.bundle import principal_subject
+from governance.policy.index import MAX_HIERARCHY_LEVEL, WILDCARD
+from governance.services.bundles import bundle_lines
+from governance.services.decisions import MESSAGES
+
+DECISION_ACTIONS = ("decision.allow", "decision.deny")
+
+
+@dataclass
+class Explanation:
+    event: Event
+    action: str
+    asset: str
+    purpose: str
+    allow: bool
+    codes: list[str]
+    bundle: PolicyBundle | None
+    subjects: dict[str, list[str]] = field(default_factory=dict)  # charter -> the principal and its roles there
+    allow_lines: list[tuple[str, ...]] = field(default_factory=list)
+    deny_lines: list[tuple[str, ...]] = field(default_factory=list)
+    near_lines: list[tuple[str, ...]] = field(default_factory=list)  # same subject and asset, other use
+    verdict: str = ""
+    guardrail: str = ""
+
+
+def _subjects(principal: str, groupings: list[tuple[str, ...]]) -> dict[str, set[str]]:
+    """Per charter, the principal and every role it reaches there (as Casbin's role manager follows them)."""
+    links: dict[tuple[str, str], set[str]] = {}
+    for member, role, domain in groupings:
+        links.setdefault((member, domain), set()).add(role)
+    reached: dict[str, set[str]] = {}
+    for domain in {domain for _, _, domain in groupings}:
+        found, frontier = {principal}, {principal}
+        for _ in range(MAX_HIERARCHY_LEVEL - 1):
+            frontier = {role for name in frontier for role in links.get((name, domain), ())} - found
+            if not frontier:
+                break
+            found |= frontier
+        reached[domain] = found
+    return reached
+
+
+def decision_explain(decision_id: str) -> Explanation:
+    event = Event.objects.filter(action__in=DECISION_ACTIONS, details__decision_id=decision_id).first()
+    if event is None:
+        raise Http404(f"No recorded decision {decision_id!r}: copy the decision_id from the answer or the trail.")
+    details = event.details
+    explanation = Explanation(
+        event=event,
+        action=details.get("action", ""),
+        asset=details.get("asset", ""),
+        purpose=details.get("purpose", ""),
+        allow=event.action == "decision.allow",
+        codes=list(details.get("codes", [])),
+        bundle=PolicyBundle.objects.filter(hash=details.get("bundle", "")).order_by("-seq").first(),
+    )
+    if explanation.codes:
+        code = explanation.codes[0]
+        explanation.guardrail = f"{code}: {MESSAGES.get(code, 'see the decision contract')}"
+    if explanation.bundle is None:
+        explanation.verdict = (
+            "The bundle this decision names is not recorded (yet): bundles are recorded every few seconds, and a "
+            "decision that failed before the policy was read names none."
+        )
+        return explanation
+    lines = bundle_lines(explanation.bundle)
+    principal = principal_subject(int(event.actor_id)) if event.actor_id.isdigit() else event.actor_id
+    subjects = _subjects(principal, [line[1:] for line in lines if line[0] == "g"])
+    explanation.subjects = {domain: sorted(found) for domain, found in sorted(subjects.items())}
+    for line in sorted(lines):
+        if line[0] != "p":
+            continue
+        sub, domain, obj, act, purpose, effect = line[1:]
+        if sub not in subjects.get(domain, {principal}) or obj != explanation.asset:
+            continue
+        if act == explanation.action and purpose in (explanation.purpose, WILDCARD):
+            (explanation.allow_lines if effect == "allow" else explanation.deny_lines).append(line[1:])
+        else:
+            explanation.near_lines.append(line[1:])
+    explanation.verdict = _verdict(explanation)
+    return explanation
+
+
+def _verdict(explanation: Explanation) -> str:
+    if explanation.deny_lines:
+        return "A deny line matches (a suspended or held grant, or a suspended charter): deny overrides any allow."
+    if explanation.allow_lines and explanation.allow:
+        return "An allow line matches, and every guardrail passed."
+    if explanation.allow_lines:
+        return "An allow line matches, but a guardrail decided: see below."
+    if explanation.near_lines:
+        return "No line matches this action and purpose; the lines below cover other uses of this asset."
+    return "No line of this bundle names this principal (or its roles) and this asset: no grant allows it."
