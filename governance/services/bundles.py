@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -192,22 +191,6 @@ def bundle_diff(old: PolicyBundle, new: PolicyBundle) -> list[Group]:
             group = groups.setdefault(domain, Group(charter=domain, partner=partners.get(domain, "")))
             getattr(group, side).append(line)
     return [groups[domain] for domain in sorted(groups)]
-
-
-def bundle_summary(bundle: PolicyBundle) -> dict[str, Any]:
-    return {
-        "seq": bundle.seq,
-        "hash": bundle.hash,
-        "parent": bundle.parent.hash if bundle.parent else None,
-        "change": {"kind": bundle.change_kind, "object": bundle.change_object},
-        "changed_by": bundle.changed_by,
-        "changed_at": bundle.changed_at,
-        "recorded_at": bundle.recorded_at,
-        "added": len(bundle.added),
-        "removed": len(bundle.removed),
-        "lines": bundle.line_count,
-        "checkpoint": bundle.checkpoint is not None,
-    }
 
 
 def lines_by_charter(lines: set[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
