@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accord.settings")
 
@@ -19,3 +19,13 @@ def _policy_in_each_worker_process(**_: Any) -> None:
     from governance.policy import live
 
     live.start()
+
+
+@worker_init.connect
+def _policy_in_a_worker_without_pool_processes(sender: Any = None, **_: Any) -> None:
+    """With the solo or threads pool (`make run` uses solo) tasks run in the worker process itself: it keeps the
+    policy there. (Prefork pool processes start their own, above.)"""
+    if any(name in str(getattr(sender, "pool_cls", "")) for name in ("solo", "threads")):
+        from governance.policy import live
+
+        live.start()
