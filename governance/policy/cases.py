@@ -131,6 +131,15 @@ def _when(text: str, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _asset(text: str) -> AssetVersion | str | None:
+    """An asset reference: "name label" is that version (None when there is none); a fingerprint is its version,
+    or the fingerprint itself when unknown (asking about an unknown asset is a fair request)."""
+    if FINGERPRINT.match(text):
+        return AssetVersion.objects.filter(fingerprint=text).first() or text
+    name, _, label = text.rpartition(" ")
+    return AssetVersion.objects.filter(asset__name=name, label=label).first()
+
+
 class _World:
     """What a case builds, and how it finds its names again."""
 
@@ -160,10 +169,7 @@ class _World:
         return self.users[username]
 
     def asset(self, text: str, *path: object) -> AssetVersion | str:
-        if FINGERPRINT.match(text):
-            return AssetVersion.objects.filter(fingerprint=text).first() or text
-        name, _, label = text.rpartition(" ")
-        version = AssetVersion.objects.filter(asset__name=name, label=label).first()
+        version = _asset(text)
         if version is None:
             raise CaseError(f'{self.where(*path)}: no asset version {text!r}; write "name label", e.g. "atlas-7b 1.0".')
         return version
@@ -329,14 +335,11 @@ def run_against_bundle(case: Case, bundle: PolicyBundle) -> Outcome:
         if principal is None:
             outcome.error = f"{where}.principal: no user {entry['principal']!r} in this database."
             return outcome
-        asset = entry["asset"]
-        if not FINGERPRINT.match(asset):
-            name, _, label = asset.rpartition(" ")
-            version = AssetVersion.objects.filter(asset__name=name, label=label).first()
-            if version is None:
-                outcome.error = f"{where}.asset: no asset version {asset!r} in this database."
-                return outcome
-            asset = version.fingerprint
+        version = _asset(entry["asset"])
+        if version is None:
+            outcome.error = f"{where}.asset: no asset version {entry['asset']!r} in this database."
+            return outcome
+        asset = version if isinstance(version, str) else version.fingerprint
         charters = Charter.objects.filter(partner_id=principal.organisation_id).values_list("slug", flat=True)
         allowed = any(
             enforcer.enforce(principal_subject(principal.pk), charter, asset, entry["action"], entry["purpose"])

@@ -143,7 +143,11 @@ class PolicyIndex:
                 return True
         return False
 
+    def subjects(self, sub: str, dom: str) -> frozenset[str]:
+        """``sub`` and every role it reaches in ``dom``: whom a line must name to apply to ``sub`` there."""
+        return self._roles.get(dom, {}).get(sub, NO_ROLES) | {sub}
+
     def enforce(self, sub: str, dom: str, obj: str, act: str, purpose: str) -> bool:
-        subjects = self._roles.get(dom, {}).get(sub, NO_ROLES) | {sub}
+        subjects = self.subjects(sub, dom)
         key = (dom, obj, act)
         return self._matches("allow", subjects, key, purpose) and not self._matches("deny", subjects, key, purpose)

@@ -101,8 +101,8 @@ def _charter_fact(charter: Charter) -> CharterFact:
     )
 
 
-def _read_grants(**filters: object) -> list[GrantFact]:
-    rows = Grant.objects.filter(status__in=KEPT_GRANT_STATES, **filters).values_list(*_GRANT_FIELDS)
+def _read_grants() -> list[GrantFact]:
+    rows = Grant.objects.filter(status__in=KEPT_GRANT_STATES).values_list(*_GRANT_FIELDS)
     return [_grant_fact(row) for row in rows]
 
 
@@ -173,7 +173,7 @@ class Snapshot:
                 snapshot._roles_of[user].add(role)
         with snapshot.index.batch():
             for grant in grants:
-                snapshot._put_grant(grant)
+                snapshot.put_grant(grant)
         return snapshot
 
     @classmethod
@@ -231,8 +231,8 @@ class Snapshot:
         if self.journal is not None:
             self.journal.append(("-", kind, line))
 
-    def _put_grant(self, grant: GrantFact) -> None:
-        self._drop_grant(grant.pk)
+    def put_grant(self, grant: GrantFact) -> None:
+        self.drop_grant(grant.pk)
         self.grants[grant.pk] = grant
         self._candidates[(grant.subject, grant.fingerprint)].add(grant.pk)
         self._by_charter[grant.charter_id].add(grant.pk)
@@ -240,7 +240,7 @@ class Snapshot:
             self._by_role[grant.role_id].add(grant.pk)
         self._compile(grant)
 
-    def _drop_grant(self, pk: int) -> None:
+    def drop_grant(self, pk: int) -> None:
         old = self.grants.pop(pk, None)
         if old is None:
             return
@@ -267,12 +267,6 @@ class Snapshot:
             self._roles_of[user].add(role)
         self.members[role] = users
         self._recompile(self._by_role.get(role, ()))
-
-    def put_grant(self, grant: GrantFact) -> None:
-        self._put_grant(grant)
-
-    def drop_grant(self, pk: int) -> None:
-        self._drop_grant(pk)
 
     # --- Keeping up with the feed -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from django.http import Http404
 from audit.models import Event
 from governance.models import PolicyBundle
 from governance.policy.bundle import principal_subject
-from governance.policy.index import MAX_HIERARCHY_LEVEL, WILDCARD
+from governance.policy.index import WILDCARD, PolicyIndex
 from governance.services.bundles import bundle_lines
 from governance.services.decisions import MESSAGES
 
@@ -32,23 +32,6 @@ class Explanation:
     near_lines: list[tuple[str, ...]] = field(default_factory=list)  # same subject and asset, other use
     verdict: str = ""
     guardrail: str = ""
-
-
-def _subjects(principal: str, groupings: list[tuple[str, ...]]) -> dict[str, set[str]]:
-    """Per charter, the principal and every role it reaches there (as Casbin's role manager follows them)."""
-    links: dict[tuple[str, str], set[str]] = {}
-    for member, role, domain in groupings:
-        links.setdefault((member, domain), set()).add(role)
-    reached: dict[str, set[str]] = {}
-    for domain in {domain for _, _, domain in groupings}:
-        found, frontier = {principal}, {principal}
-        for _ in range(MAX_HIERARCHY_LEVEL - 1):
-            frontier = {role for name in frontier for role in links.get((name, domain), ())} - found
-            if not frontier:
-                break
-            found |= frontier
-        reached[domain] = found
-    return reached
 
 
 def decision_explain(decision_id: str) -> Explanation:
@@ -76,13 +59,16 @@ def decision_explain(decision_id: str) -> Explanation:
         return explanation
     lines = bundle_lines(explanation.bundle)
     principal = principal_subject(int(event.actor_id)) if event.actor_id.isdigit() else event.actor_id
-    subjects = _subjects(principal, [line[1:] for line in lines if line[0] == "g"])
-    explanation.subjects = {domain: sorted(found) for domain, found in sorted(subjects.items())}
+    groupings = [line[1:] for line in lines if line[0] == "g"]
+    roles = PolicyIndex((), groupings)  # the same role closure the decisions use
+    explanation.subjects = {
+        domain: sorted(roles.subjects(principal, domain)) for domain in sorted({line[2] for line in groupings})
+    }
     for line in sorted(lines):
         if line[0] != "p":
             continue
         sub, domain, obj, act, purpose, effect = line[1:]
-        if sub not in subjects.get(domain, {principal}) or obj != explanation.asset:
+        if sub not in roles.subjects(principal, domain) or obj != explanation.asset:
             continue
         if act == explanation.action and purpose in (explanation.purpose, WILDCARD):
             (explanation.allow_lines if effect == "allow" else explanation.deny_lines).append(line[1:])

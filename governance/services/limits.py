@@ -72,15 +72,18 @@ def _windows(grant: Limited, now: datetime) -> list[tuple[str, int, int]]:
     ]
 
 
+def _script_input(windows: list[tuple[str, int, int]]) -> tuple[list[str], list[int]]:
+    """The Lua script's keys and arguments: the three counters, their limits, then how long to keep each."""
+    return [key for key, _, _ in windows], [limit for _, limit, _ in windows] + [ttl for _, _, ttl in windows]
+
+
 def consume(grant: Limited, now: datetime) -> str | None:
     """Count one use of the grant; the deny code when a limit is reached (nothing is counted then)."""
     windows = _windows(grant, now)
     if settings.REDIS_URL:
         try:
-            outcome = _script(settings.REDIS_URL)(
-                keys=[key for key, _, _ in windows],
-                args=[limit for _, limit, _ in windows] + [ttl for _, _, ttl in windows],
-            )
+            keys, args = _script_input(windows)
+            outcome = _script(settings.REDIS_URL)(keys=keys, args=args)
         except redis.RedisError as error:
             raise LimitsUnavailableError(f"Redis did not answer: {error}") from error
         return OUTCOMES[int(outcome)]
@@ -98,12 +101,8 @@ def consume_many(grants: Sequence[Limited], now: datetime) -> list[str | None]:
     script = _script(settings.REDIS_URL)
     pipeline = _client(settings.REDIS_URL).pipeline(transaction=False)
     for grant in grants:
-        windows = _windows(grant, now)
-        script(
-            keys=[key for key, _, _ in windows],
-            args=[limit for _, limit, _ in windows] + [ttl for _, _, ttl in windows],
-            client=pipeline,
-        )
+        keys, args = _script_input(_windows(grant, now))
+        script(keys=keys, args=args, client=pipeline)
     try:
         outcomes = pipeline.execute()
     except redis.RedisError as error:
