@@ -14,4 +14,5 @@ urlpatterns = [
     path("policy/bundles", apis.BundleListApi.as_view(), name="bundle-list"),
     path("policy/bundles/diff", apis.BundleDiffApi.as_view(), name="bundle-diff"),
     path("policy/bundles/<str:ref>", apis.BundleDetailApi.as_view(), name="bundle-detail"),
+    path("policy/bundles/<str:ref>/rollback", apis.BundleRollbackApi.as_view(), name="bundle-rollback"),
 ]

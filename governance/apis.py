@@ -21,7 +21,7 @@ from charters.services.policy_feed import Head
 from governance import access
 from governance.authentication import DecisionCredentials, DecisionTokenAuthentication
 from governance.models import Grant, PartnerRole, PolicyBundle
-from governance.services import bundles, decisions, grants, roles
+from governance.services import bundles, decisions, grants, roles, rollback
 
 MAX_BATCH = 1000
 
@@ -396,3 +396,32 @@ class BundleDiffApi(APIView):
                 ],
             }
         )
+
+
+class BundleRollbackApi(APIView):
+    class InputSerializer(serializers.Serializer[None]):
+        dry_run = serializers.BooleanField(default=False, help_text="Only say what the rollback would do.")
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        plan = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=64,
+            help_text="The plan digest a dry run returned: the rollback is refused when the plan has changed since.",
+        )
+
+    @extend_schema(operation_id="bundle_rollback", request=InputSerializer, responses=dict)
+    def post(self, request: Request, ref: str) -> Response:
+        user = _bundle_reader(request)
+        if not user.is_officer:
+            raise PermissionDenied("Only governance officers roll the policy back.")
+        bundle = bundles.bundle_get(ref)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        if data["dry_run"]:
+            return Response(rollback.rollback_plan(bundle).as_json())
+        result = rollback.bundle_rollback(
+            bundle=bundle, officer=user, by=actor_for(user), reason=data["reason"], expected_plan=data["plan"]
+        )
+        return Response(result.as_json())

@@ -13,4 +13,5 @@ urlpatterns = [
     path("governance/decisions/explain/", views.decision_explain, name="decision-explain"),
     path("governance/bundles/diff/", views.bundle_diff, name="bundle-diff"),
     path("governance/bundles/<str:ref>/", views.bundle_detail, name="bundle-detail"),
+    path("governance/bundles/<str:ref>/rollback/", views.bundle_rollback, name="bundle-rollback"),
 ]

@@ -25,6 +25,7 @@ from governance.models import PolicyBundle
 from governance.services import bundles as bundle_services
 from governance.services import explain as explain_services
 from governance.services import grants as grant_services
+from governance.services import rollback as rollback_services
 from governance.services.charter_lifecycle import charter_terminate_with_grants
 from governance.services.health import health_report
 
@@ -172,7 +173,44 @@ def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
     _bundle_reader(request)
     bundle = bundle_services.bundle_get(ref)
     lines = bundle_services.lines_by_charter(bundle_services.bundle_lines(bundle))
-    return render(request, "governance/bundle_detail.html", {"bundle": bundle, "lines": lines})
+    return render(
+        request,
+        "governance/bundle_detail.html",
+        {"bundle": bundle, "lines": lines, "can_roll_back": request_user(request).is_officer},
+    )
+
+
+@login_required
+def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
+    """GET: what rolling back to the bundle would do. POST: do exactly that plan, or nothing."""
+    user = _bundle_reader(request)
+    if not user.is_officer:
+        raise PermissionDenied("Only governance officers roll the policy back.")
+    bundle = bundle_services.bundle_get(ref)
+    if request.method == "POST":
+        try:
+            result = rollback_services.bundle_rollback(
+                bundle=bundle,
+                officer=user,
+                by=actor_for(user),
+                reason=request.POST.get("reason", ""),
+                expected_plan=request.POST.get("plan", ""),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            plan = result.plan
+            outcome = (
+                "The policy is that bundle again."
+                if result.restored_exactly
+                else f"The policy still differs from it: {len(plan.unrestored)} item(s) could not be restored."
+            )
+            messages.success(
+                request, f"Rolled back: {len(plan.suspend)} grant(s) suspended, {len(plan.resume)} resumed. {outcome}"
+            )
+            return redirect("bundle-detail", ref=bundle.seq)
+    plan = rollback_services.rollback_plan(bundle)
+    return render(request, "governance/bundle_rollback.html", {"bundle": bundle, "plan": plan})
 
 
 @login_required

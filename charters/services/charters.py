@@ -67,20 +67,19 @@ def charter_accepted_version(charter: Charter) -> CharterVersion | None:
     )
 
 
-def _policy_changed(charter: Charter, by: Actor) -> None:
-    """Tell the policy feed what the charter now says to decisions: its state and which versions count."""
+def charter_policy_state(charter: Charter) -> dict[str, Any]:
+    """What the charter says to decisions: its state and which versions count (the policy feed's state)."""
     accepted = charter_accepted_version(charter)
-    policy_changed(
-        Kind.CHARTER,
-        charter.pk,
-        by=by,
-        state={
-            "slug": charter.slug,
-            "status": charter.status,
-            "active_version": charter.active_version_id,
-            "accepted_version": accepted.pk if accepted else None,
-        },
-    )
+    return {
+        "slug": charter.slug,
+        "status": charter.status,
+        "active_version": charter.active_version_id,
+        "accepted_version": accepted.pk if accepted else None,
+    }
+
+
+def _policy_changed(charter: Charter, by: Actor) -> None:
+    policy_changed(Kind.CHARTER, charter.pk, by=by, state=charter_policy_state(charter))
 
 
 def _record_version(action: str, version: CharterVersion, *, by: Actor, reason: str = "", **details: Any) -> None:

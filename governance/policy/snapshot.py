@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from charters.models import Charter, PolicyChange
-from charters.services.charters import charter_accepted_version
+from charters.services.charters import charter_policy_state
 from charters.services.policy_feed import Head, policy_changes_from, policy_head
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import (
@@ -89,16 +89,7 @@ def _grant_fact(row: tuple[Any, ...]) -> GrantFact:
 
 
 def _charter_fact(charter: Charter) -> CharterFact:
-    accepted = charter_accepted_version(charter)
-    return CharterFact.from_state(
-        charter.pk,
-        {
-            "slug": charter.slug,
-            "status": charter.status,
-            "active_version": charter.active_version_id,
-            "accepted_version": accepted.pk if accepted else None,
-        },
-    )
+    return CharterFact.from_state(charter.pk, charter_policy_state(charter))
 
 
 def _read_grants() -> list[GrantFact]:

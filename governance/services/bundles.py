@@ -146,7 +146,7 @@ def bundle_get(ref: str) -> PolicyBundle:
     found = None
     if ref.isdigit():
         found = PolicyBundle.objects.filter(seq=int(ref)).first()
-    elif len(ref) >= 8:
+    if found is None and len(ref) >= 8:  # a hash's prefix may be all digits too
         found = PolicyBundle.objects.filter(hash__startswith=ref.lower()).order_by("-seq").first()
     if found is None:
         raise Http404(f"No policy bundle {ref!r}: give a bundle's hash (8 characters or more) or its change number.")
