@@ -235,6 +235,8 @@ ACCORD_API_MAX_BODY_BYTES = env_int("ACCORD_API_MAX_BODY_BYTES", 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_API_MAX_BODY_BYTES
 # How long a decision session (for grants that require one) stays live.
 ACCORD_DECISION_SESSION_SECONDS = env_int("ACCORD_DECISION_SESSION_SECONDS", 900, minimum=10, maximum=86400)
+# The longest window of recorded decisions a what-if replays (governance/services/whatif.py).
+ACCORD_WHATIF_MAX_DAYS = env_int("ACCORD_WHATIF_MAX_DAYS", 90, minimum=1, maximum=3660)
 # API tokens live this many days unless their creator asks for less.
 ACCORD_TOKEN_MAX_DAYS = env_int("ACCORD_TOKEN_MAX_DAYS", 90, minimum=1, maximum=730)
 

@@ -45,3 +45,17 @@ class ReasonForm(forms.Form):
 
 def grant_status_choices() -> list[tuple[str, str]]:
     return [("", "all"), *Grant.Status.choices]
+
+
+class WhatIfForm(forms.Form):
+    """Which change to replay (a charter version in review, or a requested grant) and over how many days."""
+
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    grant = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    days = forms.IntegerField(min_value=1, initial=30, label="Days of recorded decisions to replay")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (cleaned.get("version") is None) == (cleaned.get("grant") is None):
+            raise forms.ValidationError("Name one change to replay: a charter version in review or a requested grant.")
+        return cleaned

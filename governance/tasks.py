@@ -9,6 +9,7 @@ from celery import shared_task
 
 from governance.services.bundles import bundles_record
 from governance.services.heartbeats import worker_heartbeat_record
+from governance.services.whatif import whatif_run as whatif_run_service
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +29,9 @@ def policy_bundles_record() -> int:
     """Scheduled by beat: a bundle for each policy change since the last run. Idempotent: a change already
     recorded is never recorded twice (the feed number is unique), so a redelivered run does nothing more."""
     return bundles_record()
+
+
+@shared_task(name="governance.tasks.whatif_run", acks_late=True)
+def whatif_run(run_id: int) -> str:
+    """Queued when an officer asks for a what-if; a redelivered run starts over, a finished one is left alone."""
+    return whatif_run_service(run_id).status

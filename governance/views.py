@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,14 +18,15 @@ from accounts.roles import Role
 from accounts.services import actor_for
 from charters import documents
 from charters.access import assets_visible_to, can_register_assets, charter_get_for_user
-from charters.models import AssetVersion, Charter
+from charters.models import AssetVersion, Charter, CharterVersion
 from governance import access
-from governance.forms import GrantRequestForm, ReasonForm, grant_status_choices
-from governance.models import PolicyBundle
+from governance.forms import GrantRequestForm, ReasonForm, WhatIfForm, grant_status_choices
+from governance.models import Grant, PolicyBundle, WhatIfRun
 from governance.services import bundles as bundle_services
 from governance.services import explain as explain_services
 from governance.services import grants as grant_services
 from governance.services import rollback as rollback_services
+from governance.services import whatif as whatif_services
 from governance.services.charter_lifecycle import charter_terminate_with_grants
 from governance.services.health import health_report
 
@@ -236,3 +237,46 @@ def decision_explain(request: HttpRequest) -> HttpResponse:
         return redirect("bundle-list")
     explanation = explain_services.decision_explain(decision_id)
     return render(request, "governance/decision_explain.html", {"explanation": explanation})
+
+
+# --- What-if --------------------------------------------------------------------------------------------
+
+
+@login_required
+def whatif_list(request: HttpRequest) -> HttpResponse:
+    """GET: the what-if runs (of one version with ?version=). POST: queue a run and show its page."""
+    user = _bundle_reader(request)
+    if request.method == "POST":
+        form = WhatIfForm(request.POST)
+        version = grant = None
+        if form.is_valid():
+            data = form.cleaned_data
+            version = CharterVersion.objects.select_related("charter").filter(pk=data["version"]).first()
+            grant = Grant.objects.select_related("asset_version__asset").filter(pk=data["grant"]).first()
+            try:
+                run = whatif_services.whatif_request(user=user, days=data["days"], version=version, grant=grant)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                return redirect("whatif-detail", pk=run.pk)
+        else:
+            messages.error(request, " ".join(str(message) for errors in form.errors.values() for message in errors))
+        # Back to where the change is shown.
+        if version is not None:
+            return redirect("charters:version-detail", slug=version.charter.slug, number=version.number)
+        return redirect("grant-list" if grant is not None else "whatif-list")
+    runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
+    if request.GET.get("version", "").isdigit():
+        runs = runs.filter(charter_version_id=int(request.GET["version"]))
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    return render(request, "governance/whatif_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _bundle_reader(request)
+    runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
+    run = get_object_or_404(runs, pk=pk)
+    report = whatif_services.Report.from_json(run.report) if run.report else None
+    return render(request, "governance/whatif_detail.html", {"run": run, "report": report})

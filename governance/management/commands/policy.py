@@ -1,4 +1,5 @@
-"""`manage.py policy status | test`: which processes follow the policy feed, and the policy test cases."""
+"""`manage.py policy status | test | bundles | whatif`: which processes follow the policy feed, the policy test
+cases, the recorded bundles, and what-if replays of recorded decisions."""
 
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.http import Http404
+from tqdm import tqdm
 
+from accord.validation import describe
+from charters.models import CharterVersion
 from charters.services.policy_feed import policy_head
-from governance.models import PolicyBundle
+from governance.models import Grant, PolicyBundle
 from governance.policy import cases
 from governance.policy.live import process_reports
 from governance.policy.snapshot import Snapshot
+from governance.services import whatif
 from governance.services.bundles import bundle_get, bundles_record
 
 # Set in the child process that runs the cases on its own throwaway database.
@@ -34,7 +40,8 @@ class Command(BaseCommand):
     help = (
         "Policy operations. `policy status`: the feed's head, the compiled policy, and every live process's version. "
         "`policy test [PATH...]`: run the policy test cases (default: policy_tests/). "
-        "`policy bundles [--record]`: the recorded policy bundles."
+        "`policy bundles [--record]`: the recorded policy bundles. "
+        "`policy whatif --charter SLUG:N | --grant ID [--days N]`: which recorded decisions a change would flip."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -64,6 +71,18 @@ class Command(BaseCommand):
         )
         listing.add_argument("--record", action="store_true", help="record bundles for new policy changes first")
         listing.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
+        whatif_parser = commands.add_parser(
+            "whatif",
+            help="replay the recorded decisions of the last N days against a change not yet in force",
+            called_from_command_line=getattr(self, "_called_from_command_line", None),
+        )
+        candidate = whatif_parser.add_mutually_exclusive_group(required=True)
+        candidate.add_argument(
+            "--charter", metavar="SLUG:N", help="a charter version in review, e.g. northwind-evaluation:2"
+        )
+        candidate.add_argument("--grant", type=int, metavar="ID", help="a requested grant, by its number")
+        whatif_parser.add_argument("--days", type=int, default=30, help="how many days to replay (default 30)")
+        whatif_parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
         if command == "test":
@@ -72,8 +91,13 @@ class Command(BaseCommand):
         if command == "bundles":
             self._bundles(record=options["record"], limit=options["limit"])
             return
+        if command == "whatif":
+            self._whatif(options["charter"], options["grant"], days=options["days"], as_json=options["json"])
+            return
         if command != "status":
-            raise CommandError(f"Unknown policy command {command!r}: try `policy status`, `test` or `bundles`.")
+            raise CommandError(
+                f"Unknown policy command {command!r}: try `policy status`, `test`, `bundles` or `whatif`."
+            )
         try:
             head = policy_head()
             snapshot = Snapshot.load()
@@ -124,6 +148,44 @@ class Command(BaseCommand):
                 f"{len(behind)} process(es) behind the feed. A process catches up at its next decision anyway; "
                 "one that stays behind has lost its Redis subscription: check its log for 'Policy listener failed'."
             )
+
+    # --- policy whatif ----------------------------------------------------------------------------------
+
+    def _whatif(self, version: str | None, grant: int | None, *, days: int, as_json: bool) -> None:
+        try:
+            candidate = _candidate(version, grant)
+            with tqdm(
+                total=0, unit=" events", unit_scale=True, desc="Replaying", disable=not sys.stderr.isatty()
+            ) as bar:
+
+                def progress(scanned: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(scanned - bar.n)
+
+                report = whatif.whatif_replay(candidate, days=days, progress=progress)
+        except ValidationError as error:
+            raise CommandError(describe(error)) from None
+        if as_json:
+            self.stdout.write(json.dumps(report.as_json()))
+            return
+        self.stdout.write(f"What if: {report.candidate}")
+        self.stdout.write(
+            f"Replayed {report.replayed:,} decisions ({report.distinct:,} distinct requests) from the last "
+            f"{report.days} day(s) in {report.elapsed_ms / 1000:,.1f} s: {report.flipped:,} would flip, "
+            f"{report.to_deny:,} to deny and {report.to_allow:,} to allow."
+        )
+        for partner in report.partners:
+            if not partner.flipped:
+                continue
+            self.stdout.write(
+                f"  {partner.partner}: {partner.flipped:,} of {partner.replayed:,} flip "
+                f"({partner.to_deny:,} to deny, {partner.to_allow:,} to allow), for example:"
+            )
+            for example in partner.examples:
+                self.stdout.write(
+                    f"    {example.occurred_at[:19]} {example.principal} {example.action} {example.asset[:12]}… "
+                    f"for {example.purpose}: {example.before} -> {example.after} (decision {example.decision_id})"
+                )
 
     # --- policy bundles ---------------------------------------------------------------------------------
 
@@ -205,3 +267,19 @@ def _relative(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def _candidate(version: str | None, grant: int | None) -> whatif.Candidate:
+    """The change to replay, named on the command line as SLUG:N or a grant's number."""
+    if grant is not None:
+        found = Grant.objects.select_related("asset_version__asset", "principal", "partner_role").filter(pk=grant)
+        if not found.exists():
+            raise CommandError(f"No grant #{grant}: `manage.py shell` or the grants page lists their numbers.")
+        return whatif.candidate_grant(found.get())
+    slug, _, number = (version or "").partition(":")
+    if not number.isdigit():
+        raise CommandError(f"Name the charter version as SLUG:NUMBER, e.g. northwind-evaluation:2 (got {version!r}).")
+    found_version = CharterVersion.objects.select_related("charter").filter(charter__slug=slug, number=int(number))
+    if not found_version.exists():
+        raise CommandError(f"Charter {slug!r} has no version {number}: the charter's page lists its versions.")
+    return whatif.candidate_version(found_version.get())
