@@ -71,7 +71,7 @@ def fill(decisions: int, pool: list[tuple[int, str, str, str]], rng: random.Rand
         for start in range(0, decisions, 100_000):
             buffer = io.StringIO()
             for offset, (principal, asset, action, purpose) in enumerate(chosen[start : start + 100_000]):
-                at = now - timedelta(days=30) + step * (start + offset)
+                at = now - timedelta(days=30) + step * (start + offset + 1)
                 details: dict[str, Any] = {"decision_id": uuid.uuid4().hex, "action": action, "asset": asset,
                                            "purpose": purpose, "codes": [], "bundle": "", "grant": None}  # fmt: skip
                 row = [at.isoformat(), "principal", str(principal), f"principal-{principal}",
