@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -200,15 +201,7 @@ def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            plan = result.plan
-            outcome = (
-                "The policy is that bundle again."
-                if result.restored_exactly
-                else f"The policy still differs from it: {len(plan.unrestored)} item(s) could not be restored."
-            )
-            messages.success(
-                request, f"Rolled back: {len(plan.suspend)} grant(s) suspended, {len(plan.resume)} resumed. {outcome}"
-            )
+            messages.success(request, f"Rolled back: {result.summary()}")
             return redirect("bundle-detail", ref=bundle.seq)
     plan = rollback_services.rollback_plan(bundle)
     return render(request, "governance/bundle_rollback.html", {"bundle": bundle, "plan": plan})
@@ -240,6 +233,10 @@ def decision_explain(request: HttpRequest) -> HttpResponse:
 
 
 # --- What-if --------------------------------------------------------------------------------------------
+
+
+# A queued run not started after this long suggests that no worker is running.
+WORKER_PATIENCE_SECONDS = 30
 
 
 @login_required
@@ -279,4 +276,6 @@ def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
     runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
     run = get_object_or_404(runs, pk=pk)
     report = whatif_services.Report.from_json(run.report) if run.report else None
-    return render(request, "governance/whatif_detail.html", {"run": run, "report": report})
+    waited = (timezone.now() - run.requested_at).total_seconds()
+    no_worker = run.status == WhatIfRun.Status.QUEUED and waited > WORKER_PATIENCE_SECONDS
+    return render(request, "governance/whatif_detail.html", {"run": run, "report": report, "no_worker": no_worker})

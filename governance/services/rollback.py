@@ -26,6 +26,7 @@ from charters.services.charters import charter_policy_state
 from governance.models import Grant, PartnerRole, PolicyBundle
 from governance.policy.snapshot import KEPT_GRANT_STATES, Snapshot
 from governance.services import grants as grant_services
+from governance.services.bundles import bundle_lines
 
 Status = Grant.Status
 _LIVE = (Status.ACTIVE, Status.SUSPENDED)
@@ -101,13 +102,35 @@ class RollbackPlan:
 class RollbackResult:
     plan: RollbackPlan
     policy_hash: str  # the policy's hash once the rollback committed
+    # Whether the policy allows again exactly what the bundle allowed. The hash alone says less: a grant added
+    # since and now suspended compiles to deny lines, which the bundle did not have.
+    allows_restored: bool
 
     @property
     def restored_exactly(self) -> bool:
         return self.policy_hash == self.plan.bundle.hash
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.plan.as_json(), "policy_hash": self.policy_hash, "restored_exactly": self.restored_exactly}
+        return {
+            **self.plan.as_json(),
+            "policy_hash": self.policy_hash,
+            "restored_exactly": self.restored_exactly,
+            "allows_restored": self.allows_restored,
+        }
+
+    def summary(self) -> str:
+        done = f"{len(self.plan.suspend)} grant(s) suspended, {len(self.plan.resume)} resumed."
+        if self.restored_exactly:
+            return f"{done} The policy is that bundle again."
+        if self.allows_restored:
+            return (
+                f"{done} Exactly what the bundle allowed is allowed again; the grants added since stay in the "
+                "policy as suspended (deny) lines."
+            )
+        return (
+            f"{done} The policy still allows otherwise than the bundle: see the {len(self.plan.unrestored)} "
+            "item(s) a rollback could not restore."
+        )
 
 
 def facts_at(bundle: PolicyBundle) -> dict[str, Any]:
@@ -256,5 +279,7 @@ def bundle_rollback(
                 "unrestored": [item.as_json() for item in plan.unrestored],
             },
         )
-        policy_hash = Snapshot.load().bundle_hash
-    return RollbackResult(plan, policy_hash)
+        policy = Snapshot.load().bundle()
+    allows = {("p", *line) for line in policy.policies if line[-1] == "allow"}
+    allowed_then = {line for line in bundle_lines(bundle) if line[0] == "p" and line[-1] == "allow"}
+    return RollbackResult(plan, policy.hash, allows_restored=allows == allowed_then)

@@ -41,7 +41,7 @@ def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before
     # A suspended grant compiles to deny lines, so the policy is not the same lines; the allow lines are.
     allow = {line for line in compile_bundle().policies if line[-1] == "allow"}
     assert allow == {tuple(row[1:]) for row in bundles.bundle_lines(bundle) if row[0] == "p" and row[-1] == "allow"}
-    assert result.policy_hash == compile_bundle().hash
+    assert result.policy_hash == compile_bundle().hash and result.allows_restored and not result.restored_exactly
     event = Event.objects.get(action="grant.suspended", target_id=str(added.pk))
     assert event.reason.startswith(f"Rollback to bundle {bundle.hash[:12]} (change {bundle.seq}): Bad approval.")
     rolled = Event.objects.get(action="policy.rolled_back")
@@ -70,7 +70,8 @@ def test_rollback_never_revives_a_revoked_grant_and_says_why(before, make_grant,
 
     result = rollback.bundle_rollback(bundle=bundle, officer=officer, by=actor_for(officer), reason="Bad week.")
     assert status_of(doomed) == "revoked" and status_of(added) == "suspended"
-    assert not result.restored_exactly
+    assert not result.restored_exactly and not result.allows_restored
+    assert "could not restore" in result.summary()
     assert Event.objects.get(action="policy.rolled_back").details["unrestored"][0]["what"].startswith("grant #")
 
 
