@@ -218,7 +218,7 @@ def test_a_second_officer_runs_a_what_if_on_a_version_in_review_and_reads_which_
         expect(example_row).to_have_count(1)  # the three exports are one distinct request
         expect(example_row.locator("td")).to_have_text(
             [
-                re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"),
+                re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"),
                 "northwind-gateway",
                 f"export_outputs {atlas[:12]}… for benchmarking",
                 "allow",
