@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("charters.api_urls")),
     path("", include("governance.api_urls")),
+    path("", include("audit.api_urls")),
 ]
 
 urlpatterns = [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any, NoReturn
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -52,17 +53,27 @@ class Event(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # The chain fields. On PostgreSQL a trigger stamps ``txid`` with the inserting transaction's id (the sealer
+    # seals only below the oldest transaction still running), refuses events inserted sealed, and allows one
+    # update of an event: the sealer's write of these three fields, null to value, nothing else changed.
+    txid = models.BigIntegerField(null=True, blank=True, editable=False)
+    chain_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    digest = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001 (null: unsealed)
+    chain_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
 
     objects = EventQuerySet.as_manager()
 
     class Meta:
         db_table = "audit_event"
         ordering = ["id"]
+        permissions = [("view_own_partner_events", "Can read and export its own partner's events")]
         indexes = [
             models.Index(fields=["partner", "id"], name="audit_event_partner_idx"),
             models.Index(fields=["target_type", "target_id"], name="audit_event_target_idx"),
             models.Index(fields=["action", "id"], name="audit_event_action_idx"),
             models.Index(fields=["occurred_at"], name="audit_event_time_idx"),
+            models.Index(fields=["actor_label", "id"], name="audit_event_actor_idx"),
+            models.Index(fields=["id"], condition=models.Q(chain_seq__isnull=True), name="audit_event_unsealed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -75,3 +86,101 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """Rows written once and never changed or deleted through the application."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name} rows are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(f"{self._meta.verbose_name} rows are append-only: they cannot be deleted.")
+
+
+class SigningKey(AppendOnlyModel):
+    """A public key that has signed checkpoints or manifests. Kept after a rotation, so older checkpoints still
+    verify; published at /api/v1/audit/public-key."""
+
+    key_id = models.CharField(max_length=32, unique=True, help_text="First 16 bytes of the key's SHA-256, in hex.")
+    public_key = models.CharField(max_length=64, help_text="The raw Ed25519 public key, url-safe base64.")
+    first_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "audit_signing_key"
+        ordering = ["first_used_at", "id"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class Checkpoint(AppendOnlyModel):
+    """A signed statement that the chain ended at ``chain_seq`` with ``chain_hash`` at ``created_at``: written by
+    every sealing pass, events or not, so that "nothing happened" is provable too."""
+
+    chain_seq = models.BigIntegerField(help_text="The last sealed event's chain_seq (0: none yet).")
+    chain_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=100, help_text="Ed25519 over the canonical JSON, url-safe base64.")
+
+    class Meta:
+        db_table = "audit_checkpoint"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["chain_seq"], name="audit_checkpoint_seq_idx")]
+
+    def __str__(self) -> str:
+        return f"checkpoint at {self.chain_seq}"
+
+    def statement(self) -> dict[str, Any]:
+        """What the signature covers."""
+        return {
+            "chain_seq": self.chain_seq,
+            "chain_hash": self.chain_hash,
+            "created_at": self.created_at.isoformat(),
+            "key_id": self.key_id,
+        }
+
+
+class ExportFile(AppendOnlyModel):
+    """An export asked for through the API or the web UI: where its file and manifest are, and whose it is."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.CharField(max_length=64, blank=True, help_text="The partner whose slice it is; empty: all.")
+    requested_by = models.CharField(max_length=64, help_text="The id of the user who asked for it.")
+    requested_label = models.CharField(max_length=150)
+    format = models.CharField(max_length=8)
+    path = models.CharField(max_length=500, help_text="The file, relative to the export folder.")
+    manifest = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "audit_export_file"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.format})"
+
+
+class EvidenceBundle(AppendOnlyModel):
+    """A legal hold: records and the events about them, frozen as one JSON document with its own hash, and
+    recorded in the chain."""
+
+    title = models.CharField(max_length=200)
+    reason = models.TextField()
+    placed_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    content = models.JSONField(encoder=DjangoJSONEncoder)
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_evidence_bundle"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"evidence bundle #{self.pk}: {self.title}"

@@ -399,6 +399,7 @@ class BundleDiffApi(APIView):
 
 
 class BundleRollbackApi(APIView):
+    @extend_schema_serializer(component_name="BundleRollback")
     class InputSerializer(serializers.Serializer[None]):
         dry_run = serializers.BooleanField(default=False, help_text="Only say what the rollback would do.")
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

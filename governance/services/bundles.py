@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 
+from audit.trail import Actor, record
 from charters.models import Charter, PolicyChange
 from charters.services.policy_feed import Head
 from governance.models import PolicyBundle
@@ -25,6 +26,7 @@ from governance.policy.snapshot import Snapshot
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 200
+RECORDER = Actor.system("policy-bundle-recorder")
 BATCH = 500
 
 
@@ -75,6 +77,24 @@ def _first(snapshot: Snapshot) -> PolicyBundle:
     )
 
 
+def _record_bundle(bundle: PolicyBundle) -> None:
+    """The trail's note that this bundle became the policy, with the change that made it."""
+    record(
+        action="policy.bundle_recorded",
+        actor=RECORDER,
+        target=bundle,
+        details={
+            "hash": bundle.hash,
+            "seq": bundle.seq,
+            "change": f"{bundle.change_kind} #{bundle.change_object}" if bundle.change_kind else "first recorded",
+            "changed_by": bundle.changed_by,
+            "changed_at": bundle.changed_at,
+            "added": len(bundle.added),
+            "removed": len(bundle.removed),
+        },
+    )
+
+
 def bundles_record(*, limit: int = BATCH) -> int:
     """Record a bundle for each feed change not yet recorded that changed the compiled lines; how many were."""
     snapshot = _recorder.snapshot or _resume()
@@ -83,7 +103,7 @@ def bundles_record(*, limit: int = BATCH) -> int:
         snapshot = Snapshot.load()
         try:
             with transaction.atomic():
-                _first(snapshot)
+                _record_bundle(_first(snapshot))
         except IntegrityError:
             return 0  # another recorder got there first; the next run resumes from its bundles
         _recorder.snapshot = snapshot
@@ -123,6 +143,7 @@ def bundles_record(*, limit: int = BATCH) -> int:
                     line_count=(last.line_count if last else 0) + len(added) - len(removed),
                     checkpoint=snapshot.facts() if since_checkpoint >= CHECKPOINT_EVERY else None,
                 )
+                _record_bundle(last)
         except IntegrityError:
             _recorder.snapshot = None  # another recorder wrote this one: resume from the stored bundles
             return written

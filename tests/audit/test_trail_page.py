@@ -14,7 +14,7 @@ def test_the_trail_filters_by_partner(client, officer, host, partner_a):
     asset_register(name="atlas-7b", kind="model", owner=host, by=SETUP)
     client.force_login(officer)
     response = client.get("/trail/", {"partner": "northwind"})
-    actions = {event.action for event in response.context["page"]}
+    actions = {event.action for event in response.context["events"]}
     assert actions == {"partner.created"}
 
 

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.services import actor_for
+from audit.models import Event
 from charters.services.charters import charter_suspend
 from governance.models import PartnerRole, PolicyBundle
 from governance.policy import live
@@ -54,6 +55,8 @@ def test_each_change_of_the_compiled_policy_is_one_bundle_even_recorded_late(his
     assert recorded[-1].hash == history[-1][0] == live.current().bundle_hash
     for bundle in recorded:
         assert bundle.added or bundle.removed or bundle.parent is None
+    noted = Event.objects.filter(action="policy.bundle_recorded").order_by("id")
+    assert [event.details["hash"] for event in noted] == hashes  # each bundle's activation is in the trail
 
 
 def test_a_bundle_rebuilt_from_its_checkpoint_and_deltas_holds_exactly_its_lines(history):

@@ -1,0 +1,20 @@
+"""Who reads which part of the trail. The host's officers and auditors (``audit.view_event``) read all of it;
+a partner's admins (``audit.view_own_partner_events``) read their own partner's events only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+ALL = None
+
+
+def trail_scope(user: Any) -> str | None:
+    """None for the whole trail, a partner's slug for that partner's slice; PermissionDenied otherwise."""
+    if user.has_perm("audit.view_event"):
+        return ALL
+    partner = getattr(user, "partner_slug", "")
+    if partner and user.has_perm("audit.view_own_partner_events"):
+        return str(partner)
+    raise PermissionDenied("The trail is for the host's officers and auditors, and for partner admins (their slice).")

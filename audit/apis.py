@@ -1,0 +1,163 @@
+"""The trail's API: the public keys, a partner-scoped search, and exports with their signed manifests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import chain, exports
+from audit.access import trail_scope
+from audit.models import Event, ExportFile, SigningKey
+from audit.selectors import event_list
+from audit.trail import Actor, record
+from audit.views import moment
+
+
+def _actor(request: Request) -> Actor:
+    user: Any = request.user
+    kind = Event.ActorType.PRINCIPAL if getattr(user, "is_service", False) else Event.ActorType.USER
+    return Actor(type=kind, id=str(user.pk), label=user.get_username())
+
+
+class PublicKeyApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="audit_public_keys", responses=dict, auth=[])
+    def get(self, request: Request) -> Response:
+        """The trail's signing keys, current and past: pin one to verify checkpoints and exports offline."""
+        current = chain.signer()
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "current": current.key_id,
+                "keys": [
+                    {"key_id": key.key_id, "public_key": key.public_key, "first_used_at": key.first_used_at}
+                    for key in SigningKey.objects.all()
+                ],
+            }
+        )
+
+
+class EventSerializer(serializers.ModelSerializer[Event]):
+    class Meta:
+        model = Event
+        fields = [
+            "id", "occurred_at", "actor_type", "actor_id", "actor_label", "partner", "action", "target_type",
+            "target_id", "outcome", "reason", "request_id", "client_address", "details", "chain_seq", "digest",
+            "chain_hash",
+        ]  # fmt: skip
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+
+
+class EventListApi(ListAPIView[Event]):
+    """Search the trail. A partner admin sees only their own partner's events, whatever the filters say."""
+
+    serializer_class = EventSerializer
+    pagination_class = NewestFirst
+
+    @extend_schema(
+        operation_id="audit_events",
+        parameters=[
+            OpenApiParameter("partner", str, description="A partner's slug (the host's people only)."),
+            OpenApiParameter("action", str, description="An action or its prefix, e.g. grant."),
+            OpenApiParameter("actor", str, description="The actor's name."),
+            OpenApiParameter("outcome", str, enum=[value for value, _ in Event.Outcome.choices]),
+            OpenApiParameter("since", str, description="ISO time or date: events at or after it."),
+            OpenApiParameter("until", str, description="ISO time or date: events before it."),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Event.objects.none()
+        scope = trail_scope(self.request.user)
+        params = self.request.query_params
+        times = {name: moment(params.get(name, "").strip()) for name in ("since", "until")}
+        bad = [name for name, value in times.items() if params.get(name, "").strip() and value is None]
+        if bad:
+            raise ValidationError({name: ["Give an ISO date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z."]
+                                   for name in bad})  # fmt: skip
+        return event_list(
+            partner=scope if scope is not None else params.get("partner", "").strip(),
+            action=params.get("action", "").strip(),
+            actor=params.get("actor", "").strip(),
+            outcome=params.get("outcome", "").strip(),
+            **times,
+        )
+
+
+class ExportCreateApi(APIView):
+    @extend_schema_serializer(component_name="AuditExport")
+    class InputSerializer(serializers.Serializer[None]):
+        format = serializers.ChoiceField(choices=["jsonl", "csv"], default="jsonl")
+        partner = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="One partner's slice; partners get their own."
+        )
+        since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    @extend_schema(operation_id="audit_export", request=InputSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        """Export sealed events and a signed manifest; download both with the links in the answer."""
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        scope = trail_scope(request.user)
+        if scope is not None and data["partner"] not in ("", scope):
+            with transaction.atomic():
+                record(action="audit.export_denied", actor=_actor(request), partner=scope,
+                       outcome=Event.Outcome.DENIED, reason=f"asked for partner {data['partner'][:64]!r}")  # fmt: skip
+            raise Http404("No such partner among yours.")
+        try:
+            export = exports.export_for(
+                by=_actor(request),
+                requested_by=str(request.user.pk),
+                scope=scope if scope is not None else (data["partner"] or None),
+                fmt=data["format"],
+                since=data["since"],
+                until=data["until"],
+            )
+        except exports.ExportError as error:
+            raise ValidationError({"partner": [str(error)]}) from None
+        base = f"/api/v1/audit/exports/{export.pk}"
+        return Response(
+            {
+                "id": str(export.pk),
+                "manifest": export.manifest,
+                "file": f"{base}/file",
+                "manifest_url": f"{base}/manifest",
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ExportDownloadApi(APIView):
+    @extend_schema(operation_id="audit_export_download", responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, pk: uuid.UUID, part: str) -> FileResponse:
+        scope = trail_scope(request.user)
+        export = ExportFile.objects.filter(pk=pk).first()
+        if export is None or part not in ("file", "manifest") or (scope is not None and export.partner != scope):
+            raise Http404("No such export.")
+        path = exports.export_file(export, part)
+        if not path.exists():
+            raise Http404("This export's file is no longer on the server; export again.")
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

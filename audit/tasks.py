@@ -1,0 +1,27 @@
+"""Celery tasks of the trail: thin, each calls a function of the audit app."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from audit import chain
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="audit.tasks.audit_seal", autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3}
+)
+def audit_seal() -> int:
+    """Scheduled by beat every few seconds: seal new events and write a signed checkpoint. Safe to run twice at
+    once or again after a crash: sealers take turns on a lock, and an event is sealed once (the update only
+    touches unsealed events)."""
+    try:
+        result = chain.seal()
+    except chain.ChainBrokenError:
+        # Never sign over an altered chain; say so loudly, every run, until an operator looks.
+        logger.critical("The audit trail was altered; sealing stopped. Run `manage.py audit verify`.", exc_info=True)
+        raise
+    return result.sealed

@@ -1,0 +1,187 @@
+"""The trail at scale, on a scratch PostgreSQL database: appending with the sealer running, verify, and export.
+
+    .venv/bin/python bench/audit.py [--events 1000000] [--seconds 10] [--writers 4]
+
+It migrates a scratch database (default postgres://postgres@127.0.0.1:5432/accord_bench_audit, created when
+missing; the name must start with accord_bench, since the trail is emptied first: a superuser's TRUNCATE, which
+the append-only triggers do not cover). Prints one JSON object per measurement:
+
+- append: ``--writers`` processes each recording one event per transaction (as a decision does) for ``--seconds``,
+  first with no sealer (the baseline) and then with a sealer running every second, in the same run; events/s and
+  the ratio, and how long the last events waited to be sealed;
+- seal: sealing ``--events`` events written by COPY (events/s);
+- verify: ``audit verify`` over them (seconds);
+- export: ``audit export`` of all of them in a child process, with its peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.http_decisions import ensure_database  # noqa: E402 (after the path is set)
+
+WRITER = """
+import time
+from django.db import transaction
+from audit.trail import Actor, record
+deadline = time.monotonic() + {seconds}
+written = 0
+while time.monotonic() < deadline:
+    with transaction.atomic():
+        record(action="decision.allow", actor=Actor.system("bench"), partner="northwind",
+               details={{"decision_id": "x" * 32, "action": "infer", "asset": "a" * 64, "purpose": "benchmarking"}})
+    written += 1
+print(written)
+"""
+
+SEALER = """
+import time
+from audit import chain
+deadline = time.monotonic() + {seconds}
+while time.monotonic() < deadline:
+    chain.seal()
+    time.sleep(1)
+"""
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def emit(row: dict[str, Any]) -> None:
+    print(json.dumps(row), flush=True)
+
+
+def child(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
+        [sys.executable, str(REPO / "manage.py"), "shell", "-c", code],
+        cwd=REPO,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def empty_trail() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_event, audit_checkpoint RESTART IDENTITY")
+
+
+def append(seconds: int, writers: int, *, sealing: bool) -> dict[str, Any]:
+    from audit import chain
+    from audit.models import Event
+
+    empty_trail()
+    chain.seal()
+    sealer = child(SEALER.format(seconds=seconds)) if sealing else None
+    started = time.perf_counter()
+    processes = [child(WRITER.format(seconds=seconds)) for _ in range(writers)]
+    written = sum(int(process.communicate()[0].strip().splitlines()[-1]) for process in processes)
+    elapsed = time.perf_counter() - started
+    lag = 0.0
+    if sealer is not None:
+        sealer.wait()
+        waited = time.perf_counter()
+        chain.seal()
+        lag = time.perf_counter() - waited
+        assert not Event.objects.filter(chain_seq__isnull=True).exists()  # noqa: S101 (a benchmark's sanity)
+    return {"events": written, "seconds": round(elapsed, 1), "per_second": round(written / elapsed),
+            "final_seal_s": round(lag, 2)}  # fmt: skip
+
+
+def fill(events: int) -> None:
+    import io
+
+    from django.db import connection
+    from django.utils import timezone
+
+    empty_trail()
+    now = timezone.now().isoformat()
+    with connection.cursor() as cursor:
+        for start in range(0, events, 100_000):
+            buffer = io.StringIO()
+            for number in range(start, min(events, start + 100_000)):
+                details = json.dumps({"decision_id": f"{number:032x}", "action": "infer", "asset": "a" * 64,
+                                      "purpose": "benchmarking", "codes": [], "grant": number % 977})  # fmt: skip
+                partner = ("northwind", "helix", "orbit")[number % 3]
+                buffer.write("\t".join([now, "principal", str(number % 50), f"gateway-{number % 50}", partner,
+                                        "decision.allow", "", "", "success", "", "", details]) + "\n")  # fmt: skip
+            buffer.seek(0)
+            cursor.copy_expert(
+                "COPY audit_event (occurred_at, actor_type, actor_id, actor_label, partner, action, target_type, "
+                "target_id, outcome, reason, request_id, details) FROM STDIN",
+                buffer,
+            )
+        cursor.execute("ANALYZE audit_event")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/accord_bench_audit")
+    options = parser.parse_args()
+    if not options.database.rsplit("/", 1)[-1].startswith("accord_bench"):
+        raise SystemExit("--database must name a scratch database whose name starts with accord_bench.")
+    ensure_database(options.database)
+    os.environ.update(DATABASE_URL=options.database, DJANGO_SETTINGS_MODULE="accord.settings")
+    os.environ.setdefault("ACCORD_VAR_DIR", str(REPO / "var" / "bench"))
+    os.environ.pop("REDIS_URL", None)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from audit import chain
+
+    call_command("migrate", verbosity=0)
+    say(f"Appending for {options.seconds} s with {options.writers} writers, without and with the sealer")
+    bare = append(options.seconds, options.writers, sealing=False)
+    sealed = append(options.seconds, options.writers, sealing=True)
+    emit({"measure": "append", "writers": options.writers, "without_sealer": bare, "with_sealer": sealed,
+          "ratio": round(sealed["per_second"] / bare["per_second"], 2)})  # fmt: skip
+
+    say(f"Writing {options.events:,} events (COPY; not timed)")
+    fill(options.events)
+    started = time.perf_counter()
+    result = chain.seal()
+    seal_s = time.perf_counter() - started
+    emit({"measure": "seal", "events": result.sealed, "seconds": round(seal_s, 1),
+          "per_second": round(result.sealed / seal_s)})  # fmt: skip
+
+    started = time.perf_counter()
+    verified = chain.verify()
+    emit({"measure": "verify", "events": verified.checked, "intact": verified.intact,
+          "seconds": round(time.perf_counter() - started, 1)})  # fmt: skip
+
+    out = REPO / "var" / "bench" / "export.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    code = (
+        "import resource; from django.core.management import call_command; "
+        f"call_command('audit', 'export', '--format', 'jsonl', '--out', {str(out)!r}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    exporter = child(code)
+    peak_kb = int(exporter.communicate()[0].strip().splitlines()[-1])
+    emit({"measure": "export", "events": verified.checked, "seconds": round(time.perf_counter() - started, 1),
+          "file_mb": round(out.stat().st_size / 2**20), "peak_rss_mb": round(peak_kb / 1024)})  # fmt: skip
+    out.unlink()
+
+
+if __name__ == "__main__":
+    main()
