@@ -10,7 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from accounts.models import ApiToken, User
-from accounts.services import api_token_authenticate
+from accounts.services import api_token_authenticate, token_rejection_record
 
 UNKNOWN_TOKEN_MESSAGE = (
     "This API token is unknown, expired or revoked. Ask your partner admin or an officer for a new one."  # noqa: S105
@@ -40,8 +40,13 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         token = api_token_authenticate(raw)
         if token is None:
-            raise exceptions.AuthenticationFailed(UNKNOWN_TOKEN_MESSAGE)
+            raise self.rejected(raw)
         return token.user, token
+
+    def rejected(self, raw: str) -> exceptions.AuthenticationFailed:
+        """Record the rejected token in the trail (as a failed login is) and say what to do."""
+        token_rejection_record(raw=raw)
+        return exceptions.AuthenticationFailed(UNKNOWN_TOKEN_MESSAGE)
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 when credentials are missing.

@@ -15,7 +15,7 @@ from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
 from accounts.tokens import token_digest, token_generate, token_visible_prefix
 from audit.models import Event
-from audit.trail import Actor, record
+from audit.trail import Actor, event, record, record_standalone
 
 
 def actor_for(user: User) -> Actor:
@@ -196,6 +196,22 @@ def api_token_mark_used(pk: int, last_used_at: datetime | None) -> datetime | No
 @transaction.atomic
 def login_record(*, user: User) -> None:
     record(action="auth.login", actor=actor_for(user), partner=user.partner_slug, target=user)
+
+
+def token_rejection_record(*, raw: str) -> None:
+    """A bearer token that matched no live one: recorded on its own (nothing else happens), named by a short
+    digest so that repeated tries with the same token show up together and nothing of a token is stored."""
+    record_standalone(
+        [
+            event(
+                action="auth.token_rejected",
+                actor=Actor.anonymous(label="bearer token"),
+                outcome=Event.Outcome.FAILURE,
+                reason="Unknown, expired or revoked API token.",
+                details={"token_digest": token_digest(raw)[:12]},
+            )
+        ]
+    )
 
 
 @transaction.atomic

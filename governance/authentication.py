@@ -18,10 +18,9 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
 from rest_framework.request import Request
 
-from accounts.authentication import UNKNOWN_TOKEN_MESSAGE, BearerTokenAuthentication
+from accounts.authentication import BearerTokenAuthentication
 from accounts.models import ApiToken, User
 from accounts.services import api_token_mark_used
 from accounts.tokens import token_digest
@@ -94,20 +93,17 @@ class DecisionTokenAuthentication(BearerTokenAuthentication):
             cursor.execute(_query(connection.vendor), [token_digest(raw), now])
             row = cursor.fetchone()
         if row is None:
-            raise self.unknown()
+            raise self.rejected(raw)
         token_id, user_id, last_used_at, is_active, seq, head_token = row
         if not is_active:
-            raise self.unknown()
+            raise self.rejected(raw)
         if last_used_at is not None and timezone.is_naive(last_used_at):
             last_used_at = timezone.make_aware(last_used_at, UTC)  # SQLite hands back UTC without a zone
         user = users.get(user_id)
         if user is None:
-            raise self.unknown()
+            raise self.rejected(raw)
         api_token_mark_used(token_id, last_used_at)
         return user, DecisionCredentials(token_id=token_id, head=Head(seq or 0, head_token or ""))
-
-    def unknown(self) -> exceptions.AuthenticationFailed:
-        return exceptions.AuthenticationFailed(UNKNOWN_TOKEN_MESSAGE)
 
 
 class DecisionTokenScheme(OpenApiAuthenticationExtension):

@@ -39,6 +39,10 @@ def test_an_unknown_token_gets_401_with_what_to_do(db):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert "Ask your partner admin or an officer" in response.json()["error"]["message"]
+    rejected = Event.objects.get(action="auth.token_rejected")  # a failed login by token, in the trail
+    assert rejected.outcome == "failure" and rejected.details == {
+        "token_digest": token_digest("acc_not-a-real-token")[:12]
+    }
 
 
 def test_no_credentials_get_401_in_the_error_shape(db):

@@ -55,6 +55,7 @@ def test_a_revoked_token_is_refused_by_the_decision_endpoint_at_once(gateway, ma
     api_token_revoke(token=token_of(gateway), by=SETUP)
     refused = ask(gateway, atlas)
     assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
+    assert Event.objects.filter(action="auth.token_rejected", outcome="failure").count() == 1
 
 
 def test_an_expired_token_and_a_deactivated_principal_are_refused(gateway, make_grant, a_principal, atlas, api_as):
