@@ -64,6 +64,11 @@ if PRODUCTION and len(SECRET_KEY) < 50:
 
 # Ed25519 private key seed that signs the audit trail's checkpoints and export manifests.
 ACCORD_AUDIT_SIGNING_KEY = _key32("ACCORD_AUDIT_SIGNING_KEY", "audit-signing-key")
+# Every signed checkpoint is also appended here, outside the database, so that removing checkpoints and events
+# from the database (a TRUNCATE, a restore) shows. Put it on a volume the database's users cannot write.
+ACCORD_AUDIT_ANCHOR_FILE = Path(env_str("ACCORD_AUDIT_ANCHOR_FILE") or VAR_DIR / "audit" / "checkpoints.jsonl")
+# When nothing was sealed, a checkpoint is still written once this many seconds have passed since the last one.
+ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS = env_int("ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS", 60, minimum=1, maximum=3600)
 # Key-encryption key that wraps the data keys of stored artefacts (AES-256).
 ACCORD_KEK = _key32("ACCORD_KEK", "kek")
 

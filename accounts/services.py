@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -200,7 +202,14 @@ def login_record(*, user: User) -> None:
 
 def token_rejection_record(*, raw: str) -> None:
     """A bearer token that matched no live one: recorded on its own (nothing else happens), named by a short
-    digest so that repeated tries with the same token show up together and nothing of a token is stored."""
+    digest so that repeated tries with the same token show up together and nothing of a token is stored.
+
+    Once per token per minute: a client retrying a revoked token in a loop (or anyone sending junk) must not be
+    able to grow the append-only trail without bound.
+    """
+    digest = token_digest(raw)[:12]
+    if not cache.add(f"accord:token-rejected:{digest}:{int(time.time() // 60)}", 1, timeout=120):
+        return
     record_standalone(
         [
             event(
@@ -208,7 +217,7 @@ def token_rejection_record(*, raw: str) -> None:
                 actor=Actor.anonymous(label="bearer token"),
                 outcome=Event.Outcome.FAILURE,
                 reason="Unknown, expired or revoked API token.",
-                details={"token_digest": token_digest(raw)[:12]},
+                details={"token_digest": digest},
             )
         ]
     )

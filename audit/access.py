@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from audit.models import ExportFile
 
 ALL = None
 
@@ -18,3 +21,12 @@ def trail_scope(user: Any) -> str | None:
     if partner and user.has_perm("audit.view_own_partner_events"):
         return str(partner)
     raise PermissionDenied("The trail is for the host's officers and auditors, and for partner admins (their slice).")
+
+
+def export_get_for_user(user: Any, pk: Any) -> ExportFile:
+    """An export its reader may download: the whole trail's for the host's people, their own for a partner."""
+    scope = trail_scope(user)
+    export = ExportFile.objects.filter(pk=pk).first()
+    if export is None or (scope is not None and export.partner != scope):
+        raise Http404("No such export.")
+    return export

@@ -18,11 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import chain, exports
-from audit.access import trail_scope
-from audit.models import Event, ExportFile, SigningKey
+from audit.access import export_get_for_user, trail_scope
+from audit.models import Event, SigningKey
 from audit.selectors import event_list
 from audit.trail import Actor, record
-from audit.views import moment
 
 
 def _actor(request: Request) -> Actor:
@@ -39,16 +38,13 @@ class PublicKeyApi(APIView):
     def get(self, request: Request) -> Response:
         """The trail's signing keys, current and past: pin one to verify checkpoints and exports offline."""
         current = chain.signer()
-        return Response(
-            {
-                "algorithm": "Ed25519",
-                "current": current.key_id,
-                "keys": [
-                    {"key_id": key.key_id, "public_key": key.public_key, "first_used_at": key.first_used_at}
-                    for key in SigningKey.objects.all()
-                ],
-            }
-        )
+        keys = [
+            {"key_id": key.key_id, "public_key": key.public_key, "first_used_at": key.first_used_at}
+            for key in SigningKey.objects.all()
+        ]
+        if current.key_id not in {key["key_id"] for key in keys}:  # configured, not used yet
+            keys.append({"key_id": current.key_id, "public_key": current.public_key, "first_used_at": None})
+        return Response({"algorithm": "Ed25519", "current": current.key_id, "keys": keys})
 
 
 class EventSerializer(serializers.ModelSerializer[Event]):
@@ -59,6 +55,13 @@ class EventSerializer(serializers.ModelSerializer[Event]):
             "target_id", "outcome", "reason", "request_id", "client_address", "details", "chain_seq", "digest",
             "chain_hash",
         ]  # fmt: skip
+
+
+class PartnerEventSerializer(EventSerializer):
+    """What a partner admin reads: their partner's events, without the client addresses of the host's people."""
+
+    class Meta(EventSerializer.Meta):
+        fields = [name for name in EventSerializer.Meta.fields if name != "client_address"]
 
 
 class NewestFirst(CursorPagination):
@@ -72,37 +75,43 @@ class EventListApi(ListAPIView[Event]):
     serializer_class = EventSerializer
     pagination_class = NewestFirst
 
+    class FilterSerializer(serializers.Serializer[None]):
+        partner = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+        action = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
+        actor = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
+        outcome = serializers.ChoiceField(choices=["", *Event.Outcome.values], required=False, default="")
+        since = serializers.DateTimeField(required=False, default=None)
+        until = serializers.DateTimeField(required=False, default=None)
+
     @extend_schema(
         operation_id="audit_events",
         parameters=[
             OpenApiParameter("partner", str, description="A partner's slug (the host's people only)."),
-            OpenApiParameter("action", str, description="An action or its prefix, e.g. grant."),
+            OpenApiParameter("action", str, description="An action, or a prefix ending in '.', e.g. grant."),
             OpenApiParameter("actor", str, description="The actor's name."),
-            OpenApiParameter("outcome", str, enum=[value for value, _ in Event.Outcome.choices]),
-            OpenApiParameter("since", str, description="ISO time or date: events at or after it."),
-            OpenApiParameter("until", str, description="ISO time or date: events before it."),
+            OpenApiParameter("outcome", str, enum=Event.Outcome.values),
+            OpenApiParameter("since", str, description="ISO 8601 time: events at or after it."),
+            OpenApiParameter("until", str, description="ISO 8601 time: events before it."),
         ],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    def get_serializer_class(self) -> Any:
+        if getattr(self, "swagger_fake_view", False) or trail_scope(self.request.user) is None:
+            return EventSerializer
+        return PartnerEventSerializer
+
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Event.objects.none()
         scope = trail_scope(self.request.user)
-        params = self.request.query_params
-        times = {name: moment(params.get(name, "").strip()) for name in ("since", "until")}
-        bad = [name for name, value in times.items() if params.get(name, "").strip() and value is None]
-        if bad:
-            raise ValidationError({name: ["Give an ISO date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z."]
-                                   for name in bad})  # fmt: skip
-        return event_list(
-            partner=scope if scope is not None else params.get("partner", "").strip(),
-            action=params.get("action", "").strip(),
-            actor=params.get("actor", "").strip(),
-            outcome=params.get("outcome", "").strip(),
-            **times,
-        )
+        filters = self.FilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = dict(filters.validated_data)
+        if scope is not None:
+            data["partner"] = scope
+        return event_list(**data)
 
 
 class ExportCreateApi(APIView):
@@ -128,7 +137,7 @@ class ExportCreateApi(APIView):
                        outcome=Event.Outcome.DENIED, reason=f"asked for partner {data['partner'][:64]!r}")  # fmt: skip
             raise Http404("No such partner among yours.")
         try:
-            export = exports.export_for(
+            export = exports.export_request(
                 by=_actor(request),
                 requested_by=str(request.user.pk),
                 scope=scope if scope is not None else (data["partner"] or None),
@@ -137,7 +146,7 @@ class ExportCreateApi(APIView):
                 until=data["until"],
             )
         except exports.ExportError as error:
-            raise ValidationError({"partner": [str(error)]}) from None
+            raise ValidationError([str(error)]) from None
         base = f"/api/v1/audit/exports/{export.pk}"
         return Response(
             {
@@ -153,11 +162,5 @@ class ExportCreateApi(APIView):
 class ExportDownloadApi(APIView):
     @extend_schema(operation_id="audit_export_download", responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, pk: uuid.UUID, part: str) -> FileResponse:
-        scope = trail_scope(request.user)
-        export = ExportFile.objects.filter(pk=pk).first()
-        if export is None or part not in ("file", "manifest") or (scope is not None and export.partner != scope):
-            raise Http404("No such export.")
-        path = exports.export_file(export, part)
-        if not path.exists():
-            raise Http404("This export's file is no longer on the server; export again.")
+        path = exports.export_file(export_get_for_user(request.user, pk), part)
         return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

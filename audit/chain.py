@@ -1,28 +1,35 @@
 """The hash chain over the trail: sealing events in order, signed checkpoints, and verifying both.
 
-Each event's ``digest`` is the SHA-256 of its canonical JSON (``event_body``); its ``chain_hash`` is the SHA-256 of
-its ``chain_seq``, the previous event's chain hash and its digest. An event can therefore be shown as its digest
-alone and the chain still checks: that is how a partner's export covers other partners' events.
+Each event's ``digest`` is the SHA-256 of its canonical JSON (``event_body``, which includes a random salt); its
+``chain_hash`` is the SHA-256 of its ``chain_seq``, the previous event's chain hash and its digest. An event can
+therefore be shown as its digest alone and the chain still checks: that is how a partner's export covers other
+partners' events, and the salt keeps such a digest from being confirmed by guessing the event.
 
-Events are inserted freely and sealed later, in order, by one sealer at a time (``seal``). On PostgreSQL the sealer
-seals only events whose transaction is older than every transaction still running, so an event committed late
-is sealed late rather than skipped; on SQLite writers are serialised, so every visible event is final. Every batch
-the sealer commits carries a signed checkpoint over its last event, in the same transaction, so every sealed event
-is covered by a checkpoint, and a checkpoint is written even when nothing happened.
+Events are inserted freely and sealed later by one sealer at a time (``seal``), which takes every committed
+unsealed event, whatever its id: an event committed late is sealed by a later pass, never skipped, so the chain's
+order is the sealing order, not the id order. Every batch the sealer commits carries a signed checkpoint over its
+last event, in the same transaction, so every sealed event is covered by a checkpoint. Checkpoints are numbered and
+each names the previous one's signature, and each is also appended to a file outside the database (the anchor):
+removing checkpoints and events from the database shows, in ``verify`` and to the sealer, which then refuses to
+sign over it.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -48,6 +55,7 @@ BODY_FIELDS = (
     "request_id",
     "client_address",
     "details",
+    "salt",
 )
 
 
@@ -61,7 +69,9 @@ def event_body(row: dict[str, Any]) -> dict[str, Any]:
     body = {name: row[name] for name in BODY_FIELDS}
     occurred_at = body["occurred_at"]
     if isinstance(occurred_at, datetime):
-        body["occurred_at"] = occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+        # SQLite hands raw SQL a naive time, which Django stored in UTC.
+        aware = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=UTC)
+        body["occurred_at"] = aware.astimezone(UTC).isoformat(timespec="microseconds")
     if isinstance(body["details"], str):  # raw SQL on SQLite hands JSON back as text
         body["details"] = json.loads(body["details"])
     return body
@@ -73,6 +83,11 @@ def body_digest(body: dict[str, Any]) -> str:
 
 def link(chain_seq: int, previous: str, digest: str) -> str:
     return hashlib.sha256(f"{chain_seq}:{previous}:{digest}".encode()).hexdigest()
+
+
+def signature_digest(signature: str) -> str:
+    """What the next checkpoint names as its ``previous``."""
+    return hashlib.sha256(signature.encode()).hexdigest()
 
 
 # --- Keys -------------------------------------------------------------------------------------------------
@@ -99,20 +114,25 @@ class Signer:
     def key_id(self) -> str:
         return key_id_of(self.public_raw)
 
+    @property
+    def public_key(self) -> str:
+        return encode(self.public_raw)
+
     def sign(self, statement: dict[str, Any]) -> str:
         return encode(self.private.sign(canonical(statement)))
 
 
 def signer() -> Signer:
-    """The configured signing key (ACCORD_AUDIT_SIGNING_KEY), published in the keys table on first use."""
+    """The configured signing key (ACCORD_AUDIT_SIGNING_KEY)."""
     private = Ed25519PrivateKey.from_private_bytes(decode(settings.ACCORD_AUDIT_SIGNING_KEY))
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    return Signer(private, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
-    public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    found = Signer(private, public_raw)
-    if not SigningKey.objects.filter(key_id=found.key_id).exists():
-        SigningKey.objects.get_or_create(key_id=found.key_id, defaults={"public_key": encode(public_raw)})
-    return found
+
+def signer_publish() -> Signer:
+    """The signing key, with its public half in the keys table (kept after a rotation, so old checkpoints verify)."""
+    key = signer()
+    SigningKey.objects.get_or_create(key_id=key.key_id, defaults={"public_key": key.public_key})
+    return key
 
 
 def signature_valid(statement: dict[str, Any], signature: str, public_key: str) -> bool:
@@ -123,11 +143,63 @@ def signature_valid(statement: dict[str, Any], signature: str, public_key: str) 
     return True
 
 
+# --- The anchor: checkpoints outside the database -----------------------------------------------------------
+
+
+def anchor_path() -> Path:
+    return Path(settings.ACCORD_AUDIT_ANCHOR_FILE)
+
+
+def anchor_last(path: Path | None = None) -> dict[str, Any] | None:
+    """The last checkpoint written to the anchor file; None when there is none."""
+    path = path or anchor_path()
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)  # sealers in several processes append to it
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 16384))
+        lines = handle.read().splitlines()
+    for line in reversed(lines):
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue  # the first line of the window may be cut
+        if isinstance(found, dict) and "number" in found:
+            return found
+    return None
+
+
+def _anchor_append(checkpoint: Checkpoint) -> None:
+    path = anchor_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(canonical({**checkpoint.statement(), "signature": checkpoint.signature}) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _anchor_missing(anchored: dict[str, Any] | None) -> str:
+    """Why the anchored checkpoint is not in the database, or "" when it is."""
+    if anchored is None:
+        return ""
+    found = Checkpoint.objects.filter(number=anchored["number"]).values_list("signature", flat=True).first()
+    if found == anchored["signature"]:
+        return ""
+    return (
+        f"checkpoint {anchored['number']} (chain_seq {anchored['chain_seq']}, {anchored['created_at']}), written "
+        f"outside the database to {anchor_path()}, is {'different' if found else 'missing'} in the database: "
+        "checkpoints and events were removed or replaced (a TRUNCATE, a restore). If the database was reset on "
+        "purpose, move the anchor file aside"
+    )
+
+
 # --- Sealing ----------------------------------------------------------------------------------------------
 
 
 class ChainBrokenError(RuntimeError):
-    """The sealed chain does not end where the last checkpoint says: the sealer will not sign over it."""
+    """The sealed chain is not the one the last checkpoint signed: the sealer will not sign over it."""
 
 
 @dataclass
@@ -146,52 +218,33 @@ def _head() -> tuple[int, str]:
     return int(row[0]), str(row[1] or GENESIS)
 
 
-def _check_head(chain_seq: int, chain_hash: str) -> None:
+def _check_head(chain_seq: int, chain_hash: str, last: Checkpoint | None) -> None:
     """Every sealed event is covered by a checkpoint written with it: a chain that ends elsewhere was altered."""
-    checkpoint = Checkpoint.objects.order_by("-id").first()
-    if checkpoint is None:
+    if last is None:
         if chain_seq:
             raise ChainBrokenError(f"Events are sealed up to {chain_seq} but no checkpoint exists. Run audit verify.")
         return
-    if (checkpoint.chain_seq, checkpoint.chain_hash) != (chain_seq, chain_hash):
+    if (last.chain_seq, last.chain_hash) != (chain_seq, chain_hash):
         raise ChainBrokenError(
-            f"The chain ends at {chain_seq} but the last checkpoint (#{checkpoint.pk}) is at "
-            f"{checkpoint.chain_seq}: the trail was altered. Run `manage.py audit verify` to find where."
+            f"The chain ends at {chain_seq} but the last checkpoint (number {last.number}) is at {last.chain_seq}: "
+            "the trail was altered. Run `manage.py audit verify` to find where."
         )
-
-
-def _horizon() -> int | None:
-    """PostgreSQL: the oldest transaction still running; events written by older ones are final."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        return int(cursor.fetchone()[0])
 
 
 def _column(name: str) -> str:
     return str(Event._meta.get_field(name).column)  # type: ignore[union-attr]
 
 
-def _columns() -> str:
-    return ", ".join(_column(name) for name in BODY_FIELDS)
-
-
-def _unsealed(horizon: int | None, limit: int) -> list[dict[str, Any]]:
-    sql = f"SELECT {_columns()} FROM audit_event WHERE chain_seq IS NULL"  # noqa: S608 (column names are ours)
-    params: list[Any] = []
-    if horizon is not None:
-        # Final: written before every running transaction began, or by this one (it commits with its seals).
-        sql += " AND (txid IS NULL OR txid < %s OR txid = pg_current_xact_id_if_assigned()::text::bigint)"
-        params.append(horizon)
-    sql += " ORDER BY id LIMIT %s"
-    params.append(limit)
+def _unsealed(limit: int) -> list[dict[str, Any]]:
+    """Committed unsealed events, oldest id first. One committed after a later id was sealed is simply sealed now:
+    the chain's order is the sealer's, so no event can be passed over."""
+    columns = ", ".join(_column(name) for name in BODY_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    field_of = {_column(name): name for name in BODY_FIELDS}
-    return [{field_of[key]: value for key, value in row.items()} for row in rows]
+        cursor.execute(
+            f"SELECT {columns} FROM audit_event WHERE chain_seq IS NULL ORDER BY id LIMIT %s",  # noqa: S608 (ours)
+            [limit],
+        )
+        return [dict(zip(BODY_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _write_seals(seals: list[tuple[int, int, str, str]]) -> None:
@@ -207,36 +260,52 @@ def _write_seals(seals: list[tuple[int, int, str, str]]) -> None:
                 "WHERE e.id = v.id AND e.chain_seq IS NULL",
                 [value for seal in seals for value in seal],
             )
+            if cursor.rowcount != len(seals):
+                raise ChainBrokenError("Another writer sealed events during this pass: nothing of it is kept.")
         else:
             cursor.executemany(
                 "UPDATE audit_event SET chain_seq = %s, digest = %s, chain_hash = %s "
                 "WHERE id = %s AND chain_seq IS NULL",
                 [(seq, digest, chained, pk) for pk, seq, digest, chained in seals],
             )
-        if cursor.rowcount != len(seals) and connection.vendor == "postgresql":
-            raise ChainBrokenError("Another writer sealed events during this pass: nothing of it is kept.")
 
 
-def _checkpoint(chain_seq: int, chain_hash: str, key: Signer) -> Checkpoint:
-    checkpoint = Checkpoint(chain_seq=chain_seq, chain_hash=chain_hash, created_at=timezone.now(), key_id=key.key_id)
+def _checkpoint(chain_seq: int, chain_hash: str, key: Signer, last: Checkpoint | None) -> Checkpoint:
+    checkpoint = Checkpoint(
+        number=(last.number + 1) if last else 1,
+        previous=signature_digest(last.signature) if last else GENESIS,
+        chain_seq=chain_seq,
+        chain_hash=chain_hash,
+        created_at=timezone.now(),
+        key_id=key.key_id,
+    )
     checkpoint.signature = key.sign(checkpoint.statement())
     checkpoint.save()
+    # Outside the database only once it is committed: an anchor ahead of the database would be a false alarm.
+    transaction.on_commit(lambda: _anchor_append(checkpoint))
     return checkpoint
 
 
-def seal(*, batch: int = SEAL_BATCH) -> SealResult:
-    """One sealing pass: every final unsealed event, in id order, in batches, each batch committed with its signed
-    checkpoint; at least one checkpoint even when there is nothing to seal."""
-    key = signer()
+def seal(*, batch: int = SEAL_BATCH, quiet_interval: float = 0) -> SealResult:
+    """One sealing pass: every committed unsealed event, in batches, each committed with its signed checkpoint.
+
+    When nothing is sealed, a checkpoint is still written if the last one is ``quiet_interval`` seconds old or
+    older (0: always), so that "nothing happened" is signed too.
+    """
+    key = signer_publish()
     result = SealResult()
     while True:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEALER_LOCK])
+            last = Checkpoint.objects.order_by("-number").first()
+            missing = _anchor_missing(anchor_last())
+            if missing:
+                raise ChainBrokenError(missing[0].upper() + missing[1:] + ".")
             chain_seq, chain_hash = _head()
-            _check_head(chain_seq, chain_hash)
-            rows = _unsealed(_horizon(), batch)
+            _check_head(chain_seq, chain_hash, last)
+            rows = _unsealed(batch)
             seals = []
             for row in rows:
                 chain_seq += 1
@@ -244,8 +313,9 @@ def seal(*, batch: int = SEAL_BATCH) -> SealResult:
                 chain_hash = link(chain_seq, chain_hash, digest)
                 seals.append((row["id"], chain_seq, digest, chain_hash))
             _write_seals(seals)
-            if rows or not result.checkpoints:
-                _checkpoint(chain_seq, chain_hash, key)
+            quiet_due = last is None or timezone.now() - last.created_at >= timedelta(seconds=quiet_interval)
+            if rows or (not result.checkpoints and quiet_due):
+                _checkpoint(chain_seq, chain_hash, key, last)
                 result.checkpoints += 1
         result.sealed += len(rows)
         result.chain_seq, result.chain_hash = chain_seq, chain_hash
@@ -274,6 +344,7 @@ class Verification:
     checked: int = 0
     checkpoints: int = 0
     last_seq: int = 0
+    newest_checkpoint_at: datetime | None = None
     damage: list[Damage] = field(default_factory=list)
 
     @property
@@ -304,38 +375,61 @@ def _sealed_rows(start: int) -> Iterator[Sealed]:
         )
 
 
-def _published_keys(pinned: dict[str, str] | None) -> dict[str, str]:
-    if pinned is not None:
-        return pinned
-    return dict(SigningKey.objects.values_list("key_id", "public_key"))
+def _checkpoints_damage(keys: dict[str, str], result: Verification) -> Damage | None:
+    """Every checkpoint: numbered without a gap, naming the one before it, signed by a known key."""
+    expected, previous = 1, GENESIS
+    for checkpoint in Checkpoint.objects.order_by("number").iterator(chunk_size=5000):
+        where = f"checkpoint {checkpoint.number}"
+        if checkpoint.number != expected:
+            return Damage("missing", checkpoint.chain_seq, None, f"checkpoint {expected} is gone ({where} follows)")
+        if checkpoint.previous != previous:
+            return Damage("bad signature", checkpoint.chain_seq, None, f"{where} does not name the one before it")
+        public = keys.get(checkpoint.key_id)
+        if public is None or not signature_valid(checkpoint.statement(), checkpoint.signature, public):
+            why = "is signed by an unknown key" if public is None else "has a signature that does not verify"
+            return Damage("bad signature", checkpoint.chain_seq, None, f"{where} {why}")
+        expected, previous = expected + 1, signature_digest(checkpoint.signature)
+        result.checkpoints += 1
+        result.newest_checkpoint_at = checkpoint.created_at
+    return None
 
 
 def verify(
-    *, start: int = 1, pinned_keys: dict[str, str] | None = None, progress: Callable[[int], object] | None = None
+    *,
+    start: int = 1,
+    pinned_keys: dict[str, str] | None = None,
+    anchor: Path | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> Verification:
-    """Recompute the chain from ``start`` and check every checkpoint's signature and position.
+    """Recompute the chain from ``start`` and check every checkpoint, in one consistent view of the database.
 
     Damage is named by kind at the first place it shows: an event whose content no longer has its digest
-    (modified), a chain_seq with no event (missing), an event that belongs to no position (inserted), two events
-    in each other's places (reordered), a checkpoint whose signature fails (bad signature), and a chain that ends
-    before the last checkpoint (truncated tail). ``pinned_keys`` (key id -> public key) replaces the keys this
-    database publishes, so that a key swapped in the database does not vouch for itself.
+    (modified), a chain_seq or checkpoint with nothing there (missing), an event that belongs to no position
+    (inserted), two events in each other's places (reordered), a checkpoint that does not verify or does not name
+    the one before it (bad signature), and a chain that ends before what was signed (truncated tail), the anchor
+    file included. ``pinned_keys`` (key id -> public key) replaces the keys this database publishes, so that a key
+    swapped in the database does not vouch for itself; ``anchor`` replaces the configured anchor file.
     """
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+            with connection.cursor() as cursor:  # the sealer may commit meanwhile: read one snapshot
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _verify(start, pinned_keys, anchor, progress)
+
+
+def _verify(
+    start: int, pinned: dict[str, str] | None, anchor: Path | None, progress: Callable[[int], object] | None
+) -> Verification:
     result = Verification()
-    keys = _published_keys(pinned_keys)
-    checkpoints = list(Checkpoint.objects.filter(chain_seq__gte=start - 1).order_by("chain_seq", "id"))
-    for checkpoint in checkpoints:
-        public = keys.get(checkpoint.key_id)
-        if public is None or not signature_valid(checkpoint.statement(), checkpoint.signature, public):
-            why = "signed by an unknown key" if public is None else "its signature does not verify"
-            result.damage.append(
-                Damage("bad signature", checkpoint.chain_seq, None, f"checkpoint #{checkpoint.pk} {why}")
-            )
-            return result
-    result.checkpoints = len(checkpoints)
-    at_seq: dict[int, list[Checkpoint]] = {}
-    for checkpoint in checkpoints:
-        at_seq.setdefault(checkpoint.chain_seq, []).append(checkpoint)
+    keys = pinned if pinned is not None else dict(SigningKey.objects.values_list("key_id", "public_key"))
+    broken = _checkpoints_damage(keys, result)
+    if broken is not None:
+        result.damage.append(broken)
+        return result
+    missing = _anchor_missing(anchor_last(anchor) if anchor else anchor_last())
+    if missing:
+        result.damage.append(Damage("truncated tail", None, None, missing))
+        return result
 
     previous, earlier = GENESIS, GENESIS  # the chain hashes of the last two events checked
     last_event: int | None = None
@@ -345,69 +439,50 @@ def verify(
             result.damage.append(Damage("missing", start - 1, None, "the event before --from is not in the trail"))
             return result
         previous = before
+    signed = Checkpoint.objects.filter(chain_seq__gte=start).order_by("chain_seq", "number")
+    checkpoints = signed.values_list("chain_seq", "chain_hash", "number").iterator(chunk_size=5000)
+    pending_checkpoint = next(checkpoints, None)
     expected = start
     rows = _sealed_rows(start)
-    pending: Sealed | None = None
-    while True:
-        row = pending or next(rows, None)
-        pending = None
-        if row is None:
-            break
+    for row in rows:
         if row.chain_seq != expected:
-            result.damage.append(
-                Damage("missing", expected, None, f"no event has chain_seq {expected}; the next is {row.chain_seq}")
-            )
+            detail = f"no event has chain_seq {expected}; the next is {row.chain_seq}"
+            result.damage.append(Damage("missing", expected, None, detail))
             return result
         if row.computed != row.digest or link(row.chain_seq, previous, row.digest) != row.chain_hash:
-            if (
-                result.checked
-                and row.computed == row.digest
-                and link(row.chain_seq - 1, earlier, row.digest) == (row.chain_hash)
-            ):
+            fits_earlier = link(row.chain_seq - 1, earlier, row.digest) == row.chain_hash
+            if result.checked and row.computed == row.digest and fits_earlier:
                 # This event belongs one place earlier: the one before it was slipped in (with a valid link).
                 detail = "this event was not in the chain when it was sealed; the events after it moved up"
                 result.damage.append(Damage("inserted", row.chain_seq - 1, last_event, detail))
                 return result
-            following = next(rows, None)
-            result.damage.append(_classify(row, following, previous))
+            result.damage.append(_classify(row, next(rows, None), previous))
             return result
-        for checkpoint in at_seq.get(row.chain_seq, []):
-            if checkpoint.chain_hash != row.chain_hash:
-                result.damage.append(
-                    Damage(
-                        "modified",
-                        row.chain_seq,
-                        row.event_id,
-                        f"checkpoint #{checkpoint.pk} signed another chain hash here",
-                    )
-                )
+        while pending_checkpoint is not None and pending_checkpoint[0] == row.chain_seq:
+            if pending_checkpoint[1] != row.chain_hash:
+                detail = f"checkpoint {pending_checkpoint[2]} signed another chain hash here"
+                result.damage.append(Damage("modified", row.chain_seq, row.event_id, detail))
                 return result
+            pending_checkpoint = next(checkpoints, None)
         earlier, previous, last_event = previous, row.chain_hash, row.event_id
         result.checked += 1
-        if progress is not None and result.checked % 10_000 == 0:
-            progress(10_000)
         result.last_seq = row.chain_seq
         expected += 1
-    last_checkpoint = max((checkpoint.chain_seq for checkpoint in checkpoints), default=0)
-    if last_checkpoint > result.last_seq:
-        result.damage.append(
-            Damage(
-                "truncated tail",
-                result.last_seq + 1,
-                None,
-                f"a checkpoint covers events up to {last_checkpoint}, the chain ends at {result.last_seq}",
-            )
+        if progress is not None and result.checked % 10_000 == 0:
+            progress(10_000)
+    signed_up_to = max(
+        start - 1, Checkpoint.objects.order_by("-number").values_list("chain_seq", flat=True).first() or 0
+    )
+    end = max(result.last_seq, start - 1)
+    if signed_up_to > end:
+        detail = f"a checkpoint covers events up to {signed_up_to}, the chain ends at {end}"
+        result.damage.append(Damage("truncated tail", end + 1, None, detail))
+    elif end > signed_up_to:
+        detail = (
+            f"events {signed_up_to + 1}..{end} are sealed but no checkpoint covers them; the sealer writes one with "
+            "every batch"
         )
-    elif result.last_seq > last_checkpoint and checkpoints:
-        result.damage.append(
-            Damage(
-                "inserted",
-                last_checkpoint + 1,
-                None,
-                f"events {last_checkpoint + 1}..{result.last_seq} are sealed but no checkpoint covers them; the "
-                "sealer writes one with every batch",
-            )
-        )
+        result.damage.append(Damage("inserted", signed_up_to + 1, None, detail))
     return result
 
 
@@ -420,11 +495,14 @@ def _classify(row: Sealed, following: Sealed | None, previous: str) -> Damage:
         row_fits_next = link(following.chain_seq, following.chain_hash, row.computed) == row.chain_hash
         swapped_contents = row.computed == following.digest and following.computed == row.digest
         if (next_fits_here and row_fits_next) or swapped_contents:
-            return Damage(
-                "reordered", row.chain_seq, row.event_id, f"it and chain_seq {following.chain_seq} have changed places"
-            )
+            detail = f"it and chain_seq {following.chain_seq} have changed places"
+            return Damage("reordered", row.chain_seq, row.event_id, detail)
         if next_fits_here:
             return Damage("inserted", row.chain_seq, row.event_id, "this event was not in the chain when it was sealed")
+        renumbered = link(following.chain_seq + 1, row.chain_hash, following.digest) == following.chain_hash
+        if row.computed == row.digest and renumbered:
+            detail = "the event sealed before this one is gone, and the events after it were renumbered"
+            return Damage("missing", row.chain_seq, None, detail)
     if row.computed != row.digest:
         return Damage("modified", row.chain_seq, row.event_id, "its content no longer matches its digest")
     return Damage("modified", row.chain_seq, row.event_id, "its chain hash does not follow from the event before it")

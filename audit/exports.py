@@ -25,6 +25,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, Value
+from django.http import Http404
 from django.utils import timezone
 
 from audit import chain
@@ -93,11 +94,12 @@ def _line(fmt: str, in_full: bool, values: dict[str, Any]) -> bytes:
         cells = ["" if cell is None else cell for cell in cells]
     else:
         cells += [""] * len(chain.BODY_FIELDS)
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    # Every cell quoted: a bare carriage return in a field must not split the row for a reader.
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
     return buffer.getvalue().encode()
 
 
-def export(
+def trail_export(
     out: Path,
     *,
     fmt: str,
@@ -146,14 +148,20 @@ def _export(
     first, last = bounds["first"], covering.chain_seq
     previous = chain.GENESIS
     if first > 1:
-        previous = Event.objects.filter(chain_seq=first - 1).values_list("chain_hash", flat=True).first() or ""
+        before = Event.objects.filter(chain_seq=first - 1).values_list("chain_hash", flat=True).first()
+        if before is None:
+            raise ExportError(
+                f"The event sealed before chain_seq {first} is missing, so this export could never verify: the "
+                "trail is damaged. Run `manage.py audit verify`."
+            )
+        previous = before
     count = full = 0
     temporary = out.with_name(out.name + ".partial")
     with temporary.open("wb") as target:
         writer = _HashingWriter(target)
         if fmt == "csv":
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerow(CSV_COLUMNS)
+            csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(CSV_COLUMNS)
             writer.write(buffer.getvalue().encode())
         for in_full, values in _rows(first, last, selected):
             writer.write(_line(fmt, in_full, values))
@@ -162,7 +170,7 @@ def _export(
             if progress is not None and count % CHUNK == 0:
                 progress(CHUNK)
     temporary.replace(out)  # a file is either whole or absent
-    key = chain.signer()
+    key = chain.signer_publish()
     manifest: dict[str, Any] = {
         "format": fmt,
         "file": out.name,
@@ -176,7 +184,7 @@ def _export(
         "checkpoint": {**covering.statement(), "signature": covering.signature},
         "created_at": timezone.now().isoformat(),
         "key_id": key.key_id,
-        "public_key": chain.encode(key.public_raw),
+        "public_key": key.public_key,
     }
     manifest["signature"] = key.sign(manifest)
     manifest_path(out).write_bytes(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
@@ -189,7 +197,7 @@ def export_dir() -> Path:
     return folder
 
 
-def export_for(
+def export_request(
     *, by: Actor, requested_by: str, scope: str | None, fmt: str, since: datetime | None, until: datetime | None
 ) -> ExportFile:
     """An export asked for through the API or the web UI, kept under the export folder; ``scope`` is the
@@ -199,7 +207,7 @@ def export_for(
     folder.mkdir()
     out = folder / f"trail.{fmt}"
     try:
-        manifest = export(out, fmt=fmt, by=by, partner=scope or "", since=since, until=until)
+        manifest = trail_export(out, fmt=fmt, by=by, partner=scope or "", since=since, until=until)
     except ExportError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -215,6 +223,11 @@ def export_for(
 
 
 def export_file(export: ExportFile, part: str) -> Path:
-    """The export's file (``part`` "file") or its manifest ("manifest")."""
+    """The export's file (``part`` "file") or its manifest ("manifest"), for a download."""
+    if part not in ("file", "manifest"):
+        raise Http404("Ask for the export's file or its manifest.")
     path = export_dir() / export.path
-    return manifest_path(path) if part == "manifest" else path
+    path = manifest_path(path) if part == "manifest" else path
+    if not path.exists():
+        raise Http404("This export's file is no longer on the server; export again.")
+    return path

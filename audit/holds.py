@@ -39,7 +39,7 @@ def _related(records: Sequence[dict[str, Any]], partner: str, since: datetime | 
 
 
 @transaction.atomic
-def legal_hold(
+def legal_hold_place(
     *,
     title: str,
     reason: str,
@@ -79,4 +79,11 @@ def legal_hold(
 
 
 def evidence_intact(bundle: EvidenceBundle) -> bool:
-    return hashlib.sha256(chain.canonical(bundle.content)).hexdigest() == bundle.content_hash
+    """The bundle's content still has the hash that the trail recorded when the hold was placed (the bundle's
+    own copy of the hash could have been rewritten with the content; the sealed event's cannot, unseen)."""
+    placed = Event.objects.filter(
+        action="audit.legal_hold_placed", target_type=bundle._meta.label_lower, target_id=str(bundle.pk)
+    ).values_list("details", flat=True)
+    recorded = {details.get("content_hash") for details in placed}
+    recomputed = hashlib.sha256(chain.canonical(bundle.content)).hexdigest()
+    return recorded == {recomputed} and bundle.content_hash == recomputed

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any, NoReturn
 
@@ -18,6 +19,10 @@ class EventQuerySet(models.QuerySet["Event"]):
 
     def delete(self) -> NoReturn:
         raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
 
 
 class Event(models.Model):
@@ -53,10 +58,11 @@ class Event(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    # The chain fields. On PostgreSQL a trigger stamps ``txid`` with the inserting transaction's id (the sealer
-    # seals only below the oldest transaction still running), refuses events inserted sealed, and allows one
-    # update of an event: the sealer's write of these three fields, null to value, nothing else changed.
-    txid = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Random, and covered by the digest: an event shown as its digest alone (another partner's, in a partner's
+    # export) cannot be confirmed by guessing its content.
+    salt = models.CharField(max_length=32, default=new_salt, editable=False)
+    # The chain fields. On PostgreSQL a trigger refuses events inserted sealed and allows one update of an event:
+    # the sealer's write of these three fields, null to value, nothing else changed.
     chain_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
     digest = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001 (null: unsealed)
     chain_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
@@ -123,6 +129,8 @@ class Checkpoint(AppendOnlyModel):
     """A signed statement that the chain ended at ``chain_seq`` with ``chain_hash`` at ``created_at``: written by
     every sealing pass, events or not, so that "nothing happened" is provable too."""
 
+    number = models.BigIntegerField(unique=True, help_text="1, 2, 3…: a missing checkpoint leaves a gap.")
+    previous = models.CharField(max_length=64, help_text="SHA-256 of the previous checkpoint's signature.")
     chain_seq = models.BigIntegerField(help_text="The last sealed event's chain_seq (0: none yet).")
     chain_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
@@ -140,6 +148,8 @@ class Checkpoint(AppendOnlyModel):
     def statement(self) -> dict[str, Any]:
         """What the signature covers."""
         return {
+            "number": self.number,
+            "previous": self.previous,
             "chain_seq": self.chain_seq,
             "chain_hash": self.chain_hash,
             "created_at": self.created_at.isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from audit import chain
 
@@ -15,11 +16,11 @@ logger = logging.getLogger(__name__)
     name="audit.tasks.audit_seal", autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3}
 )
 def audit_seal() -> int:
-    """Scheduled by beat every few seconds: seal new events and write a signed checkpoint. Safe to run twice at
-    once or again after a crash: sealers take turns on a lock, and an event is sealed once (the update only
-    touches unsealed events)."""
+    """Scheduled by beat every few seconds: seal new events with a signed checkpoint (and a quiet trail's
+    checkpoint once a minute). Safe to run twice at once or again after a crash: sealers take turns on a lock,
+    and an event is sealed once (the update only touches unsealed events). An altered chain is not retried."""
     try:
-        result = chain.seal()
+        result = chain.seal(quiet_interval=settings.ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS)
     except chain.ChainBrokenError:
         # Never sign over an altered chain; say so loudly, every run, until an operator looks.
         logger.critical("The audit trail was altered; sealing stopped. Run `manage.py audit verify`.", exc_info=True)

@@ -7,14 +7,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import exports
-from audit.access import trail_scope
+from audit.access import export_get_for_user
 from audit.models import Event, ExportFile
 from audit.selectors import event_list
 from audit.trail import Actor
@@ -27,10 +27,13 @@ def moment(value: str) -> datetime | None:
     """A time from a form: a date (midnight UTC) or a date and time; None when blank or unreadable."""
     if not value:
         return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        day = parse_date(value)
-        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None:
+            day = parse_date(value)
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    except ValueError:  # well-formed but impossible, like 2026-02-30
+        return None
     if parsed is not None and parsed.tzinfo is None:
         parsed = make_aware(parsed)
     return parsed
@@ -47,6 +50,10 @@ def _actor(request: HttpRequest) -> Actor:
 def trail(request: HttpRequest) -> HttpResponse:
     """Search, newest first, a page at a time by id (no count of millions of rows)."""
     filters = {name: request.GET.get(name, "").strip()[:64] for name in FILTERS}
+    for name in ("since", "until"):
+        if filters[name] and moment(filters[name]) is None:
+            messages.error(request, f"{filters[name]!r} is not a date: give one like 2026-11-01. It was left out.")
+            filters[name] = ""
     events = event_list(
         partner=filters["partner"],
         action=filters["action"],
@@ -81,14 +88,19 @@ def trail(request: HttpRequest) -> HttpResponse:
 @permission_required("audit.view_event", raise_exception=True)
 def export_create(request: HttpRequest) -> HttpResponse:
     fmt = request.POST.get("format", "jsonl")
+    times = {name: request.POST.get(name, "").strip() for name in ("since", "until")}
+    unreadable = [value for value in times.values() if value and moment(value) is None]
+    if unreadable:
+        messages.error(request, f"{unreadable[0]!r} is not a date: give one like 2026-11-01. Nothing was exported.")
+        return redirect("audit:trail")
     try:
-        export = exports.export_for(
+        export = exports.export_request(
             by=_actor(request),
             requested_by=str(request.user.pk),
             scope=request.POST.get("partner", "").strip() or None,
             fmt=fmt if fmt in ("jsonl", "csv") else "jsonl",
-            since=moment(request.POST.get("since", "").strip()),
-            until=moment(request.POST.get("until", "").strip()),
+            since=moment(times["since"]),
+            until=moment(times["until"]),
         )
     except exports.ExportError as error:
         messages.error(request, str(error))
@@ -104,11 +116,5 @@ def export_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def export_download(request: HttpRequest, pk: uuid.UUID, part: str) -> FileResponse:
-    scope = trail_scope(request.user)
-    export = ExportFile.objects.filter(pk=pk).first()
-    if export is None or part not in ("file", "manifest") or (scope is not None and export.partner != scope):
-        raise Http404("No such export.")
-    path = exports.export_file(export, part)
-    if not path.exists():
-        raise Http404("This export's file is no longer on the server; export again.")
+    path = exports.export_file(export_get_for_user(request.user, pk), part)
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import random
+import secrets
 import sys
 import time
 import uuid
@@ -76,12 +77,12 @@ def fill(decisions: int, pool: list[tuple[int, str, str, str]], rng: random.Rand
                                            "purpose": purpose, "codes": [], "bundle": "", "grant": None}  # fmt: skip
                 row = [at.isoformat(), "principal", str(principal), f"principal-{principal}",
                        f"partner-{principal % 20}", "decision.allow", "", "", "success", "", "",
-                       json.dumps(details)]  # fmt: skip
+                       json.dumps(details), secrets.token_hex(16)]  # fmt: skip
                 buffer.write("\t".join(row) + "\n")
             buffer.seek(0)
             cursor.copy_expert(
                 "COPY audit_event (occurred_at, actor_type, actor_id, actor_label, partner, action, target_type, "
-                "target_id, outcome, reason, request_id, details) FROM STDIN",
+                "target_id, outcome, reason, request_id, details, salt) FROM STDIN",
                 buffer,
             )
             if sys.stderr.isatty():

@@ -10,6 +10,8 @@ import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -103,6 +105,13 @@ def _fresh_policy_snapshot() -> Iterator[None]:
     decision_users.clear()  # user ids repeat from one test database to the next
     yield
     live.forget()
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_anchor(settings: Any, tmp_path: Path) -> None:
+    """Each test database starts its own chain of checkpoints, so each test has its own anchor file (one left by
+    an earlier test would name checkpoints this database never had)."""
+    settings.ACCORD_AUDIT_ANCHOR_FILE = tmp_path / "audit-anchor.jsonl"
 
 
 # --- Personas ---------------------------------------------------------------------------------------------

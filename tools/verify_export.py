@@ -47,6 +47,7 @@ BODY_FIELDS = [
     "request_id",
     "client_address",
     "details",
+    "salt",
 ]
 
 
@@ -158,12 +159,33 @@ def main() -> int:
     parser.add_argument("--manifest", type=Path, help="default: EXPORT.manifest.json beside the file")
     options = parser.parse_args()
     manifest = options.manifest or options.export.with_name(options.export.name + ".manifest.json")
+    keys = [key.strip() for key in options.public_key]
+    if not options.export.is_file() or not manifest.is_file():
+        missing = options.export if not options.export.is_file() else manifest
+        print(
+            f"{missing} is not a file: give the export and keep its manifest beside it (or --manifest).",
+            file=sys.stderr,
+        )
+        return 2
+    if any(len(decode_or_empty(key)) != 32 for key in keys):
+        print("--public-key takes an Ed25519 public key as /api/v1/audit/public-key lists it.", file=sys.stderr)
+        return 2
     try:
-        print(check(options.export, manifest, [key.strip() for key in options.public_key]))
+        print(check(options.export, manifest, keys))
     except (Broken, OSError) as problem:
         print(f"NOT INTACT: {problem}", file=sys.stderr)
         return 1
+    except (KeyError, TypeError, ValueError, csv.Error) as problem:
+        print(f"NOT INTACT: the manifest or the file is not in the export format ({problem!r})", file=sys.stderr)
+        return 1
     return 0
+
+
+def decode_or_empty(value: str) -> bytes:
+    try:
+        return decode(value)
+    except ValueError:
+        return b""
 
 
 if __name__ == "__main__":

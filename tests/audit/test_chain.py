@@ -1,22 +1,12 @@
 """The hash chain: sealed in order with signed checkpoints; every kind of tampering found and named by verify."""
 
-import json
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from audit import chain
 from audit.models import Checkpoint, Event
-from audit.trail import Actor, record
-
-BY = Actor.system("chain-test")
-
-
-def write(count, partner="northwind"):
-    with transaction.atomic():
-        for number in range(count):
-            record(action="thing.done", actor=BY, partner=partner, details={"n": number, "note": "é"})
+from tests.audit.trail_helpers import insert_sealed, superuser_sql, write
 
 
 @pytest.fixture
@@ -28,29 +18,6 @@ def sealed(db):
     chain.seal()
     chain.seal()  # nothing new: a checkpoint all the same
     return list(Event.objects.order_by("chain_seq"))
-
-
-def superuser_sql(sql, params=()):
-    """Change the table as a database superuser would: triggers off for this statement's session."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET session_replication_role = DEFAULT")
-
-
-def insert_sealed(values, chain_seq, previous):
-    """A forged event that looks sealed: its digest and chain hash computed as the sealer would."""
-    digest = chain.body_digest(chain.event_body(values))
-    columns = ", ".join(chain.BODY_FIELDS)
-    superuser_sql(
-        f"INSERT INTO audit_event ({columns}, chain_seq, digest, chain_hash) VALUES ({', '.join(['%s'] * 17)})",  # noqa: S608
-        [json.dumps(values[name]) if name == "details" else values[name] for name in chain.BODY_FIELDS]
-        + [chain_seq, digest, chain.link(chain_seq, previous, digest)],
-    )
 
 
 def damage(**options):
@@ -67,8 +34,10 @@ def test_sealing_gives_every_event_its_place_and_each_pass_a_signed_checkpoint(s
         assert event.digest == chain.body_digest(body)
         assert event.chain_hash == chain.link(event.chain_seq, previous, event.digest)
         previous = event.chain_hash
-    checkpoints = list(Checkpoint.objects.order_by("id"))
+    checkpoints = list(Checkpoint.objects.order_by("number"))
     assert [checkpoint.chain_seq for checkpoint in checkpoints] == [7, 12, 12]  # "nothing happened" is signed too
+    assert [checkpoint.number for checkpoint in checkpoints] == [1, 2, 3]
+    assert checkpoints[2].previous == chain.signature_digest(checkpoints[1].signature)
     assert checkpoints[-1].chain_hash == previous
     result = chain.verify()
     assert result.intact and result.checked == 12 and result.checkpoints == 3
@@ -127,10 +96,58 @@ def test_an_event_appended_past_the_last_checkpoint_is_named_inserted(sealed):
 
 
 def test_an_altered_checkpoint_is_named_bad_signature(sealed):
-    checkpoint = Checkpoint.objects.order_by("id")[1]
-    superuser_sql("UPDATE audit_checkpoint SET chain_hash = %s WHERE id = %s", ["f" * 64, checkpoint.pk])
+    superuser_sql("UPDATE audit_checkpoint SET chain_hash = %s WHERE number = 2", ["f" * 64])
     found = damage()
-    assert found.kind == "bad signature" and f"checkpoint #{checkpoint.pk}" in found.detail
+    assert found.kind == "bad signature" and "checkpoint 2 has a signature that does not verify" in found.detail
+
+
+def test_a_deleted_checkpoint_is_named_missing(sealed):
+    superuser_sql("DELETE FROM audit_checkpoint WHERE number = 2")
+    found = damage()
+    assert found.kind == "missing" and "checkpoint 2 is gone" in found.detail
+
+
+def test_a_tail_deleted_with_its_checkpoints_is_caught_by_the_anchor(db, django_capture_on_commit_callbacks):
+    write(5)
+    with django_capture_on_commit_callbacks(execute=True):  # as when the sealer's transaction commits
+        chain.seal()
+    write(4)
+    with django_capture_on_commit_callbacks(execute=True):
+        chain.seal()
+    assert chain.anchor_last()["number"] == 2
+    superuser_sql("DELETE FROM audit_event WHERE chain_seq > 5")
+    superuser_sql("DELETE FROM audit_checkpoint WHERE number = 2")  # the database alone now looks whole
+    found = damage()
+    assert found.kind == "truncated tail" and "checkpoint 2 (chain_seq 9" in found.detail
+    with pytest.raises(chain.ChainBrokenError, match="missing in the database"):
+        chain.seal()  # and the sealer will not start a new history over it
+
+
+def test_a_wiped_trail_is_caught_by_the_anchor(db, django_capture_on_commit_callbacks):
+    write(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        chain.seal()
+    superuser_sql("DELETE FROM audit_event")
+    superuser_sql("DELETE FROM audit_checkpoint")
+    write(2)  # a fresh, forged history
+    with pytest.raises(chain.ChainBrokenError, match=r"(?i)checkpoint 1 .* is missing in the database"):
+        chain.seal()
+    assert damage().kind == "truncated tail"
+
+
+def test_a_deleted_event_with_the_rest_renumbered_is_named_missing(sealed):
+    superuser_sql("DELETE FROM audit_event WHERE chain_seq = 5")
+    superuser_sql("UPDATE audit_event SET chain_seq = chain_seq + 1000 WHERE chain_seq > 5")
+    superuser_sql("UPDATE audit_event SET chain_seq = chain_seq - 1001 WHERE chain_seq > 1000")
+    found = damage()
+    assert (found.kind, found.chain_seq) == ("missing", 5)
+
+
+def test_verify_from_past_the_end_or_below_one_is_a_usage_error(sealed):
+    with pytest.raises(CommandError, match="starts at 1"):
+        call_command("audit", "verify", "--from", "0")
+    with pytest.raises(CommandError, match="url-safe base64"):
+        call_command("audit", "verify", "--public-key", "not base64 at all!")
 
 
 def test_a_key_swapped_in_the_database_does_not_vouch_for_itself(sealed, settings):
@@ -138,7 +155,7 @@ def test_a_key_swapped_in_the_database_does_not_vouch_for_itself(sealed, setting
     settings.ACCORD_AUDIT_SIGNING_KEY = "q" * 43  # another installation's key, say
     write(1)
     chain.seal()
-    pinned = {honest.key_id: chain.encode(honest.public_raw)}
+    pinned = {honest.key_id: honest.public_key}
     assert chain.verify().intact  # the database publishes both keys
     assert damage(pinned_keys=pinned).kind == "bad signature"
 
@@ -165,6 +182,7 @@ def test_postgresql_refuses_every_change_but_the_sealers(sealed, db):
         ("UPDATE audit_event SET chain_hash = 'x' WHERE id = %s", event.pk),
         ("DELETE FROM audit_event WHERE id = %s", event.pk),
         ("UPDATE audit_checkpoint SET chain_seq = 0 WHERE id = %s", checkpoint.pk),
+        ("UPDATE audit_event SET salt = 'x' WHERE id = %s", event.pk),
         ("DELETE FROM audit_checkpoint WHERE id = %s", checkpoint.pk),
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
@@ -177,7 +195,6 @@ def test_postgresql_refuses_every_change_but_the_sealers(sealed, db):
         )
     write(1)
     unsealed = Event.objects.get(chain_seq__isnull=True)
-    assert unsealed.txid is not None  # stamped by the trigger: the sealer's horizon reads it
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE audit_event SET chain_seq = 13, digest = 'd', chain_hash = 'h', reason = 'x' WHERE id = %s",

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
@@ -21,7 +22,10 @@ from audit.trail import Actor
 def _moment(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    moment = parse_datetime(value) or parse_datetime(f"{value}T00:00:00+00:00")
+    try:
+        moment = parse_datetime(value) or parse_datetime(f"{value}T00:00:00+00:00")
+    except ValueError:  # well-formed but impossible, like 2026-02-30
+        moment = None
     if moment is None:
         raise CommandError(
             f"--{name} takes an ISO time such as 2026-11-01 or 2026-11-01T12:00:00+00:00; got {value!r}."
@@ -48,6 +52,12 @@ class Command(BaseCommand):
         )
         verify.add_argument("--from", dest="start", type=int, default=1, metavar="CHAIN_SEQ", help="start here")
         verify.add_argument(
+            "--anchor",
+            type=Path,
+            metavar="FILE",
+            help="a copy of the checkpoints written outside the database (default: ACCORD_AUDIT_ANCHOR_FILE)",
+        )
+        verify.add_argument(
             "--public-key",
             action="append",
             default=[],
@@ -70,7 +80,7 @@ class Command(BaseCommand):
             if command == "seal":
                 self._seal()
             elif command == "verify":
-                self._verify(options["start"], options["public_key"])
+                self._verify(options["start"], options["public_key"], options["anchor"])
             else:
                 self._export(options)
         except DatabaseError as error:
@@ -78,7 +88,7 @@ class Command(BaseCommand):
 
     def _seal(self) -> None:
         try:
-            result = chain.seal()
+            result = chain.seal()  # always a checkpoint, events or not
         except chain.ChainBrokenError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
@@ -86,17 +96,31 @@ class Command(BaseCommand):
             f"({result.chain_hash[:16]}…); {result.checkpoints} checkpoint(s) written."
         )
 
-    def _verify(self, start: int, public_keys: list[str]) -> None:
-        pinned = {chain.key_id_of(chain.decode(key)): key for key in public_keys} if public_keys else None
+    def _verify(self, start: int, public_keys: list[str], anchor: Path | None) -> None:
+        if start < 1:
+            raise CommandError("--from counts in chain_seq, which starts at 1.")
+        if anchor is not None and not anchor.is_file():
+            raise CommandError(f"{anchor} is not a file: give the copy of the anchor file to check against.")
+        try:
+            raw_keys = [chain.decode(key) for key in public_keys]
+        except ValueError:
+            raw_keys = []
+        if len(raw_keys) != len(public_keys) or any(len(raw) != 32 for raw in raw_keys):
+            raise CommandError(
+                "--public-key takes an Ed25519 public key as /api/v1/audit/public-key lists it (url-safe base64)."
+            )
+        pinned = {chain.key_id_of(raw): key for raw, key in zip(raw_keys, public_keys, strict=True)} or None
         with tqdm(desc="Verifying", unit=" events", unit_scale=True, disable=not sys.stderr.isatty()) as bar:
-            result = chain.verify(start=start, pinned_keys=pinned, progress=bar.update)
+            result = chain.verify(start=start, pinned_keys=pinned, anchor=anchor, progress=bar.update)
         if not result.intact:
             for damage in result.damage:
                 self.stderr.write(f"DAMAGED: {damage}")
             raise CommandError(f"The trail is not intact: {result.damage[0]}.")
+        newest = result.newest_checkpoint_at
+        age = f", the newest {(timezone.now() - newest).total_seconds():,.0f} s old" if newest else ""
         self.stdout.write(
-            f"Intact: {result.checked:,} event(s) from chain_seq {start} to {result.last_seq:,}, "
-            f"{result.checkpoints:,} signed checkpoint(s) checked."
+            f"Intact: {result.checked:,} event(s) from chain_seq {start} to {result.last_seq:,}; "
+            f"{result.checkpoints:,} signed checkpoint(s){age}."
         )
 
     def _export(self, options: dict[str, Any]) -> None:
@@ -105,7 +129,7 @@ class Command(BaseCommand):
             raise CommandError(f"{out.parent} is not a folder: create it first, or give --out another path.")
         with tqdm(desc="Exporting", unit=" events", unit_scale=True, disable=not sys.stderr.isatty()) as bar:
             try:
-                manifest = exports.export(
+                manifest = exports.trail_export(
                     out,
                     fmt=options["format"],
                     by=Actor.system("manage.py audit export"),
