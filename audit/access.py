@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from audit.models import ExportFile
+from audit.models import ExportFile, ExportJob
 
 ALL = None
 
@@ -24,9 +24,17 @@ def trail_scope(user: Any) -> str | None:
 
 
 def export_get_for_user(user: Any, pk: Any) -> ExportFile:
-    """An export its reader may download: the whole trail's for the host's people, their own for a partner."""
+    """A finished export its reader may download: any for the host's people, their own slice for a partner."""
     scope = trail_scope(user)
     export = ExportFile.objects.filter(pk=pk).first()
     if export is None or (scope is not None and export.partner != scope):
-        raise Http404("No such export.")
+        raise Http404("No such export, or it is not finished yet: its status says.")
     return export
+
+
+def export_job_get_for_user(user: Any, pk: Any) -> ExportJob:
+    scope = trail_scope(user)
+    job = ExportJob.objects.filter(pk=pk).first()
+    if job is None or (scope is not None and job.partner != scope):
+        raise Http404("No such export.")
+    return job

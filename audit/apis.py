@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import chain, exports
-from audit.access import export_get_for_user, trail_scope
-from audit.models import Event, SigningKey
+from audit.access import export_get_for_user, export_job_get_for_user, trail_scope
+from audit.models import Event, ExportFile, ExportJob, SigningKey
 from audit.selectors import event_list
 from audit.trail import Actor, record
 
@@ -124,9 +124,9 @@ class ExportCreateApi(APIView):
         since = serializers.DateTimeField(required=False, allow_null=True, default=None)
         until = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    @extend_schema(operation_id="audit_export", request=InputSerializer, responses={201: dict})
+    @extend_schema(operation_id="audit_export", request=InputSerializer, responses={202: dict})
     def post(self, request: Request) -> Response:
-        """Export sealed events and a signed manifest; download both with the links in the answer."""
+        """Queue an export of sealed events with a signed manifest; its ``url`` says when both can be downloaded."""
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -137,7 +137,7 @@ class ExportCreateApi(APIView):
                        outcome=Event.Outcome.DENIED, reason=f"asked for partner {data['partner'][:64]!r}")  # fmt: skip
             raise Http404("No such partner among yours.")
         try:
-            export = exports.export_request(
+            job = exports.export_queue(
                 by=_actor(request),
                 requested_by=str(request.user.pk),
                 scope=scope if scope is not None else (data["partner"] or None),
@@ -147,16 +147,23 @@ class ExportCreateApi(APIView):
             )
         except exports.ExportError as error:
             raise ValidationError([str(error)]) from None
-        base = f"/api/v1/audit/exports/{export.pk}"
-        return Response(
-            {
-                "id": str(export.pk),
-                "manifest": export.manifest,
-                "file": f"{base}/file",
-                "manifest_url": f"{base}/manifest",
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_job_json(job), status=status.HTTP_202_ACCEPTED)
+
+
+def _job_json(job: ExportJob) -> dict[str, Any]:
+    base = f"/api/v1/audit/exports/{job.pk}"
+    answer: dict[str, Any] = {"id": str(job.pk), "status": job.status, "url": base, "error": job.error}
+    if job.status == ExportJob.Status.DONE:
+        export = ExportFile.objects.get(pk=job.pk)
+        answer.update(manifest=export.manifest, file=f"{base}/file", manifest_url=f"{base}/manifest")
+    return answer
+
+
+class ExportStatusApi(APIView):
+    @extend_schema(operation_id="audit_export_status", responses=dict)
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        """Where an export stands: queued, running, done (with its manifest and download links) or failed (why)."""
+        return Response(_job_json(export_job_get_for_user(request.user, pk)))
 
 
 class ExportDownloadApi(APIView):

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, Value
@@ -29,7 +30,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from audit import chain
-from audit.models import Checkpoint, Event, ExportFile
+from audit.models import Checkpoint, Event, ExportFile, ExportJob
 from audit.trail import Actor, record
 
 CSV_COLUMNS = ["chain_seq", "digest", "chain_hash", "in_full", *chain.BODY_FIELDS]
@@ -197,26 +198,70 @@ def export_dir() -> Path:
     return folder
 
 
-def export_request(
+EXPORT_TASK = "audit.tasks.audit_export"
+
+
+def export_queue(
     *, by: Actor, requested_by: str, scope: str | None, fmt: str, since: datetime | None, until: datetime | None
-) -> ExportFile:
-    """An export asked for through the API or the web UI, kept under the export folder; ``scope`` is the
-    caller's partner (None: the whole trail)."""
-    record_id = uuid.uuid4()
-    folder = export_dir() / str(record_id)
-    folder.mkdir()
-    out = folder / f"trail.{fmt}"
+) -> ExportJob:
+    """Queue an export for a worker; ``scope`` is the caller's partner (None: the whole trail)."""
+    if fmt not in ("jsonl", "csv"):
+        raise ExportError(f"Unknown format {fmt!r}: choose jsonl or csv.")
+    if since is not None and until is not None and since >= until:
+        raise ExportError("The time range is empty: 'since' must come before 'until'.")
+    with transaction.atomic():
+        job = ExportJob.objects.create(
+            partner=scope or "",
+            requested_by=requested_by,
+            requested_label=by.label,
+            actor_type=by.type,
+            format=fmt,
+            since=since,
+            until=until,
+        )
+        transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[str(job.pk)]))
+    return job
+
+
+def export_run(job_id: uuid.UUID | str) -> ExportJob:
+    """Carry out a queued export. Safe to run again (a redelivered task): a finished job is left as it is, and an
+    interrupted one starts over in its own folder."""
+    job = ExportJob.objects.get(pk=job_id)
+    if job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
+    by = Actor(type=job.actor_type, id=job.requested_by, label=job.requested_label)
     try:
-        manifest = trail_export(out, fmt=fmt, by=by, partner=scope or "", since=since, until=until)
+        _export_file(job, by)
+    except ExportError as error:
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, error=str(error), finished_at=timezone.now()
+        )
+    else:
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.DONE, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def _export_file(job: ExportJob, by: Actor) -> ExportFile:
+    done = ExportFile.objects.filter(pk=job.pk).first()
+    if done is not None:  # written before the worker died, just short of marking the job done
+        return done
+    folder = export_dir() / str(job.pk)
+    shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
+    folder.mkdir()
+    out = folder / f"trail.{job.format}"
+    try:
+        manifest = trail_export(out, fmt=job.format, by=by, partner=job.partner, since=job.since, until=job.until)
     except ExportError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return ExportFile.objects.create(
-        id=record_id,
-        partner=scope or "",
-        requested_by=requested_by,
-        requested_label=by.label,
-        format=fmt,
+        id=job.pk,
+        partner=job.partner,
+        requested_by=job.requested_by,
+        requested_label=job.requested_label,
+        format=job.format,
         path=str(out.relative_to(export_dir())),
         manifest=manifest,
     )

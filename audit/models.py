@@ -177,6 +177,37 @@ class ExportFile(AppendOnlyModel):
         return f"export {self.id} ({self.format})"
 
 
+class ExportJob(models.Model):
+    """An export asked for through the API or the web UI, carried out by a worker (a trail export can take
+    minutes); once done, its file is the ExportFile with the same id."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.CharField(max_length=64, blank=True, help_text="The partner whose slice it is; empty: all.")
+    requested_by = models.CharField(max_length=64, help_text="The id of the user who asked for it.")
+    requested_label = models.CharField(max_length=150)
+    actor_type = models.CharField(max_length=16, choices=Event.ActorType.choices)
+    format = models.CharField(max_length=8)
+    since = models.DateTimeField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_export_job"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export job {self.id} ({self.status})"
+
+
 class EvidenceBundle(AppendOnlyModel):
     """A legal hold: records and the events about them, frozen as one JSON document with its own hash, and
     recorded in the chain."""

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from audit import chain
+from audit import chain, exports
 
 logger = logging.getLogger(__name__)
 
@@ -26,3 +26,9 @@ def audit_seal() -> int:
         logger.critical("The audit trail was altered; sealing stopped. Run `manage.py audit verify`.", exc_info=True)
         raise
     return result.sealed
+
+
+@shared_task(name="audit.tasks.audit_export", acks_late=True)
+def audit_export(job_id: str) -> str:
+    """Queued when someone asks for an export; a redelivered run starts over, a finished one is left alone."""
+    return exports.export_run(job_id).status

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import exports
 from audit.access import export_get_for_user
-from audit.models import Event, ExportFile
+from audit.models import Event, ExportFile, ExportJob
 from audit.selectors import event_list
 from audit.trail import Actor
 
@@ -68,6 +68,10 @@ def trail(request: HttpRequest) -> HttpResponse:
     page = list(events[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
     query = urlencode({name: value for name, value in filters.items() if value})
+    jobs = list(ExportJob.objects.filter(requested_by=str(request.user.pk))[:5])
+    manifests = dict(ExportFile.objects.filter(pk__in=[job.pk for job in jobs]).values_list("pk", "manifest"))
+    for job in jobs:
+        job.manifest = manifests.get(job.pk)  # type: ignore[attr-defined]
     return render(
         request,
         "audit/trail.html",
@@ -78,7 +82,8 @@ def trail(request: HttpRequest) -> HttpResponse:
             "query": query,
             "paged": before.isdigit(),
             "outcomes": Event.Outcome.choices,
-            "exports": ExportFile.objects.filter(requested_by=str(request.user.pk))[:5],
+            "jobs": jobs,
+            "waiting": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
         },
     )
 
@@ -94,22 +99,18 @@ def export_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{unreadable[0]!r} is not a date: give one like 2026-11-01. Nothing was exported.")
         return redirect("audit:trail")
     try:
-        export = exports.export_request(
+        exports.export_queue(
             by=_actor(request),
             requested_by=str(request.user.pk),
             scope=request.POST.get("partner", "").strip() or None,
-            fmt=fmt if fmt in ("jsonl", "csv") else "jsonl",
+            fmt=fmt,
             since=moment(times["since"]),
             until=moment(times["until"]),
         )
     except exports.ExportError as error:
         messages.error(request, str(error))
     else:
-        messages.success(
-            request,
-            f"Exported {export.manifest['count']:,} events (chain_seq {export.manifest['first_seq']} to "
-            f"{export.manifest['last_seq']}). Download the file and its manifest below.",
-        )
+        messages.success(request, "Export queued: a worker writes it, and it appears below with its manifest.")
     return redirect("audit:trail")
 
 

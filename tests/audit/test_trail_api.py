@@ -9,9 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import chain
+from audit import chain, exports
 from audit.holds import evidence_intact, legal_hold_place
-from audit.models import Checkpoint, Event, EvidenceBundle
+from audit.models import Checkpoint, Event, EvidenceBundle, ExportJob
 from audit.trail import Actor, record
 from tests.audit.trail_helpers import offline, superuser_sql, write
 from tests.conftest import TEST_PASSWORD
@@ -45,26 +45,47 @@ def test_partners_search_only_their_own_events(trail, api_as, a_admin, auditor, 
     assert "client_address" in everything[0] and "client_address" not in own["results"][0]
 
 
-def test_a_partner_exports_its_slice_through_the_api_and_verifies_it_offline(trail, api_as, a_admin, tmp_path):
+def test_a_partner_exports_its_slice_through_the_api_and_verifies_it_offline(
+    trail, api_as, a_admin, tmp_path, django_capture_on_commit_callbacks
+):
     caller = api_as(a_admin).client
-    made = caller.post("/api/v1/audit/exports", {"format": "jsonl"}, format="json")
-    assert made.status_code == 201 and made.json()["manifest"]["full"] == 5
+    with django_capture_on_commit_callbacks() as queued:
+        made = caller.post("/api/v1/audit/exports", {"format": "jsonl"}, format="json")
+    assert made.status_code == 202 and made.json()["status"] == "queued" and len(queued) == 1
+    status_url = made.json()["url"]
+    assert caller.get(status_url).json()["status"] == "queued"
+    assert exports.export_run(made.json()["id"]).status == "done"  # what the worker runs
+    done = caller.get(status_url).json()
+    assert done["status"] == "done" and done["manifest"]["full"] == 5
     out = tmp_path / "trail.jsonl"
-    out.write_bytes(b"".join(caller.get(made.json()["file"]).streaming_content))
-    (tmp_path / "trail.jsonl.manifest.json").write_bytes(
-        b"".join(caller.get(made.json()["manifest_url"]).streaming_content)
-    )
+    out.write_bytes(b"".join(caller.get(done["file"]).streaming_content))
+    (tmp_path / "trail.jsonl.manifest.json").write_bytes(b"".join(caller.get(done["manifest_url"]).streaming_content))
     assert "helix" not in out.read_text()
     assert offline(out, chain.signer().public_key).returncode == 0
+    assert exports.export_run(made.json()["id"]).status == "done"  # a redelivered task changes nothing
 
     denied = caller.post("/api/v1/audit/exports", {"partner": "helix"}, format="json")
     assert denied.status_code == 404
     assert Event.objects.filter(action="audit.export_denied", partner="northwind").exists()
+    empty = caller.post(
+        "/api/v1/audit/exports", {"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00Z"}, format="json"
+    )
+    assert empty.status_code == 400 and "must come before" in empty.json()["error"]["message"]
 
 
-def test_another_partners_export_cannot_be_downloaded(trail, api_as, auditor, b_admin):
+def test_another_partners_export_cannot_be_seen_or_downloaded(trail, api_as, auditor, b_admin):
     made = api_as(auditor).client.post("/api/v1/audit/exports", {"partner": "northwind"}, format="json").json()
-    assert api_as(b_admin).client.get(made["file"]).status_code == 404
+    exports.export_run(made["id"])
+    other = api_as(b_admin).client
+    assert other.get(made["url"]).status_code == 404 and other.get(made["url"] + "/file").status_code == 404
+
+
+def test_an_export_that_finds_nothing_fails_saying_why(trail, api_as, auditor):
+    caller = api_as(auditor).client
+    made = caller.post("/api/v1/audit/exports", {"partner": "nobody"}, format="json").json()
+    assert exports.export_run(made["id"]).status == "failed"
+    failed = caller.get(made["url"]).json()
+    assert failed["status"] == "failed" and "No sealed event matches" in failed["error"]
 
 
 def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
@@ -72,8 +93,11 @@ def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
     page = client.get("/trail/?partner=helix&outcome=success").content.decode()
     assert page.count("<code>thing.done</code>") == 3 and "#8" in page
     response = client.post("/trail/exports/", {"format": "csv", "partner": "helix"}, follow=True)
-    assert "Exported 3 events" in response.content.decode()
-    link = "/trail/exports/" + response.content.decode().split('href="/trail/exports/')[1].split('"')[0]
+    assert "Export queued" in response.content.decode() and 'http-equiv="refresh"' in response.content.decode()
+    exports.export_run(ExportJob.objects.get().pk)  # what the worker runs
+    page = client.get("/trail/").content.decode()
+    assert "Done" in page and 'http-equiv="refresh"' not in page
+    link = "/trail/exports/" + page.split('href="/trail/exports/')[1].split('"')[0]
     download = client.get(link)
     assert download.status_code == 200 and b'"chain_seq","digest"' in b"".join(download.streaming_content)
 
