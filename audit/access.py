@@ -23,18 +23,19 @@ def trail_scope(user: Any) -> str | None:
     raise PermissionDenied("The trail is for the host's officers and auditors, and for partner admins (their slice).")
 
 
+def _scoped(user: Any, found: ExportFile | ExportJob | None, missing: str) -> Any:
+    scope = trail_scope(user)
+    if found is None or (scope is not None and found.partner != scope):
+        raise Http404(missing)
+    return found
+
+
 def export_get_for_user(user: Any, pk: Any) -> ExportFile:
     """A finished export its reader may download: any for the host's people, their own slice for a partner."""
-    scope = trail_scope(user)
     export = ExportFile.objects.filter(pk=pk).first()
-    if export is None or (scope is not None and export.partner != scope):
-        raise Http404("No such export, or it is not finished yet: its status says.")
-    return export
+    return _scoped(user, export, "No such export, or it is not finished yet: its status says.")
 
 
 def export_job_get_for_user(user: Any, pk: Any) -> ExportJob:
-    scope = trail_scope(user)
-    job = ExportJob.objects.filter(pk=pk).first()
-    if job is None or (scope is not None and job.partner != scope):
-        raise Http404("No such export.")
-    return job
+    """An export job its reader may follow, with the same rule."""
+    return _scoped(user, ExportJob.objects.filter(pk=pk).first(), "No such export.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.http_decisions import ensure_database  # noqa: E402 (after the path is set)
+from bench.trail_copy import copy_rows, decision_row  # noqa: E402
 
 WRITER = """
 import time
@@ -122,30 +122,29 @@ def append(seconds: int, writers: int, *, sealing: bool, batch: int = 0) -> dict
 
 
 def fill(events: int) -> None:
-    import io
-
     from django.db import connection
     from django.utils import timezone
 
     empty_trail()
-    now = timezone.now().isoformat()
+    now = timezone.now()
+    rows = (
+        decision_row(
+            now,
+            number % 50,
+            ("northwind", "helix", "orbit")[number % 3],
+            {
+                "decision_id": f"{number:032x}",
+                "action": "infer",
+                "asset": "a" * 64,
+                "purpose": "benchmarking",
+                "codes": [],
+                "grant": number % 977,
+            },
+        )
+        for number in range(events)
+    )
     with connection.cursor() as cursor:
-        for start in range(0, events, 100_000):
-            buffer = io.StringIO()
-            for number in range(start, min(events, start + 100_000)):
-                details = json.dumps({"decision_id": f"{number:032x}", "action": "infer", "asset": "a" * 64,
-                                      "purpose": "benchmarking", "codes": [], "grant": number % 977})  # fmt: skip
-                partner = ("northwind", "helix", "orbit")[number % 3]
-                buffer.write("\t".join([now, "principal", str(number % 50), f"gateway-{number % 50}", partner,
-                                        "decision.allow", "", "", "success", "", "", details,
-                                        secrets.token_hex(16)]) + "\n")  # fmt: skip
-            buffer.seek(0)
-            cursor.copy_expert(
-                "COPY audit_event (occurred_at, actor_type, actor_id, actor_label, partner, action, target_type, "
-                "target_id, outcome, reason, request_id, details, salt) FROM STDIN",
-                buffer,
-            )
-        cursor.execute("ANALYZE audit_event")
+        copy_rows(cursor, rows, events)
 
 
 def main() -> None:

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
 import os
 import random
-import secrets
 import sys
 import time
 import uuid
@@ -32,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.http_decisions import ensure_database  # noqa: E402 (after the path is set)
+from bench.trail_copy import copy_rows, decision_row  # noqa: E402
 
 
 def say(text: str) -> None:
@@ -67,29 +66,26 @@ def fill(decisions: int, pool: list[tuple[int, str, str, str]], rng: random.Rand
     chosen = rng.choices(pool, weights=weights, k=decisions)
     step = timedelta(days=30) / decisions
     started = time.perf_counter()
+    rows = (
+        decision_row(
+            now - timedelta(days=30) + step * (number + 1),
+            principal,
+            f"partner-{principal % 20}",
+            {
+                "decision_id": uuid.uuid4().hex,
+                "action": action,
+                "asset": asset,
+                "purpose": purpose,
+                "codes": [],
+                "bundle": "",
+                "grant": None,
+            },
+        )
+        for number, (principal, asset, action, purpose) in enumerate(chosen)
+    )
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE audit_event RESTART IDENTITY")
-        for start in range(0, decisions, 100_000):
-            buffer = io.StringIO()
-            for offset, (principal, asset, action, purpose) in enumerate(chosen[start : start + 100_000]):
-                at = now - timedelta(days=30) + step * (start + offset + 1)
-                details: dict[str, Any] = {"decision_id": uuid.uuid4().hex, "action": action, "asset": asset,
-                                           "purpose": purpose, "codes": [], "bundle": "", "grant": None}  # fmt: skip
-                row = [at.isoformat(), "principal", str(principal), f"principal-{principal}",
-                       f"partner-{principal % 20}", "decision.allow", "", "", "success", "", "",
-                       json.dumps(details), secrets.token_hex(16)]  # fmt: skip
-                buffer.write("\t".join(row) + "\n")
-            buffer.seek(0)
-            cursor.copy_expert(
-                "COPY audit_event (occurred_at, actor_type, actor_id, actor_label, partner, action, target_type, "
-                "target_id, outcome, reason, request_id, details, salt) FROM STDIN",
-                buffer,
-            )
-            if sys.stderr.isatty():
-                print(f"\r  writing decisions {start + 100_000:,}/{decisions:,}", end="", file=sys.stderr)
-        cursor.execute("ANALYZE audit_event")
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+        copy_rows(cursor, rows, decisions)
     say(f"  wrote {decisions:,} decisions in {time.perf_counter() - started:,.1f} s (not part of the replay)")
 
 

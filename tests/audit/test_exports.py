@@ -135,3 +135,18 @@ def test_the_verifier_says_what_to_give_on_bad_usage(trail, tmp_path):
     exports.trail_export(out, fmt="jsonl", by=BY)
     bad_key = offline(out, "short")
     assert bad_key.returncode == 2 and "Ed25519 public key" in bad_key.stderr
+
+
+def test_the_verifier_hashes_events_exactly_as_the_chain_does():
+    """The standalone verifier cannot import the project, so it keeps its own copy of the event's fields and of
+    the canonical form: they must stay the same."""
+    import importlib.util
+
+    from tests.audit.trail_helpers import VERIFIER
+
+    spec = importlib.util.spec_from_file_location("verify_export", VERIFIER)
+    verifier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verifier)
+    assert tuple(verifier.BODY_FIELDS) == chain.BODY_FIELDS
+    sample = {"é": [1, 2.5, None], "a": {"z": "\r\n", "b": True}}
+    assert verifier.canonical(sample) == chain.canonical(sample)
