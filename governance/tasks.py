@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from governance.services.bundles import bundles_record
+from governance.services.expiry import expiry_run as expiry_run_service
 from governance.services.heartbeats import worker_heartbeat_record
 from governance.services.whatif import whatif_run as whatif_run_service
 
@@ -35,3 +37,11 @@ def policy_bundles_record() -> int:
 def whatif_run(run_id: int) -> str:
     """Queued when an officer asks for a what-if; a redelivered run starts over, a finished one is left alone."""
     return whatif_run_service(run_id).status
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def expiry_run() -> dict[str, int]:
+    """Scheduled by beat every 30 s. Each grant and charter expires in its own transaction behind a status
+    compare-and-swap, so a redelivered or interrupted run finishes the rest and repeats nothing."""
+    result = expiry_run_service()
+    return {"charters": result.charters, "grants": result.grants, "refused": result.refused}

@@ -261,6 +261,20 @@ def grant_revoke(*, grant: Grant, by: Actor, reason: str) -> Grant:
 
 
 @transaction.atomic
+def grant_expire(*, grant: Grant, by: Actor, reason: str) -> Grant:
+    """The grant's window ended, or its charter's did. Final, like a revocation: a new grant is requested."""
+    return _transition(
+        grant,
+        old=(Status.ACTIVE, Status.SUSPENDED),
+        action="expired",
+        by=by,
+        reason=_reason(reason),
+        status=Status.EXPIRED,
+        status_reason=reason,
+    )
+
+
+@transaction.atomic
 def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
     """An incident holds the grant: denied (deny-override) until released, whatever its status says."""
     return _transition(
