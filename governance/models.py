@@ -206,3 +206,50 @@ class WhatIfRun(models.Model):
 
     def __str__(self) -> str:
         return f"what-if #{self.pk} ({self.status})"
+
+
+class OutboxMessage(models.Model):
+    """Mail to send, written in the transaction that decided to send it and sent by a worker afterwards: at least
+    once, with its key as the Message-ID so that a resend after a crash is recognisably the same message."""
+
+    key = models.CharField(max_length=200, unique=True, help_text="What makes two messages the same one.")
+    to = models.JSONField(help_text="Addresses.")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({'sent' if self.sent_at else 'waiting'})"
+
+
+class AnomalyFinding(models.Model):
+    """A grant's use that broke one of its charter's misuse rules, once per rule and window: the record an
+    incident can later point to."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="findings")
+    rule = models.CharField(max_length=32, help_text="usage_spike, outside_window, denied_exports, new_client_address")
+    name = models.CharField(max_length=64, help_text="The misuse definition's name in the charter.")
+    severity = models.CharField(max_length=16)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "name", "window_start"], name="one_finding_per_rule_and_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on grant #{self.grant_id} at {self.window_end:%Y-%m-%d %H:%M}"

@@ -8,9 +8,11 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
+from governance.services.anomalies import anomalies_check as anomalies_check_service
 from governance.services.bundles import bundles_record
 from governance.services.expiry import expiry_run as expiry_run_service
 from governance.services.heartbeats import worker_heartbeat_record
+from governance.services.outbox import outbox_send as outbox_send_service
 from governance.services.whatif import whatif_run as whatif_run_service
 
 logger = logging.getLogger(__name__)
@@ -45,3 +47,16 @@ def expiry_run() -> dict[str, int]:
     compare-and-swap, so a redelivered or interrupted run finishes the rest and repeats nothing."""
     result = expiry_run_service()
     return {"charters": result.charters, "grants": result.grants, "refused": result.refused}
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def anomalies_check() -> int:
+    """Scheduled by beat every minute. A finding is unique per grant, rule and window, and made in the same
+    transaction as the suspension and the mail, so a redelivered run finds nothing new to do."""
+    return len(anomalies_check_service())
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 5})
+def outbox_send() -> int:
+    """Queued after each message commits, and scheduled every 30 s as a backstop: sends what is waiting."""
+    return outbox_send_service()

@@ -1,0 +1,197 @@
+"""Anomaly checks, run by a worker every minute: each active grant's recent use against its charter's misuse rules.
+
+The use is read from the trail, where every decision names its grant, its principal, its asset and the client
+address it came from. A rule that is broken yields one finding per grant, rule and window (a unique key), and in
+the same transaction the grant is suspended (deny-override: every process denies it at its next decision) and
+the officers are mailed through the outbox. A second run in the same window finds the finding already there and
+does nothing again.
+
+The rules, as the charter's `misuse` entries name them:
+- usage_spike (factor, window_minutes=60): allowed decisions in the window exceed ``factor`` times the grant's own
+  average per window over the 24 hours before it (and at least MIN_SPIKE, so a quiet grant's first busy hour
+  is not a finding).
+- denied_exports (count, window_minutes=30): the grant's principals were denied ``export_outputs`` on its asset
+  ``count`` times or more.
+- outside_window (window_minutes=10): the grant's principals asked for its asset outside its validity window.
+- new_client_address (window_minutes=10): the grant was used from an address it had not been used from in the
+  30 days before, when it had been used at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role
+from audit.models import Event
+from audit.trail import Actor
+from charters.models import Charter
+from governance.models import AnomalyFinding, Grant
+from governance.services import grants as grant_services
+from governance.services.outbox import mail_enqueue
+
+CHECKER = Actor.system("anomaly-checks")
+MIN_SPIKE = 20
+BASELINE = timedelta(hours=24)
+HISTORY = timedelta(days=30)
+DEFAULT_WINDOW = {"usage_spike": 60, "denied_exports": 30, "outside_window": 10, "new_client_address": 10}
+OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    rule: str
+    severity: str
+    params: dict[str, Any]
+
+    def window(self) -> timedelta:
+        return timedelta(minutes=int(self.params.get("window_minutes", DEFAULT_WINDOW[self.rule])))
+
+
+@dataclass(frozen=True)
+class Broken:
+    rule: Rule
+    summary: str
+    details: dict[str, Any]
+
+
+def _bucket(now: datetime, window: timedelta) -> tuple[datetime, datetime]:
+    """The window ``now`` falls in, aligned, so that repeated checks within it name the same one."""
+    seconds = int(window.total_seconds())
+    start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
+    return start, start + window
+
+
+def _principals(grant: Grant) -> list[str]:
+    if grant.principal_id is not None:
+        return [str(grant.principal_id)]
+    assert grant.partner_role is not None  # noqa: S101 (a grant names a principal or a role: a constraint says so)
+    return [str(pk) for pk in grant.partner_role.members.values_list("pk", flat=True)]
+
+
+def _decisions(since: datetime, until: datetime) -> Any:
+    return Event.objects.filter(action__in=("decision.allow", "decision.deny"), occurred_at__gte=since,
+                                occurred_at__lt=until)  # fmt: skip
+
+
+def _allowed_for(grant: Grant, since: datetime, until: datetime) -> Any:
+    return _decisions(since, until).filter(action="decision.allow", details__grant=grant.pk)
+
+
+def _asked_by(grant: Grant, since: datetime, until: datetime) -> Any:
+    return _decisions(since, until).filter(
+        actor_id__in=_principals(grant), details__asset=grant.asset_version.fingerprint
+    )
+
+
+def _addresses(decisions: Any) -> set[str]:
+    return set(decisions.exclude(client_address=None).values_list("client_address", flat=True))
+
+
+def _check(grant: Grant, rule: Rule, now: datetime) -> Broken | None:
+    window = rule.window()
+    since = now - window
+    if rule.rule == "usage_spike":
+        recent = _allowed_for(grant, since, now).count()
+        before = _allowed_for(grant, since - BASELINE, since).count()
+        baseline = before / (BASELINE / window)
+        factor = float(rule.params.get("factor", 5))
+        if recent >= MIN_SPIKE and recent > factor * max(baseline, 1.0):
+            return Broken(rule, f"{recent} uses in {window}, {factor:g}x over its baseline of {baseline:.1f}",
+                          {"recent": recent, "baseline": round(baseline, 2), "factor": factor})  # fmt: skip
+    elif rule.rule == "denied_exports":
+        denied = _asked_by(grant, since, now).filter(action="decision.deny", details__action="export_outputs").count()
+        if denied >= int(rule.params.get("count", 3)):
+            return Broken(rule, f"{denied} denied export attempts in {window}", {"denied": denied})
+    elif rule.rule == "outside_window":
+        outside = [
+            codes
+            for codes in _asked_by(grant, since, now).filter(action="decision.deny").values_list("details", flat=True)
+            if set(codes.get("codes", [])) & set(OUTSIDE_CODES)
+        ]
+        if outside:
+            return Broken(rule, f"{len(outside)} requests outside the grant's window", {"requests": len(outside)})
+    elif rule.rule == "new_client_address":
+        seen = _addresses(_allowed_for(grant, since - HISTORY, since))
+        recent = _addresses(_allowed_for(grant, since, now))
+        new = sorted(recent - seen)
+        if seen and new:
+            return Broken(rule, f"used from {', '.join(new[:3])}, never seen in the 30 days before", {"new": new})
+    return None
+
+
+def _rules(charter: Charter) -> list[Rule]:
+    document = charter.active_version.document if charter.active_version else {}
+    return [
+        Rule(entry["name"], entry["rule"], entry.get("severity", "medium"), dict(entry.get("params", {})))
+        for entry in document.get("misuse", [])
+        if entry.get("rule") in DEFAULT_WINDOW
+    ]
+
+
+def _officer_addresses() -> list[str]:
+    officers = User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
+    return sorted({email for email in officers.values_list("email", flat=True) if email})
+
+
+def _record(grant: Grant, broken: Broken, now: datetime) -> AnomalyFinding | None:
+    """The finding, the suspension and the mail, all or none; None when this window's finding exists."""
+    start, end = _bucket(now, broken.rule.window())
+    with transaction.atomic():
+        finding, created = AnomalyFinding.objects.get_or_create(
+            grant=grant,
+            name=broken.rule.name,
+            window_start=start,
+            defaults={
+                "rule": broken.rule.rule,
+                "severity": broken.rule.severity,
+                "window_end": end,
+                "summary": broken.summary[:500],
+                "details": broken.details,
+            },
+        )
+        if not created:
+            return None
+        reason = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.summary}."
+        current = Grant.objects.select_related("partner", "charter", "asset_version__asset", "principal").get(
+            pk=grant.pk
+        )
+        if current.status == Grant.Status.ACTIVE:
+            grant_services.grant_suspend(grant=current, by=CHECKER, reason=reason)
+        mail_enqueue(
+            key=f"anomaly-finding-{finding.pk}",
+            to=_officer_addresses(),
+            subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
+            body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
+            f"window {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC.\n",
+        )
+    return finding
+
+
+def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
+    """Check every active grant of every active charter with misuse rules; the findings made by this run."""
+    now = now or timezone.now()
+    found = []
+    for charter in Charter.objects.select_related("active_version").filter(status=Charter.Status.ACTIVE):
+        rules = _rules(charter)
+        if not rules:
+            continue
+        grants: Iterable[Grant] = Grant.objects.select_related("partner", "asset_version", "partner_role").filter(
+            charter=charter, status=Grant.Status.ACTIVE
+        )
+        for grant in grants:
+            for rule in rules:
+                broken = _check(grant, rule, now)
+                if broken is not None:
+                    finding = _record(grant, broken, now)
+                    if finding is not None:
+                        found.append(finding)
+                    break  # suspended: the other rules have nothing left to stop
+    return found
