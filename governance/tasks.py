@@ -13,6 +13,7 @@ from governance.services.bundles import bundles_record
 from governance.services.expiry import expiry_run as expiry_run_service
 from governance.services.heartbeats import worker_heartbeat_record
 from governance.services.outbox import outbox_send as outbox_send_service
+from governance.services.reviews import reviews_run as reviews_run_service
 from governance.services.whatif import whatif_run as whatif_run_service
 
 logger = logging.getLogger(__name__)
@@ -60,3 +61,11 @@ def anomalies_check() -> int:
 def outbox_send() -> int:
     """Queued after each message commits, and scheduled every 30 s as a backstop: sends what is waiting."""
     return outbox_send_service()
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def reviews_run() -> dict[str, int]:
+    """Scheduled by beat every minute: reviews due on their cadence, reminders, and deadlines. Each step claims
+    its row first (a compare-and-swap), so a redelivered or interrupted run finishes the rest exactly once."""
+    run = reviews_run_service()
+    return {"started": run.started, "reminded": run.reminded, "resolved": run.resolved, "closed": run.closed}

@@ -1,0 +1,150 @@
+"""Access reviews: started on the cadence or on demand, answered singly or in bulk with a justification, reminded
+before the deadline, and at the deadline exactly the unanswered items are revoked or escalated, once."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from accounts.services import actor_for
+from audit.models import Event
+from charters.models import Charter
+from governance.models import Grant, OutboxMessage, ReviewCampaign, ReviewItem
+from governance.services import reviews
+from governance.services.outbox import outbox_send
+from governance.tasks import reviews_run as reviews_task
+from tests.conftest import TEST_PASSWORD
+
+
+@pytest.fixture
+def three(make_grant):
+    return [make_grant(purposes=[purpose]) for purpose in ("benchmarking", "safety-evaluation")] + [
+        make_grant(actions=["evaluate"], purposes=["benchmarking"])
+    ]
+
+
+@pytest.fixture
+def campaign(three, live_charter, officer):
+    return reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
+
+
+def status_of(grant):
+    grant.refresh_from_db()
+    return grant.status
+
+
+def test_a_review_snapshots_the_live_grants_and_shares_them_among_the_officers(
+    campaign, three, officer, second_officer
+):
+    items = list(campaign.items.order_by("grant_id"))
+    assert [item.grant_id for item in items] == sorted(grant.pk for grant in three)
+    assert {item.reviewer for item in items} == {officer, second_officer}
+    assert items[0].snapshot["status"] == "active" and items[0].snapshot["grantee"] == "northwind-gateway"
+    assert campaign.unanswered == "revoke" and campaign.deadline - campaign.created_at == timedelta(days=14)
+    assert Event.objects.filter(action="review.started").count() == 1
+    assert OutboxMessage.objects.filter(key__startswith=f"review-{campaign.pk}-assigned-").count() == 2
+
+
+def test_answers_keep_or_revoke_singly_or_in_bulk_with_a_justification(campaign, three, officer):
+    first, second, third = campaign.items.order_by("grant_id")
+    by = actor_for(officer)
+    reviews.review_decide(item=first, reviewer=officer, decision="keep", justification="Still evaluating.", by=by)
+    assert reviews.review_decide_bulk(campaign=campaign, item_ids=[second.pk, third.pk], reviewer=officer,
+                                      decision="revoke", justification="Project over.", by=by) == 2  # fmt: skip
+    assert [status_of(grant) for grant in three] == ["active", "revoked", "revoked"]
+    revoked = Event.objects.get(action="grant.revoked", target_id=str(three[1].pk))
+    assert revoked.reason == f"Access review #{campaign.pk}: Project over."
+    with pytest.raises(ValidationError, match="answered already"):
+        reviews.review_decide(item=first, reviewer=officer, decision="revoke", justification="Changed mind.", by=by)
+
+
+def test_bad_answers_are_refused_and_change_nothing(campaign, officer, a_admin):
+    first, second, _ = campaign.items.order_by("grant_id")
+    by = actor_for(officer)
+    with pytest.raises(ValidationError, match="Say why"):
+        reviews.review_decide(item=first, reviewer=officer, decision="keep", justification=" ", by=by)
+    with pytest.raises(ValidationError, match="Only a governance officer"):
+        reviews.review_decide(item=first, reviewer=a_admin, decision="keep", justification="Mine.", by=by)
+    reviews.review_decide(item=second, reviewer=officer, decision="keep", justification="Fine.", by=by)
+    with pytest.raises(ValidationError, match="answered already"):  # the bulk is all or nothing
+        reviews.review_decide_bulk(campaign=campaign, item_ids=[first.pk, second.pk], reviewer=officer,
+                                   decision="revoke", justification="Both.", by=by)  # fmt: skip
+    first.refresh_from_db()
+    assert first.decision == "" and Grant.objects.filter(status="revoked").count() == 0
+
+
+def test_a_second_open_review_of_the_same_charter_is_refused(campaign, live_charter, officer):
+    with pytest.raises(ValidationError, match="already has an open review"):
+        reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
+
+
+def test_the_deadline_revokes_exactly_the_unanswered_items_once(campaign, three, officer):
+    first = campaign.items.order_by("grant_id").first()
+    reviews.review_decide(item=first, reviewer=officer, decision="keep", justification="Needed.", by=actor_for(officer))
+    with time_machine.travel(campaign.deadline - timedelta(days=3), tick=False):
+        assert reviews_task()["reminded"] == 0
+    with time_machine.travel(campaign.deadline - timedelta(days=1), tick=False):
+        assert reviews_task()["reminded"] == 1 and reviews_task()["reminded"] == 0  # reminded once
+        reminders = OutboxMessage.objects.filter(key__startswith=f"review-{campaign.pk}-reminder-")
+        assert reminders.count() == 2  # both reviewers still have items
+    with time_machine.travel(campaign.deadline + timedelta(seconds=30), tick=False):
+        assert reviews_task() == {"started": 0, "reminded": 0, "resolved": 2, "closed": 1}
+        assert reviews_task() == {"started": 0, "reminded": 0, "resolved": 0, "closed": 0}
+    assert [status_of(grant) for grant in three] == ["active", "revoked", "revoked"]
+    assert Event.objects.filter(action="grant.revoked").count() == 2
+    campaign.refresh_from_db()
+    assert campaign.status == "closed"
+    assert sorted(campaign.items.values_list("outcome", flat=True)) == ["kept", "revoked", "revoked"]
+    with pytest.raises(ValidationError, match="past its deadline"):
+        reviews.review_decide(item=campaign.items.last(), reviewer=officer, decision="keep", justification="Late.",
+                              by=actor_for(officer))  # fmt: skip
+
+
+def test_a_charter_that_says_escalate_mails_the_officers_and_keeps_the_grants(campaign, three, officer):
+    ReviewCampaign.objects.filter(pk=campaign.pk).update(unanswered="escalate")
+    with time_machine.travel(campaign.deadline + timedelta(seconds=30), tick=False):
+        assert reviews_task()["resolved"] == 3
+    assert [status_of(grant) for grant in three] == ["active"] * 3
+    escalations = OutboxMessage.objects.filter(key__contains="-escalated")
+    assert escalations.count() == 3 and officer.email in escalations.first().to
+    outbox_send()
+    assert sum("Unanswered in access review" in message.subject for message in mail.outbox) == 3
+
+
+def test_the_cadence_starts_a_review_when_it_is_due(three, live_charter):
+    approved = live_charter.approved_at
+    with time_machine.travel(approved + timedelta(days=89), tick=False):
+        assert reviews_task()["started"] == 0
+    with time_machine.travel(approved + timedelta(days=90, minutes=1), tick=False):
+        assert reviews_task()["started"] == 1 and reviews_task()["started"] == 0
+    campaign = ReviewCampaign.objects.get()
+    assert campaign.trigger == "cadence" and campaign.items.count() == 3
+
+
+def test_the_review_workspace_answers_and_exports_a_report(campaign, client, officer):
+    client.login(username=officer.username, password=TEST_PASSWORD)
+    page = client.get(f"/governance/reviews/{campaign.pk}/").content.decode()
+    assert "northwind-gateway" in page and "Keep" in page
+    item = campaign.items.order_by("grant_id").first()
+    url = f"/governance/reviews/{campaign.pk}/"
+    answered = client.post(url, {"items": [item.pk], "decision": "keep", "justification": "Needed."}, follow=True)
+    assert "1 item(s) answered" in answered.content.decode()
+    missing = client.post(url, {"items": [item.pk], "decision": "revoke"}, follow=True).content.decode()
+    assert "Say why" in missing
+    report = client.get(f"/governance/reviews/{campaign.pk}/report.csv")
+    assert report["Content-Type"].startswith("text/csv") and b'"keep","Needed."' in report.content
+    listing = client.get("/governance/reviews/").content.decode()
+    assert f"#{campaign.pk}" in listing
+
+
+def test_partners_cannot_see_reviews(campaign, client, a_admin):
+    client.login(username=a_admin.username, password=TEST_PASSWORD)
+    assert client.get(f"/governance/reviews/{campaign.pk}/").status_code == 403
+
+
+def test_no_review_without_grants(live_charter, officer):
+    with pytest.raises(ValidationError, match="no active or suspended grant"):
+        reviews.review_start(charter=Charter.objects.get(pk=live_charter.charter.pk), by=actor_for(officer))
+    assert not ReviewItem.objects.exists()
