@@ -184,9 +184,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # With acks_late, Redis redelivers a task that is not acknowledged within this many seconds.
+    # With acks_late, Redis redelivers a task that is not acknowledged within this many seconds. Workers look for
+    # such tasks every interval x throttle seconds (kombu's defaults, 10 x 10, suit the hour); a short timeout
+    # (a test's) needs them to look as often as it expires.
+    _visibility = env_int("ACCORD_CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("ACCORD_CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        "visibility_timeout": _visibility,
+        "unacked_restore_interval": max(1, min(10, _visibility // 2)),
+        "unacked_restore_throttle": 1 if _visibility < 100 else 10,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -110,3 +110,15 @@ class RefusingBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("the mail server refused the connection")
+
+
+def test_use_outside_the_grants_window_is_a_finding(make_grant, a_principal, atlas, now):
+    grant = make_grant(valid_from=now + timedelta(days=2))  # approved, not valid yet
+    with time_machine.travel(now, tick=False):
+        early = use(a_principal, atlas, 1)
+        assert early[0].reasons[0]["code"] == "not_yet_valid"
+    with time_machine.travel(now + timedelta(minutes=1), tick=False):
+        [finding] = anomalies.anomalies_check()
+    assert finding.name == "off-hours-use" and finding.details == {"requests": 1}
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.SUSPENDED

@@ -1,0 +1,114 @@
+"""A worker killed with SIGKILL in the middle of a review's deadline run: the real broker (Redis, with a short
+visibility timeout) hands the task to a restarted worker, which finishes it; no grant is revoked twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.services import actor_for
+from audit.models import Event
+from governance.models import Grant, ReviewCampaign, ReviewItem
+from governance.services import reviews
+from tests.conftest import committing
+
+REPO = Path(__file__).resolve().parents[2]
+QUEUE = "redelivery-test"
+GRANTS = 200
+
+
+def worker(env):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "accord",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            QUEUE,
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def resolved(campaign):
+    return ReviewItem.objects.filter(campaign=campaign).exclude(outcome="").count()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@committing
+def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_grant, live_charter, officer):
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and the Redis broker")
+    purposes = (["benchmarking"], ["safety-evaluation"], ["benchmarking", "safety-evaluation"])
+    for number in range(GRANTS):
+        make_grant(purposes=purposes[number % 3], valid_until=timezone.now() + timedelta(days=30 + number))
+    campaign = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
+    ReviewCampaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "ACCORD_CELERY_VISIBILITY_TIMEOUT": "3",  # redelivery within seconds, not the production hour
+        "ACCORD_AUDIT_ANCHOR_FILE": str(settings.ACCORD_AUDIT_ANCHOR_FILE),
+    }
+    first = worker(env)
+    try:
+        current_app.send_task("governance.tasks.reviews_run", queue=QUEUE)
+        assert wait_for(lambda: resolved(campaign) >= 5, timeout=60), "the first worker never started the run"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    at_kill = resolved(campaign)
+    assert at_kill < GRANTS, "the run finished before the kill: nothing was tested"
+    time.sleep(0.5)
+    assert resolved(campaign) == at_kill  # nobody is working on it now
+
+    second = worker(env)
+    try:
+        assert wait_for(lambda: ReviewCampaign.objects.get(pk=campaign.pk).status == "closed", timeout=90), (
+            "the restarted worker did not finish the redelivered run"
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+    grant_ids = list(campaign.items.values_list("grant_id", flat=True))
+    revocations = Event.objects.filter(action="grant.revoked", target_id__in=[str(pk) for pk in grant_ids])
+    assert revocations.count() == GRANTS == len(set(revocations.values_list("target_id", flat=True)))
+    assert Event.objects.filter(action="review.item_unanswered").count() == GRANTS
+    assert Event.objects.filter(action="review.closed").count() == 1
+    assert Grant.objects.filter(pk__in=grant_ids, status="revoked").count() == GRANTS
