@@ -223,6 +223,8 @@ if EMAIL_URL:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# A mail server that stops answering must not hold a worker: the outbox tries again on its next run.
+EMAIL_TIMEOUT = env_int("ACCORD_EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
 DEFAULT_FROM_EMAIL = env_str("ACCORD_FROM_EMAIL", "accord@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -219,7 +219,7 @@ def export_queue(
             since=since,
             until=until,
         )
-        transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[str(job.pk)]))
+        transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[str(job.pk)]), robust=True)
     return job
 
 

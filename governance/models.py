@@ -218,6 +218,7 @@ class OutboxMessage(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="A sender is on it until then.")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

@@ -324,7 +324,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _bundle_reader(request)
     campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
     if request.method == "POST":
-        ids = [int(value) for value in request.POST.getlist("items") if value.isdigit()]
+        ids = [int(value) for value in request.POST.getlist("items") if value.isascii() and value.isdigit()]
         try:
             answered = review_services.review_decide_bulk(
                 campaign=campaign,

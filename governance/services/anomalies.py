@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,13 +63,6 @@ class Broken:
     details: dict[str, Any]
 
 
-def _bucket(now: datetime, window: timedelta) -> tuple[datetime, datetime]:
-    """The window ``now`` falls in, aligned, so that repeated checks within it name the same one."""
-    seconds = int(window.total_seconds())
-    start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
-    return start, start + window
-
-
 def _principals(grant: Grant) -> list[str]:
     if grant.principal_id is not None:
         return [str(grant.principal_id)]
@@ -92,12 +86,19 @@ def _asked_by(grant: Grant, since: datetime, until: datetime) -> Any:
 
 
 def _addresses(decisions: Any) -> set[str]:
-    return set(decisions.exclude(client_address=None).values_list("client_address", flat=True))
+    return set(decisions.exclude(client_address=None).values_list("client_address", flat=True).distinct())
 
 
-def _check(grant: Grant, rule: Rule, now: datetime) -> Broken | None:
+def _since(rule: Rule, now: datetime, after: datetime | None) -> datetime:
+    """Where the evidence for a rule starts: its window back from now, but never before the grant's last finding
+    (that evidence was acted on; counting it again would suspend a resumed grant for the same burst)."""
+    start = now - rule.window()
+    return max(start, after) if after else start
+
+
+def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken | None:
+    """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
     window = rule.window()
-    since = now - window
     if rule.rule == "usage_spike":
         recent = _allowed_for(grant, since, now).count()
         before = _allowed_for(grant, since - BASELINE, since).count()
@@ -141,37 +142,38 @@ def _officer_addresses() -> list[str]:
     return sorted({email for email in officers.values_list("email", flat=True) if email})
 
 
-def _record(grant: Grant, broken: Broken, now: datetime) -> AnomalyFinding | None:
-    """The finding, the suspension and the mail, all or none; None when this window's finding exists."""
-    start, end = _bucket(now, broken.rule.window())
-    with transaction.atomic():
-        finding, created = AnomalyFinding.objects.get_or_create(
-            grant=grant,
-            name=broken.rule.name,
-            window_start=start,
-            defaults={
-                "rule": broken.rule.rule,
-                "severity": broken.rule.severity,
-                "window_end": end,
-                "summary": broken.summary[:500],
-                "details": broken.details,
-            },
-        )
-        if not created:
-            return None
-        reason = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.summary}."
-        current = Grant.objects.select_related("partner", "charter", "asset_version__asset", "principal").get(
-            pk=grant.pk
-        )
-        if current.status == Grant.Status.ACTIVE:
-            grant_services.grant_suspend(grant=current, by=CHECKER, reason=reason)
-        mail_enqueue(
-            key=f"anomaly-finding-{finding.pk}",
-            to=_officer_addresses(),
-            subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
-            body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
-            f"window {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC.\n",
-        )
+def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> AnomalyFinding | None:
+    """The finding, the suspension and the mail, all or none; None when another run recorded this evidence or
+    moved the grant meanwhile."""
+    try:
+        with transaction.atomic():
+            finding, created = AnomalyFinding.objects.get_or_create(
+                grant=grant,
+                name=broken.rule.name,
+                window_start=since,
+                defaults={
+                    "rule": broken.rule.rule,
+                    "severity": broken.rule.severity,
+                    "window_end": now,
+                    "summary": broken.summary[:500],
+                    "details": broken.details,
+                    "created_at": now,
+                },
+            )
+            if not created:
+                return None
+            reason = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.summary}."
+            current = Grant.objects.select_related("partner", "charter", "asset_version__asset", "principal")
+            grant_services.grant_suspend(grant=current.get(pk=grant.pk), by=CHECKER, reason=reason)
+            mail_enqueue(
+                key=f"anomaly-finding-{finding.pk}",
+                to=_officer_addresses(),
+                subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
+                body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
+                f"use from {since:%Y-%m-%d %H:%M} to {now:%H:%M} UTC.\n",
+            )
+    except ValidationError:
+        return None  # an officer suspended or revoked it a moment ago: nothing left to stop
     return finding
 
 
@@ -187,11 +189,12 @@ def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
             charter=charter, status=Grant.Status.ACTIVE
         )
         for grant in grants:
+            after = grant.findings.order_by("-created_at").values_list("created_at", flat=True).first()
             for rule in rules:
-                broken = _check(grant, rule, now)
-                if broken is not None:
-                    finding = _record(grant, broken, now)
-                    if finding is not None:
-                        found.append(finding)
-                    break  # suspended: the other rules have nothing left to stop
+                since = _since(rule, now, after)
+                broken = _check(grant, rule, since, now)
+                finding = _record(grant, broken, since, now) if broken else None
+                if finding is not None:
+                    found.append(finding)
+                    break  # the grant is suspended: the other rules have nothing left to stop
     return found

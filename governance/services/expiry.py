@@ -40,19 +40,23 @@ def expiry_run(*, now: datetime | None = None) -> ExpiryResult:
         status__in=(Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
     )
     for charter in due:
-        with transaction.atomic():
-            expired = charter_expire(charter=charter, today=now.date(), by=EXPIRY)
-            if expired is None:
-                continue
-            result.charters += 1
-            reason = f"Charter {charter.slug} expired: {expired.status_reason}."
-            for grant in Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=LIVE):
-                grant_services.grant_expire(grant=grant, by=EXPIRY, reason=reason)
-                result.grants += 1
-            requested = Grant.objects.select_related(*_RELATED).filter(charter=charter, status=Grant.Status.REQUESTED)
-            for grant in requested:
-                grant_services.grant_refuse(grant=grant, by=EXPIRY, reason=reason)
-                result.refused += 1
+        try:
+            with transaction.atomic():
+                expired = charter_expire(charter=charter, today=now.date(), by=EXPIRY)
+                if expired is None:
+                    continue
+                reason = f"Charter {charter.slug} expired: {expired.status_reason}."
+                live = Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=LIVE)
+                expired_grants = [grant_services.grant_expire(grant=grant, by=EXPIRY, reason=reason) for grant in live]
+                requested = Grant.objects.select_related(*_RELATED).filter(
+                    charter=charter, status=Grant.Status.REQUESTED
+                )
+                refused = [grant_services.grant_refuse(grant=grant, by=EXPIRY, reason=reason) for grant in requested]
+        except ValidationError:
+            continue  # an officer moved one of its grants a moment ago: the next run does the charter whole
+        result.charters += 1
+        result.grants += len(expired_grants)
+        result.refused += len(refused)
     for grant in Grant.objects.select_related(*_RELATED).filter(status__in=LIVE, valid_until__lte=now):
         try:
             with transaction.atomic():

@@ -1,18 +1,22 @@
 """Mail through an outbox: written in the transaction that decided to send it, sent by a worker after commit.
 
-At least once: a worker that dies after sending and before marking the message sent sends it again on the next
-run. The message's key is also its Message-ID, so mail systems and people see a resend as the same message; and a
-message asked for twice with the same key (a redelivered task) is written once.
+At least once: a sender claims one message at a time for a short lease, sends it outside any transaction (a slow
+mail server holds no lock), then marks it sent. A sender that dies between sending and marking leaves the claim to
+lapse, and the message is sent again; its key is its Message-ID, so mail systems and people see the same message.
+A message asked for twice with the same key (a redelivered task) is written once. A message that keeps failing is
+given up after MAX_ATTEMPTS, with its last error kept, so it cannot hold up the others.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance.models import OutboxMessage
@@ -20,18 +24,24 @@ from governance.models import OutboxMessage
 logger = logging.getLogger(__name__)
 SEND_TASK = "governance.tasks.outbox_send"
 BATCH = 100
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
 
 
 def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxMessage | None:
-    """Queue a message in the caller's transaction; None when one with this key was queued already."""
-    if not to:
+    """Queue a message in the caller's transaction; None when one with this key was queued already, or when
+    there is no address to send it to (said in the log: someone has no email address)."""
+    addresses = sorted({address.strip() for address in to if address and address.strip()})
+    if not addresses:
+        logger.warning("Mail %r has no recipient with an email address; it is not sent.", key)
         return None
     message, created = OutboxMessage.objects.get_or_create(
-        key=key, defaults={"to": sorted(set(to)), "subject": subject[:200], "body": body}
+        key=key, defaults={"to": addresses, "subject": subject[:200], "body": body}
     )
     if not created:
         return None
-    transaction.on_commit(lambda: current_app.send_task(SEND_TASK))
+    # The every-30-seconds run sends it anyway if the broker cannot be reached now.
+    transaction.on_commit(lambda: current_app.send_task(SEND_TASK), robust=True)
     return message
 
 
@@ -40,26 +50,34 @@ def _message_id(key: str) -> str:
     return f"<{key.replace(' ', '-')}@{domain}>"
 
 
+def _claim(message: OutboxMessage) -> bool:
+    now = timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    return bool(
+        OutboxMessage.objects.filter(free, pk=message.pk, sent_at__isnull=True).update(claimed_until=now + LEASE)
+    )
+
+
 def outbox_send(*, limit: int = BATCH) -> int:
-    """Send what is waiting, oldest first; how many were sent. A failure is kept on the message and retried on
-    the next run; the others go on."""
+    """Send what is waiting, fewest attempts first; how many were sent."""
     sent = 0
-    with transaction.atomic():
-        waiting = OutboxMessage.objects.filter(sent_at__isnull=True).order_by("created_at", "id")
-        if transaction.get_connection().vendor == "postgresql":
-            waiting = waiting.select_for_update(skip_locked=True)  # two workers never send the same message
-        for message in waiting[:limit]:
-            mail = EmailMessage(
-                message.subject, message.body, to=message.to, headers={"Message-ID": _message_id(message.key)}
+    waiting = OutboxMessage.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by(
+        "attempts", "created_at", "id"
+    )
+    for message in list(waiting[:limit]):
+        if not _claim(message):
+            continue  # another sender has it
+        headers = {"Message-ID": _message_id(message.key)}
+        try:
+            delivered = EmailMessage(message.subject, message.body, to=message.to, headers=headers).send()
+            if not delivered:
+                raise RuntimeError("the mail backend accepted no recipient")
+        except Exception as error:  # a mail server's failure stays on the message; the others go on
+            logger.warning("Could not send %s (attempt %d): %s", message.key, message.attempts + 1, error)
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                attempts=message.attempts + 1, last_error=str(error)[:500], claimed_until=None
             )
-            try:
-                mail.send()
-            except Exception as error:
-                logger.warning("Could not send %s: %s", message.key, error)
-                OutboxMessage.objects.filter(pk=message.pk).update(
-                    attempts=message.attempts + 1, last_error=str(error)[:500]
-                )
-                continue
-            OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=message.attempts + 1)
-            sent += 1
+            continue
+        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=message.attempts + 1)
+        sent += 1
     return sent

@@ -50,6 +50,15 @@ def _terms(charter: Charter) -> dict[str, object]:
     return dict(charter.active_version.document.get("review", {}))
 
 
+def _reviewer_for(grant: Grant, officers: list[User], number: int) -> User:
+    """The officers in turn, skipping the one who approved the grant when another can review it."""
+    for offset in range(len(officers)):
+        officer = officers[(number + offset) % len(officers)]
+        if officer.pk != grant.approved_by_id:
+            return officer
+    return officers[number % len(officers)]
+
+
 def review_start(
     *, charter: Charter, by: Actor, trigger: str = "on_demand", now: datetime | None = None
 ) -> ReviewCampaign:
@@ -72,12 +81,13 @@ def review_start(
                 created_by=by.label,
                 deadline=now + timedelta(days=DEADLINE_DAYS),
             )
-            for number, grant in enumerate(grants):
+            assigned = {grant.pk: _reviewer_for(grant, officers, number) for number, grant in enumerate(grants)}
+            for grant in grants:
                 ReviewItem.objects.create(
                     campaign=campaign,
                     grant=grant,
                     snapshot={**GrantFact.of(grant).as_state(), "grantee": grant.grantee},
-                    reviewer=officers[number % len(officers)],
+                    reviewer=assigned[grant.pk],
                 )
             record(
                 action="review.started",
@@ -92,7 +102,7 @@ def review_start(
                     "unanswered": campaign.unanswered,
                 },
             )
-            for reviewer in {officers[number % len(officers)] for number in range(len(grants))}:
+            for reviewer in set(assigned.values()):
                 mail_enqueue(
                     key=f"review-{campaign.pk}-assigned-{reviewer.pk}",
                     to=[reviewer.email],
@@ -109,6 +119,8 @@ def review_decide(*, item: ReviewItem, reviewer: User, decision: str, justificat
     """Keep or revoke one item, with a justification; a revocation revokes the grant at once."""
     if not reviewer.has_role(Role.OFFICER):
         raise ValidationError({"reviewer": "Only a governance officer answers access reviews."})
+    if item.reviewer_id != reviewer.pk:
+        raise ValidationError({"reviewer": f"Item #{item.pk} is for {item.reviewer.username} to answer."})
     if decision not in ReviewItem.Decision.values:
         raise ValidationError({"decision": "Choose keep or revoke."})
     if not justification.strip():
@@ -123,7 +135,9 @@ def review_decide_bulk(
     """The same answer for several items of one review: all of them, or none if any cannot take it."""
     if not item_ids:
         raise ValidationError({"items": "Tick the items to answer."})
-    items = list(ReviewItem.objects.select_related("campaign", "grant").filter(campaign=campaign, pk__in=item_ids))
+    items = list(
+        ReviewItem.objects.select_related("campaign", "grant", "reviewer").filter(campaign=campaign, pk__in=item_ids)
+    )
     if len(items) != len(set(item_ids)):
         raise ValidationError({"items": "Some ticked items are not in this review."})
     with transaction.atomic():
@@ -177,7 +191,7 @@ def reviews_run(*, now: datetime | None = None) -> ReviewsRun:
     run = ReviewsRun()
     run.started = _start_due(now)
     for campaign in ReviewCampaign.objects.select_related("charter__partner").filter(
-        status=ReviewCampaign.Status.OPEN, reminded_at__isnull=True, deadline__lte=now + REMIND_BEFORE
+        status=ReviewCampaign.Status.OPEN, reminded_at__isnull=True, deadline__lte=now + REMIND_BEFORE, deadline__gt=now
     ):
         run.reminded += _remind(campaign, now)
     for campaign in ReviewCampaign.objects.select_related("charter__partner").filter(
@@ -226,12 +240,21 @@ def _remind(campaign: ReviewCampaign, now: datetime) -> int:
 
 def _resolve(campaign: ReviewCampaign, item: ReviewItem) -> int:
     """One unanswered item at the deadline: revoked or escalated, with its grant, once."""
+    try:
+        return _resolve_once(campaign, item)
+    except ValidationError:
+        return 0  # the grant moved under us (expired, revoked): the next run resolves the item as it then stands
+
+
+def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
     with transaction.atomic():
         grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
-        if campaign.unanswered == "escalate":
+        if grant.status not in OPEN_GRANTS:
+            outcome = ReviewItem.Outcome.GONE  # it ended on its own: nothing to revoke or escalate
+        elif campaign.unanswered == "escalate":
             outcome = ReviewItem.Outcome.ESCALATED
         else:
-            outcome = ReviewItem.Outcome.REVOKED if grant.status in OPEN_GRANTS else ReviewItem.Outcome.GONE
+            outcome = ReviewItem.Outcome.REVOKED
         if not ReviewItem.objects.filter(pk=item.pk, outcome="").update(outcome=outcome):
             return 0  # another run resolved it
         reason = f"Access review #{campaign.pk} ended with no answer for this grant."

@@ -318,7 +318,7 @@ def whatif_request(
     _candidate_of(run)  # says what is wrong with the candidate now, not in a worker later
     with transaction.atomic():
         run.save()
-        transaction.on_commit(lambda: current_app.send_task(RUN_TASK, args=[run.pk]))
+        transaction.on_commit(lambda: current_app.send_task(RUN_TASK, args=[run.pk]), robust=True)
     return run
 
 

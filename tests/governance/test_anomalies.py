@@ -75,7 +75,7 @@ def test_repeated_denied_exports_are_a_finding(make_grant, a_principal, atlas):
     assert grant.status == Grant.Status.SUSPENDED
 
 
-def test_use_from_a_new_address_is_a_finding_but_a_first_use_is_not(make_grant, a_principal, atlas, now):
+def test_use_from_a_new_address_is_a_finding(make_grant, a_principal, atlas, now):
     make_grant()
     with time_machine.travel(now - timedelta(days=1), tick=False):
         use(a_principal, atlas, 2, address="10.0.0.1")
@@ -102,6 +102,20 @@ def test_the_outbox_keeps_a_failure_and_sends_once_the_server_answers(db, settin
     assert waiting.attempts == 1 and "refused" in waiting.last_error and waiting.sent_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert outbox.outbox_send() == 1 and len(mail.outbox) == 1
+    assert outbox.outbox_send() == 0  # sent is sent
+
+
+def test_mail_for_nobody_is_not_queued_and_a_message_that_keeps_failing_is_given_up(db, settings):
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert outbox.mail_enqueue(key="k-blank", to=["", "  "], subject="S", body="B") is None
+        outbox.mail_enqueue(key="k-bad", to=["a@x.example"], subject="S", body="B")
+    settings.EMAIL_BACKEND = "tests.governance.test_anomalies.RefusingBackend"
+    for _ in range(outbox.MAX_ATTEMPTS + 2):
+        outbox.outbox_send()
+    stuck = OutboxMessage.objects.get(key="k-bad")
+    assert stuck.attempts == outbox.MAX_ATTEMPTS and stuck.sent_at is None and stuck.claimed_until is None
 
 
 class RefusingBackend:
@@ -122,3 +136,46 @@ def test_use_outside_the_grants_window_is_a_finding(make_grant, a_principal, atl
     assert finding.name == "off-hours-use" and finding.details == {"requests": 1}
     grant.refresh_from_db()
     assert grant.status == Grant.Status.SUSPENDED
+
+
+def test_a_resumed_grant_is_not_suspended_again_for_the_same_burst_but_is_for_a_new_one(
+    steady, a_principal, atlas, now, officer
+):
+    from accounts.services import actor_for
+    from governance.services.grants import grant_resume
+
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        assert len(anomalies.anomalies_check()) == 1
+    with time_machine.travel(now + timedelta(minutes=2), tick=False):
+        steady.refresh_from_db()
+        grant_resume(grant=steady, by=actor_for(officer), reason="Load test we announced.")
+    with time_machine.travel(now + timedelta(minutes=3), tick=False):
+        assert anomalies.anomalies_check() == []  # the burst it was resumed over
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now + timedelta(minutes=4), tick=False):
+        [again] = anomalies.anomalies_check()  # a new burst, in the same hour
+    assert again.name == "usage-spike" and again.details["recent"] == 25
+    assert AnomalyFinding.objects.count() == 2
+
+
+def test_a_first_use_from_any_address_is_not_a_finding(make_grant, a_principal, atlas, now):
+    make_grant()
+    with time_machine.travel(now, tick=False):
+        use(a_principal, atlas, 1, address="198.51.100.7")
+    with time_machine.travel(now + timedelta(minutes=1), tick=False):
+        assert anomalies.anomalies_check() == []
+
+
+def test_officers_see_findings_in_the_admin_read_only(steady, a_principal, atlas, now, client, auditor):
+    from tests.conftest import TEST_PASSWORD
+
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+    client.login(username=auditor.username, password=TEST_PASSWORD)
+    page = client.get(f"/admin/governance/anomalyfinding/{finding.pk}/change/")
+    assert page.status_code == 200 and "usage-spike" in page.content.decode()
+    assert client.post(f"/admin/governance/anomalyfinding/{finding.pk}/delete/").status_code == 403

