@@ -7,6 +7,7 @@ from celery.contrib.testing.worker import start_worker
 
 from accord.celery import app
 from governance.models import WorkerHeartbeat
+from governance.policy import live
 from governance.tasks import worker_heartbeat
 from tests.conftest import committing
 
@@ -21,9 +22,12 @@ def wait_for(predicate, *, timeout=20.0):
 
 
 def roundtrip():
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
-        worker_heartbeat.delay()
-        assert wait_for(lambda: WorkerHeartbeat.objects.exists()), "the worker did not run the heartbeat in time"
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
+            worker_heartbeat.delay()
+            assert wait_for(lambda: WorkerHeartbeat.objects.exists()), "the worker did not run the heartbeat in time"
+    finally:
+        live.stop()  # the worker started this process's policy listener (accord/celery.py); it must not outlive it
     return WorkerHeartbeat.objects.get()
 
 
