@@ -40,7 +40,10 @@ def live_charter(charter_text, officer, second_officer, a_admin):  # noqa: F811
 
 
 @pytest.fixture
-def make_grant(live_charter, demo_registry, a_admin, a_principal, officer):  # noqa: F811
+def make_request(live_charter, demo_registry, a_admin, a_principal):  # noqa: F811
+    """A grant as A's admin requests it (not approved): Northwind's gateway, atlas-7b 1.0, for the charter's whole
+    window unless ``overrides`` say otherwise."""
+
     def make(**overrides):
         fields = {
             "partner": live_charter.charter.partner,
@@ -58,8 +61,17 @@ def make_grant(live_charter, demo_registry, a_admin, a_principal, officer):  # n
             "by": actor_for(a_admin),
         }
         fields.update(overrides)
-        grant = grant_request(**fields)
-        return grant_approve(grant=grant, approver=officer, by=actor_for(officer))
+        return grant_request(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_grant(make_request, officer):
+    """A grant requested by A's admin and approved by Olivia."""
+
+    def make(**overrides):
+        return grant_approve(grant=make_request(**overrides), approver=officer, by=actor_for(officer))
 
     return make
 

@@ -12,7 +12,6 @@ from charters.models import Charter
 from governance.models import Grant
 from governance.services import expiry
 from governance.services.decisions import DecisionRequest, decide
-from governance.services.grants import grant_request
 from governance.tasks import expiry_run as expiry_task
 from tests.governance.conftest import CHARTER_FROM
 
@@ -42,24 +41,10 @@ def test_a_grant_expires_at_the_end_of_its_window_and_then_denies(soon, a_princi
         assert expiry.expiry_run().grants == 0 and events("grant.expired") == 1  # a second run changes nothing
 
 
-def test_a_charter_past_its_window_expires_with_its_grants(
-    make_grant, live_charter, a_admin, a_principal, demo_registry
-):
+def test_a_charter_past_its_window_expires_with_its_grants(make_grant, make_request, live_charter, demo_registry):
     active = make_grant()
-    requested = grant_request(
-        partner=live_charter.charter.partner,
-        asset_version=demo_registry["atlas-7b 1.1"],
-        principal=a_principal,
-        actions=["infer"],
-        purposes=["benchmarking"],
-        valid_from=CHARTER_FROM,
-        valid_until=CHARTER_FROM + timedelta(days=300),
-        daily_quota=10,
-        monthly_quota=100,
-        rate_per_minute=10,
-        justification="Later runs.",
-        requested_by=a_admin,
-        by=expiry.EXPIRY,
+    requested = make_request(
+        asset_version=demo_registry["atlas-7b 1.1"], valid_until=CHARTER_FROM + timedelta(days=300)
     )
     with time_machine.travel(datetime(2027, 8, 30, 23, 59, tzinfo=UTC), tick=False):
         quiet = expiry.expiry_run()

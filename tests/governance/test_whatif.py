@@ -22,7 +22,7 @@ from governance.services.decisions import DecisionRequest, decide_batch
 from governance.services.grants import grant_approve, grant_request, grant_suspend
 from tests.charters.conftest import example
 from tests.conftest import SETUP, _make
-from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL, activate
+from tests.governance.conftest import CHARTER_FROM, activate
 
 ACTIONS = ["infer", "evaluate", "export_outputs"]
 PURPOSES = ["safety-evaluation", "benchmarking", "research-evaluation"]
@@ -150,21 +150,9 @@ def test_a_restriction_flips_allows_to_the_deny_that_would_answer(world, officer
     assert all(len(e.decision_id) == 32 for e in northwind.examples)
 
 
-def test_a_requested_grant_flips_the_denies_it_would_allow(world, a_admin, officer, partner_a):
-    requested = grant_request(
-        partner=partner_a,
-        asset_version=world["atlas"],
-        principal=world["second"],
-        actions=["evaluate"],
-        purposes=["safety-evaluation"],
-        valid_from=CHARTER_FROM,
-        valid_until=CHARTER_UNTIL,
-        daily_quota=10,
-        monthly_quota=100,
-        rate_per_minute=10,
-        justification="More evaluation.",
-        requested_by=a_admin,
-        by=actor_for(a_admin),
+def test_a_requested_grant_flips_the_denies_it_would_allow(world, make_request):
+    requested = make_request(
+        principal=world["second"], actions=["evaluate"], purposes=["safety-evaluation"], justification="More."
     )
     candidate = whatif.candidate_grant(requested)
     report = whatif.whatif_replay(candidate, days=7)
