@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from audit.models import ExportFile, ExportJob
+from audit.models import Event, ExportFile, ExportJob
+from audit.trail import Actor
 
 ALL = None
 
@@ -39,3 +40,10 @@ def export_get_for_user(user: Any, pk: Any) -> ExportFile:
 def export_job_get_for_user(user: Any, pk: Any) -> ExportJob:
     """An export job its reader may follow, with the same rule."""
     return _scoped(user, ExportJob.objects.filter(pk=pk).first(), "No such export.")
+
+
+def actor_of(user: Any) -> Actor:
+    """The trail's name for the user behind a request (this app cannot ask accounts for it): principals are told
+    apart from people."""
+    kind = Event.ActorType.PRINCIPAL if getattr(user, "is_service", False) else Event.ActorType.USER
+    return Actor(type=kind, id=str(user.pk), label=user.get_username())

@@ -18,16 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import chain, exports
-from audit.access import export_get_for_user, export_job_get_for_user, trail_scope
+from audit.access import actor_of, export_get_for_user, export_job_get_for_user, trail_scope
 from audit.models import Event, ExportFile, ExportJob, SigningKey
 from audit.selectors import event_list
-from audit.trail import Actor, record
-
-
-def _actor(request: Request) -> Actor:
-    user: Any = request.user
-    kind = Event.ActorType.PRINCIPAL if getattr(user, "is_service", False) else Event.ActorType.USER
-    return Actor(type=kind, id=str(user.pk), label=user.get_username())
+from audit.trail import record
 
 
 class PublicKeyApi(APIView):
@@ -133,12 +127,12 @@ class ExportCreateApi(APIView):
         scope = trail_scope(request.user)
         if scope is not None and data["partner"] not in ("", scope):
             with transaction.atomic():
-                record(action="audit.export_denied", actor=_actor(request), partner=scope,
+                record(action="audit.export_denied", actor=actor_of(request.user), partner=scope,
                        outcome=Event.Outcome.DENIED, reason=f"asked for partner {data['partner'][:64]!r}")  # fmt: skip
             raise Http404("No such partner among yours.")
         try:
             job = exports.export_queue(
-                by=_actor(request),
+                by=actor_of(request.user),
                 requested_by=str(request.user.pk),
                 scope=scope if scope is not None else (data["partner"] or None),
                 fmt=data["format"],

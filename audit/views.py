@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -14,10 +13,9 @@ from django.utils.timezone import make_aware
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import exports
-from audit.access import export_get_for_user
+from audit.access import actor_of, export_get_for_user
 from audit.models import Event, ExportFile, ExportJob
 from audit.selectors import event_list
-from audit.trail import Actor
 
 PAGE_SIZE = 50
 FILTERS = ("partner", "action", "actor", "outcome", "since", "until")
@@ -37,11 +35,6 @@ def moment(value: str) -> datetime | None:
     if parsed is not None and parsed.tzinfo is None:
         parsed = make_aware(parsed)
     return parsed
-
-
-def _actor(request: HttpRequest) -> Actor:
-    user: Any = request.user
-    return Actor(type=Event.ActorType.USER, id=str(user.pk), label=user.get_username())
 
 
 @login_required
@@ -100,7 +93,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
         return redirect("audit:trail")
     try:
         exports.export_queue(
-            by=_actor(request),
+            by=actor_of(request.user),
             requested_by=str(request.user.pk),
             scope=request.POST.get("partner", "").strip() or None,
             fmt=fmt,

@@ -28,7 +28,7 @@ from tests.charters.conftest import charter_text, demo_registry, example  # noqa
 from tests.conftest import Caller, committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
 from tests.e2e.test_grants_browser import decide
-from tests.governance.conftest import atlas, live_charter, make_grant  # noqa: F401  (fixtures used from here)
+from tests.governance.conftest import atlas, live_charter, make_grant, make_request  # noqa: F401  (fixtures used from here)
 from tests.governance.test_rollback import before, status_of  # noqa: F401  (before is a fixture)
 from tests.governance.test_whatif import in_review
 
