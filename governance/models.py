@@ -49,6 +49,9 @@ class Grant(models.Model):
         EXPIRED = "expired", "Expired"
         REFUSED = "refused", "Refused"
 
+    # A grant that still stands: it compiles to policy lines, can be suspended, resumed, expired or reviewed.
+    LIVE = (Status.ACTIVE, Status.SUSPENDED)
+
     partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="grants")
     principal = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="grants"

@@ -27,7 +27,6 @@ from governance.models import Grant
 MODEL_PATH = Path(__file__).resolve().parent / "model.conf"
 MODEL_DIGEST = hashlib.sha256(MODEL_PATH.read_bytes()).digest()
 LIVE_CHARTER_STATES = (Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
-COMPILED_GRANT_STATES = (Grant.Status.ACTIVE, Grant.Status.SUSPENDED)
 
 Line = tuple[str, ...]
 
@@ -219,7 +218,7 @@ def grant_lines(
     A suspended or held grant, or one under a suspended charter, compiles to deny lines (deny-override); an allow
     line is written only for what the charter permits now and the partner has accepted.
     """
-    if grant.status not in COMPILED_GRANT_STATES or charter.status not in LIVE_CHARTER_STATES:
+    if grant.status not in Grant.LIVE or charter.status not in LIVE_CHARTER_STATES:
         return frozenset(), frozenset()
     subject = grant.subject
     denied = grant.status == Grant.Status.SUSPENDED or grant.held or charter.status != Charter.Status.ACTIVE

@@ -21,7 +21,6 @@ from governance.models import Grant
 from governance.services import grants as grant_services
 
 EXPIRY = Actor.system("expiry")
-LIVE = (Grant.Status.ACTIVE, Grant.Status.SUSPENDED)
 _RELATED = ("partner", "charter", "asset_version__asset", "principal", "partner_role__partner")
 
 
@@ -46,7 +45,7 @@ def expiry_run(*, now: datetime | None = None) -> ExpiryResult:
                 if expired is None:
                     continue
                 reason = f"Charter {charter.slug} expired: {expired.status_reason}."
-                live = Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=LIVE)
+                live = Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=Grant.LIVE)
                 expired_grants = [grant_services.grant_expire(grant=grant, by=EXPIRY, reason=reason) for grant in live]
                 requested = Grant.objects.select_related(*_RELATED).filter(
                     charter=charter, status=Grant.Status.REQUESTED
@@ -57,7 +56,7 @@ def expiry_run(*, now: datetime | None = None) -> ExpiryResult:
         result.charters += 1
         result.grants += len(expired_grants)
         result.refused += len(refused)
-    for grant in Grant.objects.select_related(*_RELATED).filter(status__in=LIVE, valid_until__lte=now):
+    for grant in Grant.objects.select_related(*_RELATED).filter(status__in=Grant.LIVE, valid_until__lte=now):
         try:
             with transaction.atomic():
                 grant_services.grant_expire(grant=grant, by=EXPIRY, reason="Its window ended.")

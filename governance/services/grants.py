@@ -265,7 +265,7 @@ def grant_expire(*, grant: Grant, by: Actor, reason: str) -> Grant:
     """The grant's window ended, or its charter's did. Final, like a revocation: a new grant is requested."""
     return _transition(
         grant,
-        old=(Status.ACTIVE, Status.SUSPENDED),
+        old=Grant.LIVE,
         action="expired",
         by=by,
         reason=_reason(reason),
@@ -279,7 +279,7 @@ def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
     """An incident holds the grant: denied (deny-override) until released, whatever its status says."""
     return _transition(
         grant,
-        old=(Status.ACTIVE, Status.SUSPENDED),
+        old=Grant.LIVE,
         action="held",
         by=by,
         reason=_reason(reason),
@@ -289,9 +289,7 @@ def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
 
 @transaction.atomic
 def grant_release(*, grant: Grant, by: Actor, reason: str) -> Grant:
-    return _transition(
-        grant, old=(Status.ACTIVE, Status.SUSPENDED), action="released", by=by, reason=_reason(reason), held_at=None
-    )
+    return _transition(grant, old=Grant.LIVE, action="released", by=by, reason=_reason(reason), held_at=None)
 
 
 def _reason(reason: str) -> str:

@@ -34,7 +34,6 @@ from governance.services.outbox import mail_enqueue
 REVIEWS = Actor.system("access-reviews")
 DEADLINE_DAYS = 14
 REMIND_BEFORE = timedelta(days=2)
-OPEN_GRANTS = (Grant.Status.ACTIVE, Grant.Status.SUSPENDED)
 _RELATED = ("partner", "charter", "asset_version__asset", "principal", "partner_role__partner")
 
 
@@ -68,7 +67,7 @@ def review_start(
     officers = _officers()
     if not officers:
         raise ValidationError({"charter": "There is no active officer to review grants: add one first."})
-    grants = list(Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=OPEN_GRANTS))
+    grants = list(Grant.objects.select_related(*_RELATED).filter(charter=charter, status__in=Grant.LIVE))
     if not grants:
         raise ValidationError({"charter": f"Charter {charter.slug} has no active or suspended grant to review."})
     try:
@@ -152,7 +151,7 @@ def _decide(item: ReviewItem, decision: str, justification: str, by: Actor) -> R
         raise ValidationError({"campaign": f"Review #{item.campaign_id} is past its deadline: it takes no answers."})
     grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
     if decision == ReviewItem.Decision.REVOKE:
-        outcome = ReviewItem.Outcome.REVOKED if grant.status in OPEN_GRANTS else ReviewItem.Outcome.GONE
+        outcome = ReviewItem.Outcome.REVOKED if grant.status in Grant.LIVE else ReviewItem.Outcome.GONE
     else:
         outcome = ReviewItem.Outcome.KEPT
     claimed = ReviewItem.objects.filter(pk=item.pk, decision="", outcome="").update(
@@ -249,7 +248,7 @@ def _resolve(campaign: ReviewCampaign, item: ReviewItem) -> int:
 def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
     with transaction.atomic():
         grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
-        if grant.status not in OPEN_GRANTS:
+        if grant.status not in Grant.LIVE:
             outcome = ReviewItem.Outcome.GONE  # it ended on its own: nothing to revoke or escalate
         elif campaign.unanswered == "escalate":
             outcome = ReviewItem.Outcome.ESCALATED

@@ -29,7 +29,6 @@ from governance.services import grants as grant_services
 from governance.services.bundles import bundle_lines
 
 Status = Grant.Status
-_LIVE = (Status.ACTIVE, Status.SUSPENDED)
 _FINAL: dict[str, str] = {
     Status.REVOKED: "it was revoked, and a rollback never revives a revoked grant: request a new grant",
     Status.REFUSED: "it was refused: request a new grant",
@@ -167,7 +166,7 @@ def rollback_plan(bundle: PolicyBundle) -> RollbackPlan:
     then = {int(pk): state for pk, state in facts["grants"].items()}
     plan = RollbackPlan(bundle)
     related = ("principal", "partner_role__partner", "partner", "charter")
-    live = Grant.objects.select_related(*related).filter(status__in=_LIVE)
+    live = Grant.objects.select_related(*related).filter(status__in=Grant.LIVE)
     for grant in live.order_by("pk"):
         was = then.get(grant.pk)
         status_then = was["status"] if was else "absent"
@@ -184,7 +183,7 @@ def rollback_plan(bundle: PolicyBundle) -> RollbackPlan:
             plan.unrestored.append(Unrestored(f"grant #{grant.pk} ({grant.grantee}) hold", why))
     # Grants that ended since: only their ids and status are read, as there may be years of them.
     ended = Grant.objects.filter(status__in=list(_FINAL)).values_list("pk", "status")
-    lost = {pk: status for pk, status in ended.iterator() if then.get(pk, {}).get("status") in _LIVE}
+    lost = {pk: status for pk, status in ended.iterator() if then.get(pk, {}).get("status") in Grant.LIVE}
     for grant in Grant.objects.select_related(*related).filter(pk__in=list(lost)).order_by("pk"):
         plan.unrestored.append(Unrestored(f"grant #{grant.pk} ({grant.grantee})", _FINAL[grant.status]))
     plan.unrestored += _charters_unrestored(facts) + _roles_unrestored(facts)
