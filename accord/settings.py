@@ -71,6 +71,10 @@ ACCORD_AUDIT_ANCHOR_FILE = Path(env_str("ACCORD_AUDIT_ANCHOR_FILE") or VAR_DIR /
 ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS = env_int("ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS", 60, minimum=1, maximum=3600)
 # Key-encryption key that wraps the data keys of stored artefacts (AES-256).
 ACCORD_KEK = _key32("ACCORD_KEK", "kek")
+# A scheduled destruction (a crypto-shredding) can be cancelled for this long before the key is erased.
+ACCORD_DESTRUCTION_GRACE_HOURS = env_int("ACCORD_DESTRUCTION_GRACE_HOURS", 168, minimum=1, maximum=24 * 90)
+# An incident's evidence step preserves the partner's trail events from this many days before the declaration.
+ACCORD_INCIDENT_EVIDENCE_DAYS = env_int("ACCORD_INCIDENT_EVIDENCE_DAYS", 30, minimum=1, maximum=3650)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"])
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -264,6 +268,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Encrypted artefacts (asset files, deliveries): only ciphertext is ever written here. Any Django storage
+    # backend will do; its class and options come from the environment in a deployment.
+    "artefacts": {
+        "BACKEND": env_str("ACCORD_ARTEFACT_STORAGE") or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": Path(env_str("ACCORD_ARTEFACT_DIR") or VAR_DIR / "artefacts")}
+        if not env_str("ACCORD_ARTEFACT_STORAGE")
+        else {},
+    },
 }
 
 REST_FRAMEWORK = {
@@ -271,7 +283,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.TokenScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",

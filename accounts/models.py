@@ -89,6 +89,10 @@ class User(AbstractUser):
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 digest is stored: the token itself is shown once."""
 
+    class Scope(models.TextChoices):
+        FULL = "full", "Everything its user may do"
+        EXIT = "exit", "Only what an exit still needs"
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'eval gateway (prod)'.")
     prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it in lists.")
@@ -99,6 +103,12 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    scope = models.CharField(
+        max_length=16,
+        choices=Scope.choices,
+        default=Scope.FULL,
+        help_text="An exit narrows a partner admin's tokens to attesting destruction and reading the exit report.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

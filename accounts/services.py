@@ -151,6 +151,24 @@ def api_token_revoke(*, token: ApiToken, by: Actor, revoked_by: User | None = No
 
 
 @transaction.atomic
+def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
+    """Narrow a token to what an exit still needs; False when it was narrowed (or revoked) already."""
+    narrowed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True, scope=ApiToken.Scope.FULL).update(
+        scope=ApiToken.Scope.EXIT
+    )
+    if narrowed:
+        record(
+            action="api_token.narrowed",
+            actor=by,
+            partner=token.user.partner_slug,
+            target=token,
+            reason=reason,
+            details={"owner": token.user.username, "name": token.name, "prefix": token.prefix, "scope": "exit"},
+        )
+    return bool(narrowed)
+
+
+@transaction.atomic
 def api_token_rotate(*, token: ApiToken, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Give an existing token row a new secret and lifetime; the old secret stops working at commit."""
     token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)

@@ -6,7 +6,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Partner, User
-from governance.models import Grant, PartnerRole
+from accounts.roles import Role
+from governance.models import DestructionCertificate, Exit, Grant, Incident, PartnerRole
 
 
 def partner_of(user: User) -> Partner:
@@ -55,3 +56,47 @@ def role_get_for_admin(user: User, slug: str) -> PartnerRole:
 def can_see_bundles(user: User) -> bool:
     """Bundles hold every partner's lines: the host's officers and auditors only."""
     return user.is_host_member
+
+
+def exits_visible_to(user: User) -> QuerySet[Exit]:
+    """The host's officers and auditors see every exit; a partner's admins see their own partner's."""
+    exits = Exit.objects.select_related("charter", "partner")
+    if user.is_host_member:
+        return exits
+    if user.organisation.is_host or user.is_service or not user.has_role(Role.PARTNER_ADMIN):
+        return exits.none()
+    return exits.filter(partner_id=user.organisation_id)
+
+
+def exit_get_for_user(user: User, pk: int) -> Exit:
+    exit_ = exits_visible_to(user).filter(pk=pk).first()
+    if exit_ is None:
+        raise Http404("No such exit.")
+    return exit_
+
+
+def certificate_get_for_user(user: User, number: str) -> DestructionCertificate:
+    """A certificate of destruction: any for the host's officers and auditors, a partner's admins their own."""
+    certificates = DestructionCertificate.objects.select_related("data_key", "exit__charter", "partner")
+    if not user.is_host_member:
+        if user.organisation.is_host or user.is_service or not user.has_role(Role.PARTNER_ADMIN):
+            certificates = certificates.none()
+        else:
+            certificates = certificates.filter(partner_id=user.organisation_id)
+    certificate = certificates.filter(number=number).first()
+    if certificate is None:
+        raise Http404("No such certificate.")
+    return certificate
+
+
+def incidents_visible_to(user: User) -> QuerySet[Incident]:
+    """Incidents hold the host's investigation: its officers and auditors only."""
+    incidents = Incident.objects.select_related("charter", "partner", "playbook")
+    return incidents if user.is_host_member else incidents.none()
+
+
+def incident_get_for_user(user: User, pk: int) -> Incident:
+    incident = incidents_visible_to(user).filter(pk=pk).first()
+    if incident is None:
+        raise Http404("No such incident.")
+    return incident

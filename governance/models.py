@@ -248,6 +248,9 @@ class AnomalyFinding(models.Model):
     summary = models.CharField(max_length=500)
     details = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
+    incident = models.ForeignKey(
+        "Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="findings", help_text="Opened by it."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -320,3 +323,268 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"item #{self.pk}: grant #{self.grant_id}"
+
+
+class Incident(models.Model):
+    """A declared breach or suspected misuse, run by its charter's playbook: each step a checklist item with a
+    deadline counted from the declaration. A drill runs the same checklist and clocks without touching a grant
+    or telling the partner; its timings are kept as evidence of readiness."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="incidents")
+    charter = models.ForeignKey("charters.Charter", on_delete=models.PROTECT, related_name="incidents")
+    playbook = models.ForeignKey("charters.IncidentPlaybook", on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=16)
+    summary = models.TextField()
+    drill = models.BooleanField(default=False, help_text="A tabletop exercise: nothing real is suspended or sent.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    declared_by = models.CharField(max_length=150, help_text="Who declared it, as the trail names them.")
+    declared_at = models.DateTimeField(default=timezone.now)
+    remediation_due_at = models.DateTimeField(help_text="The charter's remediation clock, from the declaration.")
+    notify = models.JSONField(default=list, help_text="The addresses the charter and the playbook name.")
+    evidence = models.ForeignKey(
+        "audit.EvidenceBundle", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-declared_at", "-id"]
+        indexes = [models.Index(fields=["status", "charter"], name="incident_status_charter_idx")]
+
+    def __str__(self) -> str:
+        return f"{'drill' if self.drill else 'incident'} #{self.pk}: {self.title}"
+
+
+class IncidentStep(models.Model):
+    """One playbook step of an incident, due ``deadline_hours`` after the declaration."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "To do"
+        DONE = "done", "Done"
+        NOT_DONE = "not_done", "Not done when the incident closed"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    owner_role = models.CharField(max_length=32)
+    deadline_hours = models.PositiveIntegerField()
+    automatic = models.CharField(max_length=32, blank=True, help_text="suspend_grants, preserve_evidence, notify")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+    result = models.JSONField(default=dict, help_text="What an automatic step did (or, in a drill, would do).")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["incident", "position"]
+        constraints = [models.UniqueConstraint(fields=["incident", "position"], name="one_step_per_position")]
+        indexes = [
+            models.Index(fields=["due_at"], condition=models.Q(status="pending"), name="incident_step_pending_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"step {self.position} of incident #{self.incident_id}: {self.title}"
+
+    @property
+    def owner_label(self) -> str:
+        return self.owner_role.replace("_", " ").capitalize()
+
+
+class Exit(models.Model):
+    """The end of one charter's collaboration, run by its exit plan: revoke, dispose of each asset as planned,
+    collect the partner's attestation and the certificates of destruction, then close with a report."""
+
+    class Status(models.TextChoices):
+        REVOKING = "revoking", "Revoking access"
+        WINDING_DOWN = "winding_down", "Disposing of assets"
+        CLOSED = "closed", "Closed"
+
+    charter = models.OneToOneField("charters.Charter", on_delete=models.PROTECT, related_name="exit")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="exits")
+    plan = models.JSONField(help_text="The exit plan of the charter version it ran under.")
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REVOKING)
+    started_by = models.CharField(max_length=150)
+    started_at = models.DateTimeField(default=timezone.now)
+    ends_partner_access = models.BooleanField(
+        help_text="The partner has no other live charter: every token goes, the admins' narrowed until closing."
+    )
+    revocations_done_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True, help_text="The exit report, written when the exit closes.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"exit of {self.charter_id}"
+
+
+class ExitItem(models.Model):
+    """One line of the exit plan resolved to what it covers: an asset version the partner held, or the outputs
+    produced for it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SCHEDULED = "scheduled", "Destruction scheduled"
+        DESTROYED = "destroyed", "Destroyed"
+        NOTHING_HELD = "nothing_held", "Nothing stored to destroy"
+        RETAINED = "retained", "Retained"
+        AWAITING_MIGRATION = "awaiting_migration", "Awaiting migration"
+        MIGRATED = "migrated", "Migrated"
+        KEPT = "kept", "Destruction cancelled"
+
+    FINAL = (Status.DESTROYED, Status.NOTHING_HELD, Status.RETAINED, Status.MIGRATED, Status.KEPT)
+
+    exit = models.ForeignKey(Exit, on_delete=models.CASCADE, related_name="items")
+    asset_version = models.ForeignKey(
+        "charters.AssetVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=300, help_text="What the line covers, as people say it.")
+    disposition = models.CharField(max_length=16, help_text="retain, migrate or destroy")
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
+    note = models.TextField(blank=True)
+    done_by = models.CharField(max_length=150, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["exit", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.disposition} {self.subject}"
+
+
+class ExitAttestation(models.Model):
+    """The partner admin's statement that the partner destroyed its copies of what the plan destroys."""
+
+    exit = models.OneToOneField(Exit, on_delete=models.PROTECT, related_name="attestation")
+    partner_admin = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    statement = models.TextField()
+    method = models.CharField(max_length=200)
+    destroyed = models.JSONField(help_text="The fingerprints of the asset versions attested as destroyed.")
+    attested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"attestation for exit #{self.exit_id}"
+
+
+class DataKey(models.Model):
+    """The AES-256 key of one asset version's files or of one delivery to a partner, stored only wrapped by the
+    key-encryption key. Destroying it (erasing the wrapped key) is the cryptographic erase of what it encrypts."""
+
+    class Scope(models.TextChoices):
+        ASSET_VERSION = "asset_version", "Asset version"
+        DELIVERY = "delivery", "Delivery to a partner"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PENDING_DESTRUCTION = "pending_destruction", "Destruction scheduled"
+        DESTROYED = "destroyed", "Destroyed"
+
+    key_id = models.CharField(max_length=32, unique=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    asset_version = models.ForeignKey(
+        "charters.AssetVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys"
+    )
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys"
+    )
+    wrapped = models.BinaryField(null=True, help_text="Nonce and AES-GCM ciphertext of the key under the KEK.")
+    kek_id = models.CharField(max_length=16, help_text="Which key-encryption key wrapped it.")
+    key_check = models.CharField(max_length=64, help_text="HMAC-SHA256 of a fixed label under the key.")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150)
+    exit_item = models.ForeignKey(ExitItem, on_delete=models.PROTECT, null=True, blank=True, related_name="keys")
+    destroy_after = models.DateTimeField(null=True, blank=True)
+    destruction_requested_by = models.CharField(max_length=150, blank=True)
+    destruction_reason = models.TextField(blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset_version"],
+                condition=models.Q(scope="asset_version"),
+                name="one_key_per_asset_version",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="destroyed", wrapped__isnull=True)
+                | (~models.Q(status="destroyed") & models.Q(wrapped__isnull=False)),
+                name="data_key_wrapped_until_destroyed",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["destroy_after"],
+                condition=models.Q(status="pending_destruction"),
+                name="data_key_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"data key {self.key_id}"
+
+
+class Artefact(models.Model):
+    """A file kept encrypted in the artefact store: one of an asset version's files, or something produced for
+    a partner (a delivery, an export, an evaluation output)."""
+
+    class Kind(models.TextChoices):
+        ASSET_FILE = "asset_file", "Asset file"
+        DELIVERY = "delivery", "Delivery"
+        EXPORT = "export", "Export"
+        EVALUATION_OUTPUT = "evaluation_output", "Evaluation output"
+
+    uid = models.CharField(max_length=32, unique=True, help_text="Names the ciphertext and is bound into it.")
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="artefacts")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    asset_version = models.ForeignKey(
+        "charters.AssetVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="artefacts"
+    )
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="artefacts"
+    )
+    name = models.CharField(max_length=255, help_text="The file's name as it was given.")
+    storage_name = models.CharField(max_length=500)
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Of the plaintext.")
+    ciphertext_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DestructionCertificate(models.Model):
+    """The record of one cryptographic erase, in the spirit of NIST SP 800-88's sample certificate: what, how,
+    which key, when, how it was verified and by whom; signed with the trail's key and recorded in the trail."""
+
+    number = models.CharField(max_length=32, unique=True)
+    data_key = models.OneToOneField(DataKey, on_delete=models.PROTECT, related_name="certificate")
+    exit = models.ForeignKey(Exit, on_delete=models.PROTECT, null=True, blank=True, related_name="certificates")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    document = models.JSONField()
+    signature = models.CharField(max_length=200, help_text="Ed25519 over the document's canonical JSON, base64.")
+    signing_key_id = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"certificate {self.number}"

@@ -10,8 +10,13 @@ from django.db import DatabaseError
 
 from governance.services.anomalies import anomalies_check as anomalies_check_service
 from governance.services.bundles import bundles_record
+from governance.services.destruction import destructions_run as destructions_run_service
+from governance.services.exits import exit_run as exit_run_service
+from governance.services.exits import exits_tick
 from governance.services.expiry import expiry_run as expiry_run_service
 from governance.services.heartbeats import worker_heartbeat_record
+from governance.services.incidents import incident_run as incident_run_service
+from governance.services.incidents import incidents_run as incidents_run_service
 from governance.services.outbox import outbox_send as outbox_send_service
 from governance.services.reviews import reviews_run as reviews_run_service
 from governance.services.whatif import whatif_run as whatif_run_service
@@ -69,3 +74,43 @@ def reviews_run() -> dict[str, int]:
     its row first (a compare-and-swap), so a redelivered or interrupted run finishes the rest exactly once."""
     run = reviews_run_service()
     return {"started": run.started, "reminded": run.reminded, "resolved": run.resolved, "closed": run.closed}
+
+
+@shared_task(
+    name="governance.tasks.incident_run",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+)
+def incident_run(incident_id: int) -> int:
+    """Queued when an incident is declared: its automatic steps. Each step is claimed and done in one
+    transaction, so a redelivered run does only what is left."""
+    return incident_run_service(incident_id)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def incidents_run() -> dict[str, int]:
+    """Scheduled by beat every minute: escalates overdue playbook steps (once each) and finishes automatic steps
+    that a lost message left undone."""
+    run = incidents_run_service()
+    return {"escalated": run.escalated, "resumed": run.resumed}
+
+
+@shared_task(
+    name="governance.tasks.exit_run",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+)
+def exit_run(exit_id: int) -> str:
+    """Queued when an exit starts: revocations, then each plan line. Every grant, token and line is claimed
+    before it changes, so a run redelivered after a worker died finishes the rest and repeats nothing."""
+    return exit_run_service(exit_id).status
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+def destructions_run() -> dict[str, int]:
+    """Scheduled by beat every minute: destroys the data keys whose grace period has ended (erase, verify and
+    certify in one transaction per key, behind a compare-and-swap) and closes exits with nothing left to wait for."""
+    run = destructions_run_service()
+    return {"destroyed": len(run.destroyed), "failed": run.failed, "exits": exits_tick()}

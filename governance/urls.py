@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance import views
+from governance import exit_views, incident_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,4 +19,23 @@ urlpatterns = [
     path("governance/bundles/diff/", views.bundle_diff, name="bundle-diff"),
     path("governance/bundles/<str:ref>/", views.bundle_detail, name="bundle-detail"),
     path("governance/bundles/<str:ref>/rollback/", views.bundle_rollback, name="bundle-rollback"),
+    path("governance/incidents/", incident_views.incident_list, name="incident-list"),
+    path("governance/incidents/<int:pk>/", incident_views.incident_detail, name="incident-detail"),
+    path(
+        "governance/incidents/<int:pk>/steps/<int:position>/done/",
+        incident_views.incident_step_done,
+        name="incident-step-done",
+    ),
+    path("governance/incidents/<int:pk>/close/", incident_views.incident_close, name="incident-close"),
+    path("governance/charters/<slug:slug>/incidents/", incident_views.incident_declare, name="incident-declare"),
+    path("governance/charters/<slug:slug>/exit/", exit_views.exit_start, name="exit-start"),
+    path("governance/exits/", exit_views.exit_list, name="exit-list"),
+    path("governance/exits/<int:pk>/", exit_views.exit_detail, name="exit-detail"),
+    path("governance/exits/<int:pk>/report.json", exit_views.exit_report, name="exit-report"),
+    path("governance/exits/<int:pk>/items/<int:item>/migrated/", exit_views.exit_item_migrated, name="exit-migrated"),
+    path("governance/keys/<str:key_id>/cancel/", exit_views.key_cancel, name="key-cancel"),
+    path("governance/keys/<str:key_id>/destroy/", exit_views.key_destroy, name="key-destroy"),
+    path("governance/certificates/<str:number>/", exit_views.certificate_detail, name="certificate-detail"),
+    path("governance/artefacts/", exit_views.artefact_list, name="artefact-list"),
+    path("governance/artefacts/<str:uid>/", exit_views.artefact_download, name="artefact-download"),
 ]

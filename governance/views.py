@@ -25,6 +25,7 @@ from governance import access
 from governance.forms import GrantRequestForm, ReasonForm, WhatIfForm, grant_status_choices
 from governance.models import Grant, PolicyBundle, ReviewCampaign, WhatIfRun
 from governance.services import bundles as bundle_services
+from governance.services import exits
 from governance.services import explain as explain_services
 from governance.services import grants as grant_services
 from governance.services import reviews as review_services
@@ -142,13 +143,19 @@ def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
     if not user.is_officer:
         raise PermissionDenied("Only governance officers terminate charters.")
     charter = charter_get_for_user(user, slug)
+    reason = request.POST.get("reason", "")
     try:
-        _, revoked = charter_terminate_with_grants(
-            charter=charter, by=actor_for(user), reason=request.POST.get("reason", "")
-        )
+        if charter.active_version_id is not None:
+            # A charter that ever ran ends by its exit plan: revocations, dispositions, attestation, report.
+            exit_ = exits.exit_start(charter=charter, by=actor_for(user), reason=reason)
+        else:
+            _, revoked = charter_terminate_with_grants(charter=charter, by=actor_for(user), reason=reason)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        if charter.active_version_id is not None:
+            messages.success(request, f"Charter {slug} is terminated and its exit plan is running.")
+            return redirect("exit-detail", pk=exit_.pk)
         messages.success(request, f"Charter {slug} is terminated; {revoked} grant(s) under it are revoked.")
     return redirect("charters:charter-detail", slug=slug)
 

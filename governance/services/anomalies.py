@@ -3,7 +3,8 @@
 The use is read from the trail, where every decision names its grant, its principal, its asset and the client
 address it came from. A rule that is broken yields one finding per grant, rule and window (a unique key), and in
 the same transaction the grant is suspended (deny-override: every process denies it at its next decision) and
-the officers are mailed through the outbox. A second run in the same window finds the finding already there and
+the officers are mailed through the outbox, and the finding opens an incident run by the charter's playbook (or
+joins the charter's open one). A second run in the same window finds the finding already there and
 does nothing again.
 
 The rules, as the charter's `misuse` entries name them:
@@ -28,14 +29,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.roles import Role
 from audit.models import Event
 from audit.trail import Actor
 from charters.models import Charter
 from governance.models import AnomalyFinding, Grant
 from governance.services import grants as grant_services
-from governance.services.outbox import mail_enqueue
+from governance.services.incidents import incident_for_finding
+from governance.services.outbox import mail_enqueue, officer_addresses
 
 CHECKER = Actor.system("anomaly-checks")
 MIN_SPIKE = 20
@@ -137,11 +137,6 @@ def _rules(charter: Charter) -> list[Rule]:
     ]
 
 
-def _officer_addresses() -> list[str]:
-    officers = User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
-    return sorted({email for email in officers.values_list("email", flat=True) if email})
-
-
 def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> AnomalyFinding | None:
     """The finding, the suspension and the mail, all or none; None when another run recorded this evidence or
     moved the grant meanwhile."""
@@ -167,11 +162,12 @@ def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> Ano
             grant_services.grant_suspend(grant=current.get(pk=grant.pk), by=CHECKER, reason=reason)
             mail_enqueue(
                 key=f"anomaly-finding-{finding.pk}",
-                to=_officer_addresses(),
+                to=officer_addresses(),
                 subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
                 body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
                 f"use from {since:%Y-%m-%d %H:%M} to {now:%H:%M} UTC.\n",
             )
+            incident_for_finding(finding=finding, by=CHECKER)
     except ValidationError:
         return None  # an officer suspended or revoked it a moment ago: nothing left to stop
     return finding

@@ -19,6 +19,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
+from accounts.roles import Role
 from governance.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,12 @@ SEND_TASK = "governance.tasks.outbox_send"
 BATCH = 100
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+
+
+def officer_addresses() -> list[str]:
+    """Where mail for the officers goes: every active officer's address."""
+    officers = User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
+    return sorted({email for email in officers.values_list("email", flat=True) if email})
 
 
 def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxMessage | None:

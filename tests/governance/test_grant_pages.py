@@ -1,8 +1,9 @@
 import html
 
 from audit.models import Event
-from governance.models import Grant
+from governance.models import Exit, Grant
 from governance.policy.snapshot import compile_bundle
+from governance.services.exits import exit_run
 from governance.services.grants import grant_suspend
 from tests.conftest import SETUP
 
@@ -93,11 +94,13 @@ def test_partner_admins_cannot_decide_grants(client, a_admin, make_grant):
     assert grant.status == "active"
 
 
-def test_terminating_a_charter_revokes_its_grants(client, officer, make_grant, live_charter):
+def test_terminating_a_charter_runs_its_exit_and_revokes_its_grants(client, officer, make_grant, live_charter):
     grant = make_grant()
     client.force_login(officer)
     response = client.post(f"/governance/charters/{live_charter.charter.slug}/terminate/", {"reason": "project over"})
-    assert response.status_code == 302
+    exit_ = Exit.objects.get(charter=live_charter.charter)
+    assert response.status_code == 302 and response["Location"] == f"/governance/exits/{exit_.pk}/"
+    exit_run(exit_.pk)  # what the worker does with the task queued on commit
     grant.refresh_from_db()
     assert grant.status == "revoked" and "project over" in grant.status_reason
     assert Event.objects.filter(action="grant.revoked", target_id=str(grant.pk)).exists()
