@@ -229,7 +229,7 @@ class ExitPlan(models.Model):
     outputs_owner = models.CharField(
         max_length=16, choices=[("host", "Host"), ("partner", "Partner"), ("joint", "Joint")]
     )
-    knowledge_transfer = models.JSONField(default=list)
+    knowledge_transfer = models.JSONField(default=list, blank=True)
     partner_attests_destruction = models.BooleanField()
 
     def __str__(self) -> str:

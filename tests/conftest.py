@@ -114,6 +114,18 @@ def _own_audit_anchor(settings: Any, tmp_path: Path) -> None:
     settings.ACCORD_AUDIT_ANCHOR_FILE = tmp_path / "audit-anchor.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def _own_artefact_store(settings: Any, tmp_path: Path) -> None:
+    """Encrypted artefacts go to the test's own folder (the storage is re-created when STORAGES changes)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artefacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "artefacts"},
+        },
+    }
+
+
 # --- Personas ---------------------------------------------------------------------------------------------
 # Olivia and Oscar are officers, Audrey the auditor; partner A (Northwind) and partner B (Helix) each have an
 # admin and a principal. An access test reads as "A's admin gets 404 on B's asset".

@@ -140,7 +140,9 @@ def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
     charter = (
-        Charter.objects.select_for_update().select_related("partner", "active_version__exit_plan").get(pk=charter.pk)
+        Charter.objects.select_for_update(of=("self",))
+        .select_related("partner", "active_version__exit_plan")
+        .get(pk=charter.pk)
     )
     existing = Exit.objects.filter(charter=charter).first()
     if existing is not None:
@@ -231,7 +233,7 @@ def _revoke_tokens(exit_: Exit) -> None:
 
 def _dispose(exit_: Exit, item: ExitItem, now: datetime) -> None:
     with transaction.atomic():
-        item = ExitItem.objects.select_for_update().select_related("asset_version__asset").get(pk=item.pk)
+        item = ExitItem.objects.select_for_update(of=("self",)).select_related("asset_version__asset").get(pk=item.pk)
         if item.status != ExitItem.Status.PENDING:
             return
         keys = list(_keys_for(exit_.partner, item.asset_version))

@@ -1,0 +1,225 @@
+"""Exits: revoke everything, dispose of each asset as the plan says, collect the attestation and the certificates,
+close with a report. Time travel carries the grace and retention periods."""
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+
+from accounts.services import actor_for
+from audit.models import Event
+from charters.models import Charter
+from governance.models import DataKey, Exit, ExitItem, Grant
+from governance.services import artefacts
+from governance.services.destruction import destructions_run, grace
+from governance.services.exits import exit_migration_confirm, exit_run, exit_start, exits_tick
+from tests.governance.conftest import activate
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(officer):
+    def make(kind, *, asset_version=None, partner=None, content=b"weights and outputs"):
+        return artefacts.artefact_store(
+            source=io.BytesIO(content),
+            name=f"{kind}.bin",
+            kind=kind,
+            asset_version=asset_version,
+            partner=partner,
+            by=actor_for(officer),
+        )
+
+    return make
+
+
+@pytest.fixture
+def northwind_holdings(make_grant, store, demo_registry, partner_a, partner_b):
+    """Two grants, a model and a dataset delivered to Northwind, its own suite held here, an evaluation output;
+    and a copy of the model delivered to Helix, which Northwind's exit must not touch."""
+    return {
+        "grants": [make_grant(), make_grant(purposes=["benchmarking"])],
+        "model": store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_a),
+        "dataset": store("delivery", asset_version=demo_registry["clinical-notes-deid 2026-09"], partner=partner_a),
+        "suite": store("asset_file", asset_version=demo_registry["northwind-eval-suite 1.0"]),
+        "output": store("evaluation_output", partner=partner_a),
+        "helix_copy": store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_b),
+    }
+
+
+def statuses(exit_):
+    return {item.subject.split(" (")[0]: item.status for item in exit_.items.all()}
+
+
+def test_an_exit_revokes_disposes_collects_the_attestation_and_closes_with_its_certificates(
+    live_charter, northwind_holdings, officer, a_admin, a_principal, b_admin, api_as, demo_registry
+):
+    principal, admin, helix_admin = api_as(a_principal), api_as(a_admin), api_as(b_admin)
+    held = northwind_holdings
+    with time_machine.travel(START, tick=False):
+        exit_ = exit_start(charter=live_charter.charter, by=actor_for(officer), reason="The evaluation is finished.")
+        assert Charter.objects.get(pk=live_charter.charter.pk).status == "terminated"
+        exit_ = exit_run(exit_.pk)
+
+    assert exit_.status == Exit.Status.WINDING_DOWN and exit_.ends_partner_access
+    assert {grant.status for grant in Grant.objects.filter(charter=live_charter.charter)} == {"revoked"}
+    assert principal.client.get("/api/v1/grants").status_code == 401  # the principal's token is revoked
+    refused = admin.client.get("/api/v1/grants")
+    assert refused.status_code == 403 and "limited to your organisation's exit" in refused.json()["error"]["message"]
+    assert statuses(exit_) == {
+        "atlas-7b 1.0": "scheduled",
+        "clinical-notes-deid 2026-09": "scheduled",
+        "northwind-eval-suite 1.0": "retained",
+        "Outputs produced for Northwind Labs": "retained",
+    }
+    keys = {name: DataKey.objects.get(pk=held[name].data_key_id) for name in held if name != "grants"}
+    assert keys["model"].destroy_after == START + grace()
+    assert keys["dataset"].destroy_after == START + timedelta(days=30) + grace()
+    assert keys["suite"].destroy_after == START + timedelta(days=365) + grace()
+    assert keys["output"].status == keys["helix_copy"].status == DataKey.Status.ACTIVE
+
+    shown = admin.client.get(f"/api/v1/exits/{exit_.pk}").json()
+    wanted = sorted([demo_registry["atlas-7b 1.0"].fingerprint, demo_registry["clinical-notes-deid 2026-09"].fingerprint])
+    assert shown["attest_destruction"] == wanted and shown["status"] == "winding_down"
+    assert helix_admin.client.get(f"/api/v1/exits/{exit_.pk}").status_code == 404
+    attestation = f"/api/v1/exits/{exit_.pk}/attestation"
+    statement = {"statement": "Both copies were erased from our cluster and backups.", "method": "cryptographic erase"}
+    short = admin.client.post(attestation, {**statement, "destroyed": wanted[:1]}, format="json")
+    assert short.status_code == 400 and wanted[1] in short.json()["error"]["fields"]["destroyed"][0]
+    assert helix_admin.client.post(attestation, {**statement, "destroyed": wanted}, format="json").status_code == 404
+    assert admin.client.post(attestation, {**statement, "destroyed": wanted}, format="json").status_code == 201
+    again = admin.client.post(attestation, {**statement, "destroyed": wanted}, format="json")
+    assert again.status_code == 400 and "attested on" in again.json()["error"]["message"]
+
+    with time_machine.travel(START + grace() - timedelta(minutes=1), tick=False):
+        assert destructions_run().destroyed == []
+    with time_machine.travel(START + grace() + timedelta(minutes=1), tick=False):
+        [first] = destructions_run().destroyed
+        assert exits_tick() == 0  # the dataset's retention has not ended
+    assert first.data_key_id == keys["model"].pk and first.exit_id == exit_.pk
+    with pytest.raises(artefacts.KeyDestroyedError):
+        b"".join(artefacts.artefact_read(held["model"]))
+    assert b"".join(artefacts.artefact_read(held["helix_copy"])) == b"weights and outputs"
+
+    with time_machine.travel(START + timedelta(days=30) + grace() + timedelta(minutes=1), tick=False):
+        [second] = destructions_run().destroyed
+        assert exits_tick() == 1  # the scheduled run closes what has nothing left to wait for
+    exit_.refresh_from_db()
+    assert exit_.status == Exit.Status.CLOSED
+    report = exit_.report
+    assert [row["number"] for row in report["certificates"]] == sorted([first.number, second.number])
+    assert report["attestation"]["destroyed"] == wanted and report["access"]["grants"]["revoked"] == 2
+    assert admin.client.get(f"/api/v1/exits/{exit_.pk}").status_code == 401  # narrowed until the exit closed
+    assert b"".join(artefacts.artefact_read(held["suite"])) == b"weights and outputs"  # retained for a year
+    assert Event.objects.filter(action="grant.revoked").count() == 2
+    assert Event.objects.filter(action="api_token.narrowed").count() == 1
+    assert Event.objects.filter(action="exit.closed").count() == 1
+
+
+def test_running_an_exit_again_repeats_nothing(live_charter, northwind_holdings, officer):
+    exit_ = exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Ended early.")
+    grant = northwind_holdings["grants"][0]
+    Grant.objects.filter(pk=grant.pk).update(status="revoked")  # someone else got there first
+    exit_run(exit_.pk)
+    before = Event.objects.count()
+    exit_run(exit_.pk)
+    exits_tick(now=exit_.started_at + timedelta(minutes=5))
+    assert Event.objects.count() == before
+    assert Event.objects.filter(action="grant.revoked").count() == 1
+    assert Event.objects.filter(action="data_key.destruction_scheduled").count() == 3
+    assert Event.objects.filter(action="exit.revocations_done").count() == 1
+
+
+def test_a_partner_with_another_live_charter_keeps_its_tokens(
+    live_charter, charter_text, officer, second_officer, a_admin, a_principal, api_as
+):
+    second = activate(charter_text(lambda document: document.update(name="northwind-second")), officer, second_officer)
+    assert second.charter.status == "active"
+    principal = api_as(a_principal)
+    exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="First study over.").pk)
+    assert not exit_.ends_partner_access
+    assert principal.client.get("/api/v1/grants").status_code == 200
+    assert not Event.objects.filter(action__in=["api_token.revoked", "api_token.narrowed"]).exists()
+
+
+def test_a_migration_is_confirmed_by_an_officer_with_a_note_and_closes_the_exit(
+    charter_text, officer, second_officer, a_admin, make_request, client, demo_registry
+):
+    def plan(document):
+        document["exit_plan"] = {
+            "items": [{"asset_kind": "model", "disposition": "migrate"}],
+            "outputs_owner": "host",
+            "partner_attests_destruction": False,
+        }
+
+    version = activate(charter_text(plan), officer, second_officer, accept_by=a_admin)
+    make_request()
+    exit_ = exit_run(exit_start(charter=version.charter, by=actor_for(officer), reason="Handed over.").pk)
+    item = exit_.items.get(disposition="migrate")
+    assert item.status == ExitItem.Status.AWAITING_MIGRATION and item.asset_version == demo_registry["atlas-7b 1.0"]
+    assert Grant.objects.get().status == "revoked"  # requested grants go too
+    client.force_login(officer)
+    response = client.post(f"/governance/exits/{exit_.pk}/items/{item.pk}/migrated/", {"note": " "}, follow=True)
+    assert "Say where it went" in response.content.decode()
+    item.refresh_from_db()
+    assert item.status == ExitItem.Status.AWAITING_MIGRATION
+    exit_migration_confirm(item=item, by=actor_for(officer), note="Weights handed to Northwind's bucket, hash checked.")
+    exit_.refresh_from_db()
+    assert exit_.status == Exit.Status.CLOSED and exit_.report["items"][0]["status"] == "migrated"
+
+
+def test_an_exit_is_refused_without_a_reason_twice_or_without_an_approved_version(
+    live_charter, charter_text, officer, partner_a
+):
+    with pytest.raises(ValidationError, match="Give the reason"):
+        exit_start(charter=live_charter.charter, by=actor_for(officer), reason="  ")
+    assert Charter.objects.get(pk=live_charter.charter.pk).status == "active" and not Exit.objects.exists()
+    exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Done.")
+    with pytest.raises(ValidationError, match="exit began on"):
+        exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Done again.")
+    draft = Charter.objects.create(slug="never-approved", partner=partner_a, title="Draft only")
+    with pytest.raises(ValidationError, match="no approved version"):
+        exit_start(charter=draft, by=actor_for(officer), reason="Never started.")
+    assert Exit.objects.count() == 1
+
+
+def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cancel_a_destruction(
+    client, live_charter, northwind_holdings, officer, a_admin, b_admin, auditor
+):
+    slug = live_charter.charter.slug
+    client.force_login(officer)
+    page = client.get(f"/governance/charters/{slug}/exit/").content.decode()
+    assert "atlas-7b 1.0 (every model)" in page and "northwind-eval-suite 1.0" in page and "retain" in page
+    assert client.post(f"/governance/charters/{slug}/exit/", {"reason": ""}, follow=True).status_code == 200
+    assert not Exit.objects.exists()
+    response = client.post(f"/governance/charters/{slug}/exit/", {"reason": "Study complete."})
+    exit_ = Exit.objects.get()
+    assert response["Location"] == f"/governance/exits/{exit_.pk}/"
+    exit_run(exit_.pk)
+    page = client.get(f"/governance/exits/{exit_.pk}/").content.decode()
+    assert "Cancel destruction" in page and "data-clock" in page and "attestation" in page
+    key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
+    client.post(f"/governance/keys/{key.key_id}/cancel/", {"reason": "Legal asked us to keep it."})
+    key.refresh_from_db()
+    item = key.exit_item
+    assert key.status == DataKey.Status.ACTIVE and item.status == ExitItem.Status.KEPT and "Legal" in item.note
+    report = client.get(f"/governance/exits/{exit_.pk}/report.json").json()
+    assert report["final"] is False and report["report"]["charter"] == slug
+
+    client.force_login(auditor)
+    assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 200
+    assert client.post(f"/governance/keys/{key.key_id}/destroy/", {"reason": "x"}).status_code == 403
+    client.force_login(a_admin)
+    assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 200
+    assert client.get(f"/governance/charters/{slug}/exit/").status_code == 403
+    client.force_login(b_admin)
+    assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 404
+
+
+def test_the_exit_api_is_in_the_openapi_schema(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path in ("/api/v1/exits", "/api/v1/exits/{id}", "/api/v1/exits/{id}/attestation", "/api/v1/exits/{id}/report"):
+        assert path in schema["paths"], path
+    assert "ExitAttestationRequest" in schema["components"]["schemas"]
