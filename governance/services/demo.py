@@ -7,6 +7,8 @@ reads and writes nothing (not even an event).
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +39,8 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
-from governance.models import Grant
+from governance.models import Artefact, Grant
+from governance.services.artefacts import artefact_store
 from governance.services.grants import grant_approve, grant_request
 
 SEEDER = Actor.system("seed_demo")
@@ -215,6 +218,31 @@ def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, U
     return examples
 
 
+# (partner, asset, version, file name): a small delivery per partner, kept encrypted in the artefact store, so
+# that an exit of the demo charters has something to crypto-shred and certify.
+DEMO_DELIVERIES = [
+    ("northwind", "atlas-7b", "1.0", "atlas-7b-1.0-eval-endpoint.json"),
+    ("helix", "clinical-notes-deid", "2026-09", "clinical-notes-deid-2026-09-sample.jsonl"),
+]
+
+
+def _deliveries(result: SeedResult) -> None:
+    for slug, asset_name, label, file_name in DEMO_DELIVERIES:
+        partner = Partner.objects.get(slug=slug)
+        if Artefact.objects.filter(partner=partner, name=file_name).exists():
+            continue
+        content = json.dumps({"demo": True, "asset": asset_name, "version": label, "for": slug}).encode()
+        artefact_store(
+            source=io.BytesIO(content),
+            name=file_name,
+            kind=Artefact.Kind.DELIVERY,
+            asset_version=AssetVersion.objects.get(asset__name=asset_name, label=label),
+            partner=partner,
+            by=SEEDER,
+        )
+        result.created.append(f"delivery {file_name}")
+
+
 @dataclass
 class Registry:
     """The demo's people and assets, as seed_demo and the policy test cases build on them."""
@@ -281,6 +309,7 @@ def seed_demo(*, with_tokens: bool) -> SeedResult:
     host_people, partner_people = registry.host_people, registry.partner_people
     _charters(result, officer=host_people["officer"], approver=host_people["second_officer"], people=partner_people)
     examples = _grants(result, approver=host_people["officer"], people=partner_people)
+    _deliveries(result)
 
     if with_tokens:
         result.tokens = {key: _demo_token(user) for key, user in host_people.items()}
