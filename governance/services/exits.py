@@ -248,22 +248,24 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime) -> None:
                     exit_item=item,
                     not_before=now + retention,
                 )
-        elif item.disposition == "retain":
-            item.status = ExitItem.Status.RETAINED
+        else:
+            # retain and migrate: the host's copies stay for the retention period when the plan gives one (the
+            # time to hand them over, for a migration), and are then destroyed like any other.
+            item.status = (
+                ExitItem.Status.RETAINED if item.disposition == "retain" else ExitItem.Status.AWAITING_MIGRATION
+            )
             if item.retention_days is not None:
                 for key in keys:
                     destruction_schedule(
                         data_key=key,
                         by=EXITS,
-                        reason=f"{_why(exit_)} (retained {item.retention_days} days)",
+                        reason=f"{_why(exit_)} (kept {item.retention_days} days)",
                         exit_item=item,
                         not_before=now + retention,
                     )
                 item.note = f"Kept for {item.retention_days} days, then destroyed after the grace period."
-            else:
+            elif item.disposition == "retain":
                 item.note = "Kept, as the plan says."
-        else:
-            item.status = ExitItem.Status.AWAITING_MIGRATION
         item.save(update_fields=["status", "note"])
         record(
             action="exit.item_started",
