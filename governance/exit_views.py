@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import request_user
@@ -219,7 +220,7 @@ def artefact_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"{artefact.name} is stored, encrypted under key {artefact.data_key.key_id}.")
                 return redirect("artefact-list")
-    stored = Artefact.objects.select_related("data_key", "asset_version__asset", "partner")
+    stored = Artefact.objects.select_related("data_key__certificate", "asset_version__asset", "partner")
     page = Paginator(stored, 50).get_page(request.GET.get("page"))
     return render(request, "governance/artefact_list.html", {"page": page, "form": form, "can_act": user.is_officer})
 
@@ -236,6 +237,6 @@ def artefact_download(request: HttpRequest, uid: str) -> HttpResponse | Streamin
             request, "governance/artefact_gone.html", {"artefact": artefact, "reason": str(error)}, status=410
         )
     response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
-    response["Content-Disposition"] = f'attachment; filename="{artefact.name}"'
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=artefact.name)
     response["Content-Length"] = str(artefact.size_bytes)
     return response

@@ -25,6 +25,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -282,6 +283,14 @@ def incident_run(incident_id: int, *, now: datetime | None = None) -> int:
     return done
 
 
+def _late(step: IncidentStep, at: datetime) -> bool:
+    """Done (or still open) after the deadline, to the second, so the trail and the timings agree. An automatic
+    step's deadline is met when the worker does it within STALLED of it: "at once" (0 hours) allows a worker's
+    pick-up time, the same minute the escalation allows it."""
+    allowed = STALLED if step.automatic else timedelta(0)
+    return round((step.due_at + allowed - at).total_seconds()) < 0
+
+
 def _record_step(
     incident: Incident, step: IncidentStep, by: Actor, now: datetime, *, note: str = "", result: Any = None
 ) -> None:
@@ -295,7 +304,7 @@ def _record_step(
             "step": step.position,
             "title": step.title,
             "automatic": step.automatic or None,
-            "late": now > step.due_at,
+            "late": _late(step, now),
             "seconds_after_declaration": round((now - incident.declared_at).total_seconds()),
             "drill": incident.drill,
             "result": result,
@@ -339,6 +348,18 @@ def incident_close(
         raise ValidationError(
             {"resolution": "Write the resolution: what happened, what was done about it, and what changes now."}
         )
+    if release_holds and not incident.drill:
+        other = (
+            Incident.objects.filter(partner_id=incident.partner_id, status=Incident.Status.OPEN, drill=False)
+            .exclude(pk=incident.pk)
+            .first()
+        )
+        if other is not None:
+            message = (
+                f"Incident #{other.pk} on the same partner is still open and holds its grants too: close this one "
+                "without releasing, or close that one first."
+            )
+            raise ValidationError({"release_holds": message})
     claimed = Incident.objects.filter(pk=incident.pk, status=Incident.Status.OPEN).update(
         status=Incident.Status.CLOSED, resolution=resolution.strip(), closed_by=by.label, closed_at=now
     )
@@ -418,7 +439,8 @@ def incident_timings(incident: Incident, *, now: datetime | None = None) -> Timi
         closed = incident.closed_at if step.status == IncidentStep.Status.NOT_DONE else None
         reference = finished or closed or now
         margin = round((step.due_at - reference).total_seconds())
-        rows.append(StepTiming(step.position, step.title, step.owner_role, step.due_at, finished, margin < 0, margin))
+        late = _late(step, reference)
+        rows.append(StepTiming(step.position, step.title, step.owner_role, step.due_at, finished, late, margin))
         if step.automatic == "notify" and notify_due is None:
             notify_due = step.due_at
     on_time = sum(1 for row in rows if row.done_at is not None and not row.late)
@@ -435,11 +457,17 @@ def incidents_run(*, now: datetime | None = None) -> IncidentsRun:
     """Scheduled every minute: escalate each overdue step once, and finish automatic steps a lost message left."""
     now = now or timezone.now()
     escalated = 0
-    overdue = IncidentStep.objects.select_related("incident__partner", "incident__charter").filter(
-        incident__status=Incident.Status.OPEN,
-        status=IncidentStep.Status.PENDING,
-        due_at__lt=now,
-        escalated_at__isnull=True,
+    overdue = (
+        IncidentStep.objects.select_related("incident__partner", "incident__charter")
+        .filter(
+            incident__status=Incident.Status.OPEN,
+            status=IncidentStep.Status.PENDING,
+            due_at__lt=now,
+            escalated_at__isnull=True,
+        )
+        # A worker has a new incident's automatic steps in hand (an immediate one is due at once); they are
+        # overdue only once STALLED has passed and this run has to do them itself.
+        .exclude(Q(incident__declared_at__gte=now - STALLED) & ~Q(automatic=""))
     )
     for step in overdue.order_by("due_at", "id"):
         with transaction.atomic():
