@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('charters', '0006_policy_change_state'),
+        ("charters", "0006_policy_change_state"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='exitplan',
-            name='knowledge_transfer',
+            model_name="exitplan",
+            name="knowledge_transfer",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

@@ -81,7 +81,9 @@ def test_an_exit_revokes_disposes_collects_the_attestation_and_closes_with_its_c
     assert keys["output"].status == keys["helix_copy"].status == DataKey.Status.ACTIVE
 
     shown = admin.client.get(f"/api/v1/exits/{exit_.pk}").json()
-    wanted = sorted([demo_registry["atlas-7b 1.0"].fingerprint, demo_registry["clinical-notes-deid 2026-09"].fingerprint])
+    wanted = sorted(
+        [demo_registry["atlas-7b 1.0"].fingerprint, demo_registry["clinical-notes-deid 2026-09"].fingerprint]
+    )
     assert shown["attest_destruction"] == wanted and shown["status"] == "winding_down"
     assert helix_admin.client.get(f"/api/v1/exits/{exit_.pk}").status_code == 404
     attestation = f"/api/v1/exits/{exit_.pk}/attestation"
