@@ -21,6 +21,12 @@ class Organisation(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text="Names the partner in the trail and the API.")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    access_ended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set by the exit of a partner's last live charter: its people reach only the exit API, and no "
+        "token is issued or rotated for them, until a new charter of theirs is approved.",
+    )
 
     class Meta:
         ordering = ["name"]

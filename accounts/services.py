@@ -110,6 +110,7 @@ def api_token_issue(
     """Issue a token for ``user``. Returns the row and the token itself, which is never retrievable again."""
     if not user.is_active:
         raise ValidationError({"user": f"{user.username} is deactivated; reactivate them before issuing a token."})
+    _refuse_after_exit(user)
     raw = token_generate()
     token = ApiToken(
         user=user,
@@ -150,6 +151,17 @@ def api_token_revoke(*, token: ApiToken, by: Actor, revoked_by: User | None = No
     return token
 
 
+def _refuse_after_exit(user: User) -> None:
+    # Read afresh: the user object may carry its organisation as it was before an exit.
+    ended = Organisation.objects.filter(pk=user.organisation_id).values_list("access_ended_at", flat=True).first()
+    if ended is not None:
+        message = (
+            f"The collaboration with {user.organisation.name} ended on {ended:%Y-%m-%d}: no token is issued for "
+            "its people until a new charter with them is approved."
+        )
+        raise ValidationError({"user": message})
+
+
 @transaction.atomic
 def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
     """Narrow a token to what an exit still needs; False when it was narrowed (or revoked) already."""
@@ -172,6 +184,7 @@ def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
 def api_token_rotate(*, token: ApiToken, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Give an existing token row a new secret and lifetime; the old secret stops working at commit."""
     token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
+    _refuse_after_exit(token.user)
     raw = token_generate()
     token.prefix = token_visible_prefix(raw)
     token.digest = token_digest(raw)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Partner, User
@@ -82,7 +82,9 @@ def certificate_get_for_user(user: User, number: str) -> DestructionCertificate:
         if user.organisation.is_host or user.is_service or not user.has_role(Role.PARTNER_ADMIN):
             certificates = certificates.none()
         else:
-            certificates = certificates.filter(partner_id=user.organisation_id)
+            # Its deliveries' certificates, and those of its own assets' files destroyed by its exit.
+            own = Q(partner_id=user.organisation_id) | Q(exit__partner_id=user.organisation_id)
+            certificates = certificates.filter(own)
     certificate = certificates.filter(number=number).first()
     if certificate is None:
         raise Http404("No such certificate.")

@@ -33,7 +33,8 @@ MAX_USERS = 10_000
 _QUERY = (
     "SELECT t.id, t.user_id, t.last_used_at, u.is_active, h.seq, h.token "
     "FROM {token} t JOIN {user} u ON u.id = t.user_id LEFT JOIN {head} h ON h.id = 1 "
-    "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
+    # A token an exit narrowed reaches no decision.
+    "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND t.scope = 'full'"
 )
 
 

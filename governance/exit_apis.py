@@ -63,7 +63,7 @@ class ExitSerializer(serializers.ModelSerializer[Exit]):
         return exits.exit_blockers(exit_) if exit_.status != Exit.Status.CLOSED else []
 
     def get_attest_destruction(self, exit_: Exit) -> list[str]:
-        return exits.destroyed_fingerprints(exit_) if exit_.plan.get("partner_attests_destruction") else []
+        return exits.destroyed_fingerprints(exit_) if exits.attestation_wanted(exit_) else []
 
     def get_certificates(self, exit_: Exit) -> list[str]:
         return list(exit_.certificates.order_by("number").values_list("number", flat=True))

@@ -449,6 +449,7 @@ class ExitItem(models.Model):
         "charters.AssetVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     subject = models.CharField(max_length=300, help_text="What the line covers, as people say it.")
+    outputs = models.BooleanField(default=False, help_text="The line for the outputs produced for the partner.")
     disposition = models.CharField(max_length=16, help_text="retain, migrate or destroy")
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)

@@ -435,6 +435,8 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
     if charter.status in (Status.DRAFT, Status.IN_REVIEW):
         charter.status = Status.ACTIVE
     charter.save(update_fields=["active_version", "status"])
+    # A new collaboration with a partner whose last one ended by an exit: its people may have tokens again.
+    Organisation.objects.filter(pk=charter.partner_id, access_ended_at__isnull=False).update(access_ended_at=None)
     _policy_changed(charter, by)
     _record_version(
         "charter_version.approved",

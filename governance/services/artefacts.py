@@ -39,6 +39,7 @@ from governance.models import Artefact, DataKey
 
 MAGIC = b"ACCORD-AEAD-1\n"
 CHUNK = 1024 * 1024
+MAX_CHUNK = 64 * 1024 * 1024  # what a reader accepts from a header (which the chunks' associated data also bind)
 TAG = 16
 _KEY_CHECK_LABEL = b"accord data key check"
 
@@ -100,9 +101,15 @@ def _unwrap(data_key: DataKey) -> bytes:
 
 
 def data_key_create(
-    *, scope: str, by: Actor, asset_version: AssetVersion | None = None, partner: Partner | None = None
+    *,
+    scope: str,
+    by: Actor,
+    asset_version: AssetVersion | None = None,
+    partner: Partner | None = None,
+    key: bytes | None = None,
 ) -> DataKey:
-    key = AESGCM.generate_key(bit_length=256)
+    """Record a data key (a new random one, or ``key``), stored only wrapped by the KEK."""
+    key = key or AESGCM.generate_key(bit_length=256)
     key_id = secrets.token_hex(16)
     data_key = DataKey.objects.create(
         key_id=key_id,
@@ -124,8 +131,8 @@ def data_key_create(
     return data_key
 
 
-def _aad(uid: str, index: int, last: bool) -> bytes:
-    return f"accord artefact:{uid}:{index}:{int(last)}".encode()
+def _aad(uid: str, chunk: int, index: int, last: bool) -> bytes:
+    return f"accord artefact:{uid}:{chunk}:{index}:{int(last)}".encode()
 
 
 def _chunks(source: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
@@ -148,7 +155,7 @@ def _encrypt(source: IO[bytes], key: bytes, uid: str, out: IO[bytes]) -> tuple[i
     for index, (chunk, last) in enumerate(_chunks(source)):
         size += len(chunk)
         digest.update(chunk)
-        out.write(aead.encrypt(prefix + index.to_bytes(4, "big"), chunk, _aad(uid, index, last)))
+        out.write(aead.encrypt(prefix + index.to_bytes(4, "big"), chunk, _aad(uid, CHUNK, index, last)))
     return size, digest.hexdigest()
 
 
@@ -157,6 +164,8 @@ def _decrypt(stream: IO[bytes], key: bytes, uid: str) -> Iterator[bytes]:
     if len(header) != len(MAGIC) + 12 or not header.startswith(MAGIC):
         raise CorruptArtefactError(f"Artefact {uid} is not an Accord ciphertext (its header is wrong).")
     prefix, chunk = header[len(MAGIC) : len(MAGIC) + 8], int.from_bytes(header[-4:], "big")
+    if not 0 < chunk <= MAX_CHUNK:
+        raise CorruptArtefactError(f"Artefact {uid} names a chunk size of {chunk} bytes: its header was changed.")
     aead = AESGCM(key)
     current = stream.read(chunk + TAG)
     index = 0
@@ -164,7 +173,7 @@ def _decrypt(stream: IO[bytes], key: bytes, uid: str) -> Iterator[bytes]:
         following = stream.read(chunk + TAG) if len(current) == chunk + TAG else b""
         last = not following
         try:
-            yield aead.decrypt(prefix + index.to_bytes(4, "big"), current, _aad(uid, index, last))
+            yield aead.decrypt(prefix + index.to_bytes(4, "big"), current, _aad(uid, chunk, index, last))
         except InvalidTag:
             raise CorruptArtefactError(
                 f"Artefact {uid} does not decrypt at chunk {index}: the stored ciphertext was changed or cut short."
@@ -202,14 +211,19 @@ def artefact_store(
     name = os.path.basename(name.strip()) or "artefact"
     uid = secrets.token_hex(16)
     storage = artefact_storage()
-    # The ciphertext goes to a temporary file first (never the plaintext), then through the storage API, so a
-    # remote backend receives it in one upload. The row is written only once the upload is there.
-    with tempfile.TemporaryFile(dir=settings.VAR_DIR) as encrypted, transaction.atomic():
-        data_key = _key_for(kind, asset_version, partner, by)
-        size, sha256 = _encrypt(source, _unwrap(data_key), uid, encrypted)
+    key, existing = _key_material(kind, asset_version)
+    # Encrypting and uploading a model's weights takes a while, so it happens outside any transaction (none is
+    # held open against the trail's sealer or other uploads). The ciphertext goes to a temporary file first (never
+    # the plaintext), then through the storage API in one upload; the rows are written after, in one short
+    # transaction, and the upload is removed if they cannot be.
+    with tempfile.TemporaryFile(dir=settings.VAR_DIR) as encrypted:
+        size, sha256 = _encrypt(source, key, uid, encrypted)
         encrypted.seek(0)
         stored_name = storage.save(f"artefacts/{uid[:2]}/{uid}.enc", File(encrypted))
-        try:
+    try:
+        ciphertext_sha256 = _file_sha256(storage, stored_name)
+        with transaction.atomic():
+            data_key = _key_record(kind, asset_version, partner, key, existing, by)
             artefact = Artefact.objects.create(
                 uid=uid,
                 data_key=data_key,
@@ -220,7 +234,7 @@ def artefact_store(
                 storage_name=stored_name,
                 size_bytes=size,
                 sha256=sha256,
-                ciphertext_sha256=_file_sha256(storage, stored_name),
+                ciphertext_sha256=ciphertext_sha256,
                 created_by=by.label,
             )
             record(
@@ -237,32 +251,58 @@ def artefact_store(
                     "sha256": sha256,
                 },
             )
-        except Exception:
-            # Nothing half-written: no row, no ciphertext. (Should the caller's transaction roll back later, the
-            # ciphertext stays behind with no key anywhere: unreadable by construction.)
-            storage.delete(stored_name)
-            raise
+    except Exception:
+        # Nothing half-written: no row, no ciphertext. (Should the caller's own transaction roll back later, the
+        # ciphertext stays behind with no key anywhere: unreadable by construction.)
+        storage.delete(stored_name)
+        raise
     return artefact
 
 
-def _key_for(kind: str, asset_version: AssetVersion | None, partner: Partner | None, by: Actor) -> DataKey:
-    if kind != Artefact.Kind.ASSET_FILE:
-        return data_key_create(scope=DataKey.Scope.DELIVERY, asset_version=asset_version, partner=partner, by=by)
-    if asset_version is None:
-        raise ValidationError({"asset_version": "An asset file belongs to an asset version: name it."})
-    # Locked, so that two uploads of the same version's first files make one key between them.
-    AssetVersion.objects.select_for_update().filter(pk=asset_version.pk).first()
-    existing = DataKey.objects.filter(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version).first()
-    if existing is None:
-        return data_key_create(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version, by=by)
-    if existing.status != DataKey.Status.ACTIVE:
-        state = existing.get_status_display().lower()
+def _key_material(kind: str, asset_version: AssetVersion | None) -> tuple[bytes, DataKey | None]:
+    """The key to encrypt with: the asset version's own (when it has one), or a new one."""
+    if kind == Artefact.Kind.ASSET_FILE:
+        existing = DataKey.objects.filter(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version).first()
+        if existing is not None:
+            _refuse_unless_active(existing, asset_version)
+            return _unwrap(existing), existing
+    return AESGCM.generate_key(bit_length=256), None
+
+
+def _refuse_unless_active(data_key: DataKey, asset_version: AssetVersion | None) -> None:
+    if data_key.status != DataKey.Status.ACTIVE:
+        state = data_key.get_status_display().lower()
         message = (
             f"{asset_version}'s data key is {state}: no new file can be stored under it. "
             "Cancel the destruction first, or register a new asset version."
         )
         raise ValidationError({"asset_version": message})
-    return existing
+
+
+def _key_record(
+    kind: str,
+    asset_version: AssetVersion | None,
+    partner: Partner | None,
+    key: bytes,
+    existing: DataKey | None,
+    by: Actor,
+) -> DataKey:
+    if kind != Artefact.Kind.ASSET_FILE:
+        return data_key_create(
+            scope=DataKey.Scope.DELIVERY, asset_version=asset_version, partner=partner, key=key, by=by
+        )
+    # Locked, so that two first uploads of one version agree on its one key.
+    if asset_version is not None:
+        AssetVersion.objects.select_for_update().filter(pk=asset_version.pk).first()
+    current = DataKey.objects.filter(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version).first()
+    if current is None:
+        return data_key_create(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version, key=key, by=by)
+    if existing is None or current.pk != existing.pk:
+        raise ValidationError(
+            {"asset_version": "Another upload made this asset version's key at the same moment: store the file again."}
+        )
+    _refuse_unless_active(current, asset_version)  # a destruction scheduled while the file was encrypted
+    return current
 
 
 def artefact_read(artefact: Artefact) -> Iterator[bytes]:

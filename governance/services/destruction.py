@@ -103,8 +103,14 @@ def destruction_cancel(*, data_key: DataKey, by: Actor, reason: str, now: dateti
     if data_key.exit_item_id is not None:
         note = f"Destruction cancelled by {by.label}: {reason}"
         ExitItem.objects.filter(pk=data_key.exit_item_id, status=ExitItem.Status.SCHEDULED).update(
-            status=ExitItem.Status.KEPT, note=note, done_by=by.label, done_at=now
+            note=note, done_by=by.label, done_at=now
         )
+        # The line is settled as kept once none of its keys is still on its way to destruction.
+        siblings = DataKey.objects.filter(exit_item_id=data_key.exit_item_id, status=DataKey.Status.PENDING_DESTRUCTION)
+        if not siblings.exists():
+            ExitItem.objects.filter(pk=data_key.exit_item_id, status=ExitItem.Status.SCHEDULED).update(
+                status=ExitItem.Status.KEPT
+            )
     record(
         action="data_key.destruction_cancelled",
         actor=by,
@@ -206,8 +212,9 @@ def _verify(data_key: DataKey, artefacts: list[Artefact], found: dict[int, dict[
     if problems:
         raise VerificationFailedError("; ".join(problems))
     return {
-        "method": "The key row was read back after the erase; every stored key was compared by key check value; "
-        "each artefact's decryption was attempted through the store's own read path.",
+        "method": "The key's row was read back after the erase and holds no wrapped key; every other stored key "
+        "was compared with it by key check value and none is a copy; each artefact's ciphertext was found and hashed "
+        "before the erase; the store's read path was asked to decrypt each one and had no key to do it with.",
         "wrapped_key_erased": True,
         "other_copies_of_key": 0,
         "artefacts": checks,
@@ -281,10 +288,13 @@ def _describe(data_key: DataKey) -> str:
 
 def _item_progress(item_id: int, now: datetime) -> None:
     """An exit item is destroyed when every key scheduled for it is."""
-    if DataKey.objects.filter(exit_item_id=item_id).exclude(status=DataKey.Status.DESTROYED).exists():
+    keys = DataKey.objects.filter(exit_item_id=item_id)
+    if keys.filter(status=DataKey.Status.PENDING_DESTRUCTION).exists():
         return
+    # Every key is destroyed, or some were kept when their destruction was cancelled: a deviation the line says.
+    settled = ExitItem.Status.KEPT if keys.filter(status=DataKey.Status.ACTIVE).exists() else ExitItem.Status.DESTROYED
     ExitItem.objects.filter(pk=item_id, status=ExitItem.Status.SCHEDULED).update(
-        status=ExitItem.Status.DESTROYED, done_by=DESTROYER.label, done_at=now
+        status=settled, done_by=DESTROYER.label, done_at=now
     )
 
 

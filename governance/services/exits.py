@@ -19,6 +19,7 @@ are revoked, and everyone concerned is told.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,8 +40,9 @@ from charters.services.charters import charter_terminate
 from governance.models import DataKey, Exit, ExitAttestation, ExitItem, Grant
 from governance.services import grants as grant_services
 from governance.services.destruction import destruction_schedule
-from governance.services.outbox import mail_enqueue, officer_addresses
+from governance.services.outbox import mail_enqueue, officer_addresses, partner_admin_addresses
 
+logger = logging.getLogger(__name__)
 EXITS = Actor.system("exit")
 RUN_TASK = "governance.tasks.exit_run"
 # A started exit is queued at once; the scheduled run resumes one that a lost message left behind after this.
@@ -56,19 +58,46 @@ class PlannedItem:
     retention_days: int | None
     asset_version: AssetVersion | None
     held: int  # how many data keys the store holds for it now
+    outputs: bool = False
 
     @property
     def fingerprint(self) -> str | None:
         return self.asset_version.fingerprint if self.asset_version else None
 
 
-def _keys_for(partner: Partner, asset_version: AssetVersion | None) -> QuerySet[DataKey]:
+def _keys_for(partner: Partner, asset_version: AssetVersion | None, *, outputs: bool = False) -> QuerySet[DataKey]:
     """The data keys a plan line disposes of: the partner's deliveries of the asset version (or, for the outputs
     line, of no asset version), and the asset version's own files when the asset is the partner's."""
-    keys = Q(scope=DataKey.Scope.DELIVERY, partner=partner, asset_version=asset_version)
-    if asset_version is not None and asset_version.asset.owner_id == partner.pk:
-        keys |= Q(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version)
+    if outputs:
+        keys = Q(scope=DataKey.Scope.DELIVERY, partner=partner, asset_version__isnull=True)
+    elif asset_version is None:
+        return DataKey.objects.none()  # a plan line naming an asset version nobody has
+    else:
+        keys = Q(scope=DataKey.Scope.DELIVERY, partner=partner, asset_version=asset_version)
+        if asset_version.asset.owner_id == partner.pk:
+            keys |= Q(scope=DataKey.Scope.ASSET_VERSION, asset_version=asset_version)
     return DataKey.objects.filter(keys, status=DataKey.Status.ACTIVE)
+
+
+def _used_elsewhere(exit_: Exit) -> dict[int | None, str]:
+    """What the partner's other live charters still use, by asset version id (None: the outputs), with the
+    charter's slug: an exit that does not end the partner's access leaves it to that charter's own exit."""
+    others = Charter.objects.filter(
+        partner=exit_.partner, status__in=(Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
+    ).exclude(pk=exit_.charter_id)
+    used: dict[int | None, str] = {}
+    for charter in others.select_related("active_version"):
+        used.setdefault(None, charter.slug)
+        named = charter.active_version.document.get("assets", {}) if charter.active_version else {}
+        for entry in named.get("shareable", []):
+            versions = AssetVersion.objects.filter(asset__name=entry["asset"], label=entry["version"])
+            for pk in versions.values_list("pk", flat=True):
+                used.setdefault(pk, charter.slug)
+        for pk in Grant.objects.filter(charter=charter, status__in=REVOCABLE).values_list(
+            "asset_version_id", flat=True
+        ):
+            used.setdefault(pk, charter.slug)
+    return used
 
 
 def _held_versions(charter: Charter) -> QuerySet[AssetVersion]:
@@ -93,9 +122,12 @@ def exit_plan_resolve(charter: Charter) -> list[PlannedItem]:
     named = {}
     for line in plan.items:
         if "asset" in line:
+            # Among what the partner held, else among the host's and the partner's own assets: names are unique
+            # per owner only, and another partner's asset is never part of this exit.
             match = (
                 next((av for av in held if av.asset.name == line["asset"] and av.label == line["version"]), None)
                 or AssetVersion.objects.select_related("asset")
+                .filter(Q(asset__owner__kind="host") | Q(asset__owner=charter.partner))
                 .filter(asset__name=line["asset"], label=line["version"])
                 .first()
             )
@@ -113,8 +145,9 @@ def exit_plan_resolve(charter: Charter) -> list[PlannedItem]:
                 covered.add(asset_version.pk)
                 subject = f"{asset_version.asset.name} {asset_version.label} (every {line['asset_kind']})"
                 planned.append(_planned(charter.partner, subject, line, asset_version))
-    outputs = {"disposition": OUTPUTS[plan.outputs_owner], "retention_days": None}
-    planned.append(_planned(charter.partner, f"Outputs produced for {charter.partner.name}", outputs, None))
+    held_outputs = _keys_for(charter.partner, None, outputs=True).count()
+    subject = f"Outputs produced for {charter.partner.name}"
+    planned.append(PlannedItem(subject, OUTPUTS[plan.outputs_owner], None, None, held_outputs, outputs=True))
     return planned
 
 
@@ -139,6 +172,8 @@ def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None
     now = now or timezone.now()
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
+    # The partner's row first: two of its charters ending at once must agree on which exit ends its access.
+    Partner.objects.select_for_update().get(pk=charter.partner_id)
     charter = (
         Charter.objects.select_for_update(of=("self",))
         .select_related("partner", "active_version__exit_plan")
@@ -162,11 +197,16 @@ def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None
         started_at=now,
         ends_partner_access=not others.exclude(pk=charter.pk).exists(),
     )
+    if exit_.ends_partner_access:
+        # From now on the partner's people reach only the exit, whatever they authenticate with; their tokens are
+        # revoked or narrowed by the run.
+        Partner.objects.filter(pk=charter.partner_id).update(access_ended_at=now)
     ExitItem.objects.bulk_create(
         ExitItem(
             exit=exit_,
             asset_version=item.asset_version,
             subject=item.subject[:300],
+            outputs=item.outputs,
             disposition=item.disposition,
             retention_days=item.retention_days,
         )
@@ -196,8 +236,9 @@ def exit_run(exit_id: int, *, now: datetime | None = None) -> Exit:
         _revoke_grants(exit_)
         if exit_.ends_partner_access:
             _revoke_tokens(exit_)
+        used = {} if exit_.ends_partner_access else _used_elsewhere(exit_)
         for item in exit_.items.filter(status=ExitItem.Status.PENDING).select_related("asset_version__asset"):
-            _dispose(exit_, item, now)
+            _dispose(exit_, item, now, used)
         _revocations_done(exit_, now)
     exit_close_if_done(exit_, now=now)
     exit_.refresh_from_db()
@@ -231,14 +272,19 @@ def _revoke_tokens(exit_: Exit) -> None:
             api_token_revoke(token=token, by=EXITS)
 
 
-def _dispose(exit_: Exit, item: ExitItem, now: datetime) -> None:
+def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, str]) -> None:
     with transaction.atomic():
         item = ExitItem.objects.select_for_update(of=("self",)).select_related("asset_version__asset").get(pk=item.pk)
         if item.status != ExitItem.Status.PENDING:
             return
-        keys = list(_keys_for(exit_.partner, item.asset_version))
+        keys = list(_keys_for(exit_.partner, item.asset_version, outputs=item.outputs))
         retention = timedelta(days=item.retention_days or 0)
-        if item.disposition == "destroy":
+        elsewhere = None if exit_.ends_partner_access else used.get(None if item.outputs else item.asset_version_id)
+        if elsewhere is not None:
+            item.status = ExitItem.Status.RETAINED
+            item.note = f"Still used under charter {elsewhere}: kept; that charter's exit disposes of it."
+            keys = []
+        elif item.disposition == "destroy":
             item.status = ExitItem.Status.SCHEDULED if keys else ExitItem.Status.NOTHING_HELD
             for key in keys:
                 destruction_schedule(
@@ -298,10 +344,10 @@ def _revocations_done(exit_: Exit, now: datetime) -> None:
                 ).count(),
             },
         )
-        if exit_.plan.get("partner_attests_destruction"):
+        if attestation_wanted(exit_):
             mail_enqueue(
                 key=f"exit-{exit_.pk}-attestation",
-                to=_partner_admin_addresses(exit_.partner),
+                to=partner_admin_addresses(exit_.partner),
                 subject=f"[Accord] Charter {exit_.charter.slug} has ended: please attest destruction",
                 body=f"The collaboration under charter {exit_.charter.slug} has ended ({exit_.reason}).\n\n"
                 "Your access is revoked. Your partner admin tokens still reach the exit: read it at "
@@ -310,12 +356,12 @@ def _revocations_done(exit_: Exit, now: datetime) -> None:
             )
 
 
-def _partner_admin_addresses(partner: Partner) -> list[str]:
-    admins = User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN)
-    return sorted({email for email in admins.values_list("email", flat=True) if email})
-
-
 # --- People's part --------------------------------------------------------------------------------------------
+
+
+def attestation_wanted(exit_: Exit) -> bool:
+    """The plan asks for one, and there is something it destroys to attest."""
+    return bool(exit_.plan.get("partner_attests_destruction")) and bool(destroyed_fingerprints(exit_))
 
 
 def destroyed_fingerprints(exit_: Exit) -> list[str]:
@@ -408,7 +454,7 @@ def exit_blockers(exit_: Exit) -> list[str]:
             waiting.append(f"{item.subject}: destruction scheduled{when}.")
         else:
             waiting.append(f"{item.subject}: {item.get_status_display().lower()}.")
-    if exit_.plan.get("partner_attests_destruction") and not ExitAttestation.objects.filter(exit=exit_).exists():
+    if attestation_wanted(exit_) and not ExitAttestation.objects.filter(exit=exit_).exists():
         waiting.append("The partner admin's attestation of destruction.")
     return waiting
 
@@ -426,7 +472,8 @@ def exit_close_if_done(exit_: Exit, *, now: datetime | None = None) -> bool:
         narrowed = ApiToken.objects.filter(
             user__organisation=exit_.partner, revoked_at__isnull=True, scope=ApiToken.Scope.EXIT
         )
-        for token in narrowed.select_related("user__organisation"):
+        still_open = Exit.objects.filter(partner=exit_.partner).exclude(status=Exit.Status.CLOSED).exists()
+        for token in [] if still_open else narrowed.select_related("user__organisation"):
             api_token_revoke(token=token, by=EXITS)
         record(
             action="exit.closed",
@@ -440,7 +487,7 @@ def exit_close_if_done(exit_: Exit, *, now: datetime | None = None) -> bool:
         )
         mail_enqueue(
             key=f"exit-{exit_.pk}-closed",
-            to=[*officer_addresses(), *_partner_admin_addresses(exit_.partner)],
+            to=[*officer_addresses(), *partner_admin_addresses(exit_.partner)],
             subject=f"[Accord] The exit of charter {exit_.charter.slug} is complete",
             body=f"Every line of the exit plan of {exit_.charter.slug} is settled and its report is written. "
             f"Certificates of destruction: {len(report['certificates'])}.\n",
@@ -516,14 +563,15 @@ def exit_report(exit_: Exit, *, closed_at: datetime | None = None) -> dict[str, 
 
 
 def exits_tick(*, now: datetime | None = None) -> int:
-    """Scheduled every minute: resume exits a lost message left in revocation, close those that are done."""
+    """Scheduled every minute: resume exits a lost message left in revocation, close those that are done. One
+    exit's failure is logged and the others go on."""
     now = now or timezone.now()
     moved = 0
-    for exit_id in Exit.objects.filter(status=Exit.Status.REVOKING, started_at__lt=now - STALLED).values_list(
-        "pk", flat=True
-    ):
-        exit_run(exit_id, now=now)
-        moved += 1
-    for exit_ in Exit.objects.filter(status=Exit.Status.WINDING_DOWN):
-        moved += exit_close_if_done(exit_, now=now)
+    stalled = Exit.objects.filter(status=Exit.Status.REVOKING, started_at__lt=now - STALLED)
+    waiting = Exit.objects.filter(status=Exit.Status.WINDING_DOWN)
+    for exit_id in [*stalled.values_list("pk", flat=True), *waiting.values_list("pk", flat=True)]:
+        try:
+            moved += exit_run(exit_id, now=now).status == Exit.Status.CLOSED
+        except Exception:  # the next run tries again; the other exits must not wait for this one
+            logger.exception("Exit #%s could not go on; it is tried again at the next run.", exit_id)
     return moved

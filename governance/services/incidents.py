@@ -28,7 +28,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
 from accounts.roles import Role
 from audit.holds import legal_hold_place
 from audit.models import Event
@@ -36,7 +35,7 @@ from audit.trail import Actor, record
 from charters.models import Charter
 from governance.models import AnomalyFinding, Grant, Incident, IncidentStep
 from governance.services import grants as grant_services
-from governance.services.outbox import mail_enqueue, officer_addresses
+from governance.services.outbox import mail_enqueue, officer_addresses, partner_admin_addresses
 
 PLAYBOOK = Actor.system("incident-playbook")
 RUN_TASK = "governance.tasks.incident_run"
@@ -229,11 +228,6 @@ def _preserve_evidence(incident: Incident, now: datetime) -> dict[str, Any]:
     return {"evidence_bundle": bundle.pk, "content_hash": bundle.content_hash, "since": since.isoformat()}
 
 
-def _partner_admin_addresses(incident: Incident) -> list[str]:
-    admins = User.objects.filter(organisation=incident.partner, is_active=True, groups__name=Role.PARTNER_ADMIN)
-    return sorted({email for email in admins.values_list("email", flat=True) if email})
-
-
 def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
     responders = incident.notify or officer_addresses()
     mail_enqueue(
@@ -244,16 +238,17 @@ def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
         f"{incident.severity}.\n\n{incident.summary}\n\nRemediation is due by "
         f"{incident.remediation_due_at:%Y-%m-%d %H:%M} UTC.\n",
     )
-    partner = _partner_admin_addresses(incident)
+    partner = partner_admin_addresses(incident.partner)
     if incident.drill:
         return {"drill": True, "told": responders, "partner_not_told": len(partner)}
     mail_enqueue(
         key=f"incident-{incident.pk}-partner",
         to=partner,
-        subject=f"[Accord] Your access under charter {incident.charter.slug} is on hold",
-        body=f"Meridian's governance team is investigating an incident concerning charter {incident.charter.slug} "
-        f"(reference {_label(incident)}). Access under it is on hold until the investigation ends; you will be "
-        "told when it does. Reply to your governance contact with anything that may help.\n",
+        subject=f"[Accord] Your access is on hold: {_label(incident)}",
+        body=f"{settings.ACCORD_HOST_ORGANISATION}'s governance team is investigating an incident concerning "
+        f"charter {incident.charter.slug} (reference {_label(incident)}). Your organisation's access through Accord "
+        "is on hold until the investigation ends; you will be told when it does. Reply to your governance contact "
+        "with anything that may help.\n",
     )
     return {"told": responders, "partner_told": partner}
 
@@ -323,6 +318,10 @@ def incident_step_complete(*, step: IncidentStep, by: Actor, note: str, now: dat
     incident = Incident.objects.select_related("partner").get(pk=step.incident_id)
     if incident.status != Incident.Status.OPEN:
         raise ValidationError({"step": f"{_label(incident)} is closed; its checklist no longer changes."})
+    if step.automatic:
+        raise ValidationError(
+            {"step": f"Step {step.position} runs by itself on a worker; if it is overdue, the worker's log says why."}
+        )
     if step.owner_role != Role.OFFICER and not note.strip():
         raise ValidationError(
             {"note": f"This step belongs to the {step.owner_role.replace('_', ' ')}: say how they confirmed it."}

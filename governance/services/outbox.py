@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from accounts.roles import Role
 from governance.models import OutboxMessage
 
@@ -34,6 +34,12 @@ def officer_addresses() -> list[str]:
     """Where mail for the officers goes: every active officer's address."""
     officers = User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
     return sorted({email for email in officers.values_list("email", flat=True) if email})
+
+
+def partner_admin_addresses(partner: Organisation) -> list[str]:
+    """Where mail for a partner goes: its active admins' addresses."""
+    admins = User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN)
+    return sorted({email for email in admins.values_list("email", flat=True) if email})
 
 
 def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxMessage | None:

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from accounts.services import actor_for
+from accounts.services import actor_for, api_token_issue
 from audit.models import Event
 from charters.models import Charter
 from governance.models import DataKey, Exit, ExitItem, Grant
@@ -134,16 +134,48 @@ def test_running_an_exit_again_repeats_nothing(live_charter, northwind_holdings,
     assert Event.objects.filter(action="exit.revocations_done").count() == 1
 
 
-def test_a_partner_with_another_live_charter_keeps_its_tokens(
-    live_charter, charter_text, officer, second_officer, a_admin, a_principal, api_as
+def test_a_partner_with_another_live_charter_keeps_its_tokens_and_what_that_charter_uses(
+    live_charter, charter_text, officer, second_officer, a_admin, a_principal, api_as, store, demo_registry, partner_a
 ):
     second = activate(charter_text(lambda document: document.update(name="northwind-second")), officer, second_officer)
     assert second.charter.status == "active"
     principal = api_as(a_principal)
+    model = store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_a)
     exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="First study over.").pk)
     assert not exit_.ends_partner_access
     assert principal.client.get("/api/v1/grants").status_code == 200
     assert not Event.objects.filter(action__in=["api_token.revoked", "api_token.narrowed"]).exists()
+    kept = exit_.items.get(asset_version=demo_registry["atlas-7b 1.0"])
+    assert kept.status == ExitItem.Status.RETAINED and "northwind-second" in kept.note
+    assert DataKey.objects.get(pk=model.data_key_id).status == DataKey.Status.ACTIVE
+
+
+def test_once_a_partners_access_ends_its_people_reach_only_the_exit_until_a_new_charter(
+    live_charter, make_grant, charter_text, officer, second_officer, a_admin, a_principal, api_as, client, atlas
+):
+    make_grant()
+    principal, admin = api_as(a_principal), api_as(a_admin)
+    exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Over.").pk)
+    client.force_login(a_admin)  # a login, not a token
+    refused = client.get("/api/v1/grants")
+    assert refused.status_code == 403 and "limited to your organisation's exit" in refused.json()["error"]["message"]
+    assert client.get(f"/api/v1/exits/{exit_.pk}").status_code == 200
+    with pytest.raises(ValidationError, match="The collaboration with Northwind Labs ended on"):
+        api_token_issue(user=a_principal, name="a way back in", by=actor_for(a_admin))
+    narrowed = admin.client.post("/api/v1/decisions", {"action": "infer", "asset": atlas, "purpose": "benchmarking"})
+    assert narrowed.status_code == 401  # a narrowed token reaches no decision
+    assert principal.client.get("/api/v1/grants").status_code == 401
+
+    activate(charter_text(lambda document: document.update(name="northwind-again")), officer, second_officer)
+    assert client.get("/api/v1/grants").status_code == 200  # a new collaboration
+    api_token_issue(user=a_principal, name="the new gateway", by=actor_for(a_admin))
+
+
+def test_an_attestation_is_not_waited_for_when_the_plan_destroys_nothing_held(live_charter, officer, a_admin, client):
+    exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Nothing shared.").pk)
+    assert exit_.status == Exit.Status.CLOSED  # nothing stored, nothing named to attest
+    client.force_login(a_admin)
+    assert client.get("/api/v1/grants").status_code == 403  # the access stays ended
 
 
 def test_a_migration_is_confirmed_by_an_officer_with_a_note_and_closes_the_exit(

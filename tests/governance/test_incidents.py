@@ -478,3 +478,15 @@ def test_closing_does_not_release_grants_another_open_incident_of_the_partner_st
         )
     first.refresh_from_db()
     assert first.status == "open" and Grant.objects.filter(held_at__isnull=False).count() == 1
+
+
+def test_an_automatic_step_is_not_ticked_off_by_hand(live_charter, make_grant, officer):
+    make_grant()
+    incident = incidents.incident_declare(
+        charter=live_charter.charter, title="Leak", severity="high", summary="Seen outside.", by=actor_for(officer)
+    )
+    first = incident.steps.get(position=1)
+    with pytest.raises(ValidationError, match="runs by itself"):
+        incidents.incident_step_complete(step=first, by=actor_for(officer), note="done it myself")
+    incidents.incident_run(incident.pk)
+    assert Grant.objects.filter(held_at__isnull=False).count() == 1  # the worker still did it
