@@ -95,9 +95,13 @@ def main() -> None:
     say(f"Destroying {options.keys} data keys")
     for number in range(options.keys):
         small = artefacts.artefact_store(
-            source=io.BytesIO(b"delivery %d" % number), name=f"d{number}.bin", kind="delivery",
-            asset_version=version, partner=partner, by=by,
-        )  # fmt: skip
+            source=io.BytesIO(b"delivery %d" % number),
+            name=f"d{number}.bin",
+            kind="delivery",
+            asset_version=version,
+            partner=partner,
+            by=by,
+        )
         destruction.destruction_schedule(data_key=small.data_key, by=by, reason="bench")
     DataKey.objects.filter(status=DataKey.Status.PENDING_DESTRUCTION).update(destroy_after=timezone.now())
     started = time.perf_counter()
