@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('governance', '0016_incident_and_destruction_schedules'),
+        ("governance", "0016_incident_and_destruction_schedules"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exititem',
-            name='outputs',
-            field=models.BooleanField(default=False, help_text='The line for the outputs produced for the partner.'),
+            model_name="exititem",
+            name="outputs",
+            field=models.BooleanField(default=False, help_text="The line for the outputs produced for the partner."),
         ),
     ]
