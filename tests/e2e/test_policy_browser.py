@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from accord.celery import app as celery_app
 from accounts.models import User
 from audit.models import Event
 from charters.models import CharterVersion
@@ -28,6 +27,7 @@ from tests.charters.conftest import charter_text, demo_registry, example  # noqa
 from tests.conftest import Caller, committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
 from tests.e2e.test_grants_browser import decide
+from tests.e2e.test_incidents_browser import take_queued
 from tests.governance.conftest import atlas, live_charter, make_grant, make_request  # noqa: F401  (fixtures used from here)
 from tests.governance.test_rollback import before, status_of  # noqa: F401  (before is a fixture)
 from tests.governance.test_whatif import in_review
@@ -57,19 +57,8 @@ def run_number(page: Page) -> int:
 
 
 def take_queued_runs() -> list[Any]:
-    """Take every message waiting in the configured broker's default queue, as a worker would, and return the
-    arguments of the what-if tasks among them (so nothing is left for a later test's worker)."""
-    queue = celery_app.conf.task_default_queue  # "celery": its exchange and routing key are named the same
-    runs: list[Any] = []
-    with celery_app.connection_for_read() as connection, connection.SimpleQueue(queue, no_ack=False) as waiting:
-        while True:
-            try:
-                message = waiting.get(timeout=0.5)
-            except waiting.Empty:
-                return runs
-            if message.headers.get("task") == RUN_TASK:
-                runs.append(message.payload[0])
-            message.ack()
+    """The what-if runs the page queued, taken from the configured broker as a worker would."""
+    return take_queued(RUN_TASK)
 
 
 def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_since_is_suspended(
