@@ -21,6 +21,11 @@ def request_user(request: Any) -> User:
     return cast(User, request.user)
 
 
+def active_officers() -> QuerySet[User]:
+    """The host's governance officers who can act: reviewers, and the people officer mail goes to."""
+    return User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
+
+
 def partners_visible_to(user: User) -> QuerySet[Partner]:
     if user.is_host_member:
         return Partner.objects.all()

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import chain
+from audit.models import SigningKey
 from audit.trail import Actor, record
 from governance.models import Artefact, DataKey, DestructionCertificate, ExitItem
 from governance.services.artefacts import artefact_decryptable, artefact_storage, ciphertext_state
@@ -164,7 +165,7 @@ def data_key_destroy(*, data_key: DataKey, now: datetime | None = None) -> Destr
         document = _certificate_document(data_key, artefacts, verification, now)
         signer = chain.signer_publish()
         certificate = DestructionCertificate.objects.create(
-            number=f"DC-{now:%Y%m%d}-{data_key.pk:06d}",
+            number=document["number"],
             data_key=data_key,
             exit=data_key.exit_item.exit if data_key.exit_item is not None else None,
             partner=data_key.partner,
@@ -300,7 +301,5 @@ def _item_progress(item_id: int, now: datetime) -> None:
 
 def certificate_valid(certificate: DestructionCertificate) -> bool:
     """The certificate's signature holds under the trail key it names."""
-    from audit.models import SigningKey
-
     key = SigningKey.objects.filter(key_id=certificate.signing_key_id).first()
     return key is not None and chain.signature_valid(certificate.document, certificate.signature, key.public_key)

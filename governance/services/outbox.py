@@ -16,9 +16,10 @@ from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.access import active_officers
 from accounts.models import Organisation, User
 from accounts.roles import Role
 from governance.models import OutboxMessage
@@ -30,16 +31,18 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 
 
+def _addresses(people: QuerySet[User]) -> list[str]:
+    return sorted({email for email in people.values_list("email", flat=True) if email})
+
+
 def officer_addresses() -> list[str]:
     """Where mail for the officers goes: every active officer's address."""
-    officers = User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host")
-    return sorted({email for email in officers.values_list("email", flat=True) if email})
+    return _addresses(active_officers())
 
 
 def partner_admin_addresses(partner: Organisation) -> list[str]:
     """Where mail for a partner goes: its active admins' addresses."""
-    admins = User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN)
-    return sorted({email for email in admins.values_list("email", flat=True) if email})
+    return _addresses(User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN))
 
 
 def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxMessage | None:

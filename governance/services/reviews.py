@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.access import active_officers
 from accounts.models import User
 from accounts.roles import Role
 from audit.trail import Actor, record
@@ -38,9 +39,7 @@ _RELATED = ("partner", "charter", "asset_version__asset", "principal", "partner_
 
 
 def _officers() -> list[User]:
-    return list(
-        User.objects.filter(is_active=True, groups__name=Role.OFFICER, organisation__kind="host").order_by("username")
-    )
+    return list(active_officers().order_by("username"))
 
 
 def _terms(charter: Charter) -> dict[str, object]:
