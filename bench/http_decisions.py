@@ -60,6 +60,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def server_environment(*, workers: int) -> dict[str, str]:
+    """The web server as deployed (accord/gunicorn_conf.py), sized and quietened through its environment: no
+    access log line per request under load, warnings and errors only."""
+    return {"ACCORD_WEB_WORKERS": str(workers), "ACCORD_WEB_ACCESS_LOG": "false", "ACCORD_LOG_LEVEL": "WARNING"}
+
+
 def wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -159,11 +165,9 @@ def main() -> None:
     ).stdout.split()[-1]  # fmt: skip
 
     port = free_port()
-    command = [PYTHON, "-m", "gunicorn", "accord.wsgi", "--config", "python:accord.gunicorn_hooks"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(options.workers), "--no-control-socket"]
     server = subprocess.Popen(  # noqa: S603 (our own server, on loopback)
-        [*command, "--log-level", "warning"],
-        env=env,
+        [PYTHON, "-m", "gunicorn", "--config", "python:accord.gunicorn_conf", "--bind", f"127.0.0.1:{port}"],
+        env={**env, **server_environment(workers=options.workers)},
         cwd=REPO,
     )
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.http_decisions import PYTHON, REPO, ensure_database, free_port, say, wait_until_up
+from bench.http_decisions import PYTHON, REPO, ensure_database, free_port, say, server_environment, wait_until_up
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -67,7 +68,7 @@ def main() -> None:
     from charters.models import AssetVersion
     from charters.services.policy_feed import policy_head
     from governance.models import Grant
-    from governance.policy.live import REPORT_PREFIX, _redis, process_reports
+    from governance.policy.live import _redis, process_reports, report_prefix
     from governance.services.grants import grant_resume, grant_suspend
 
     token = json.loads(tokens_file.read_text())["partners"]["northwind"]["principal"]
@@ -76,16 +77,19 @@ def main() -> None:
     grant = Grant.objects.get(principal=principal, asset_version__fingerprint=asset, status=Grant.Status.ACTIVE)
     bench = Actor.system("propagation-benchmark")
     client = _redis(options.redis_url)
-    stale = list(client.scan_iter(REPORT_PREFIX + "*"))
+    stale = list(client.scan_iter(report_prefix() + "*"))
     if stale:
         client.delete(*stale)
 
     port = free_port()
-    web = [PYTHON, "-m", "gunicorn", "accord.wsgi", "--config", "python:accord.gunicorn_hooks", "--bind"]
-    web += [f"127.0.0.1:{port}", "--workers", str(options.web_workers), "--no-control-socket", "--log-level", "warning"]
+    web = [PYTHON, "-m", "gunicorn", "--config", "python:accord.gunicorn_conf", "--bind", f"127.0.0.1:{port}"]
+    web_env = {**os.environ, **server_environment(workers=options.web_workers)}
     worker = [PYTHON, "-m", "celery", "--app", "accord", "worker", "--loglevel", "WARNING", "--without-mingle"]
     worker += ["--without-gossip", "--concurrency", str(options.celery_concurrency), "--hostname", f"bench{port}@%h"]
-    servers = [subprocess.Popen(command, cwd=REPO, env=os.environ.copy()) for command in (web, worker)]  # noqa: S603
+    servers = [
+        subprocess.Popen(web, cwd=REPO, env=web_env),  # noqa: S603
+        subprocess.Popen(worker, cwd=REPO, env=os.environ.copy()),  # noqa: S603
+    ]
     expected = options.web_workers + options.celery_concurrency
     body = json.dumps({"action": "infer", "asset": asset, "purpose": "safety-evaluation"}).encode()
 
@@ -157,6 +161,7 @@ def main() -> None:
             server.terminate()
         for server in servers:
             server.wait(timeout=30)
+        shutil.rmtree(var, ignore_errors=True)
 
 
 if __name__ == "__main__":
