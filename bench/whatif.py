@@ -43,9 +43,10 @@ def amendment(world: Any, rng: random.Random) -> Any:
     from governance.services.whatif import Candidate
 
     charter = max(world.charters, key=lambda fact: len(fact.terms.active_shared))
+    # Purposes sorted before drawing, as in synthetic.terms: a seed must give one amendment in every process.
     active = {
         kind: {
-            action: {**slot, "purposes": {p for p in slot["purposes"] if rng.random() < 0.6}}
+            action: {**slot, "purposes": {p for p in sorted(slot["purposes"]) if rng.random() < 0.6}}
             for action, slot in actions.items()
             if rng.random() < 0.8
         }
@@ -120,7 +121,8 @@ def main() -> None:
     say(f"Generated policy: {options.grants:,} grants, {len(world.charters)} charters")
     candidate = amendment(world, rng)
     for distinct in (int(size) for size in options.distinct.split(",")):
-        pool = list({synthetic.request(rng, world) for _ in range(distinct * 2)})[:distinct]
+        # Distinct in the order drawn: a set's order changes with each process's string hashing, and with it the pool.
+        pool = list(dict.fromkeys(synthetic.request(rng, world) for _ in range(distinct * 2)))[:distinct]
         fill(options.decisions, pool, rng)
         now = timezone.now()
         started = time.perf_counter()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from charters.models import Charter
 from governance.models import Grant
@@ -20,7 +22,10 @@ ACTIONS = ("infer", "evaluate", "fine_tune", "download_weights", "export_outputs
 PURPOSES = ("benchmarking", "safety-evaluation", "red-teaming", "research")
 WILDCARD = "*"
 KIND = "model"
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+# The moment the generated grants' windows are placed around: the hour this module was loaded in, because
+# bench/whatif.py replays decisions recorded over the last days of the real clock against them. Only the dates move
+# with it: a seed still generates the same world, and evaluating at NOW gives the same answers on any day.
+NOW = timezone.now().replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass
@@ -46,9 +51,10 @@ def terms(rng: random.Random, fingerprints: list[str], *, wildcard: bool) -> Cha
             allowed = {purpose for purpose in purposes if rng.random() < 0.85}
             obligations = [{"code": "log_outputs", "params": {}}] if rng.random() < 0.3 else []
             active[KIND][action] = {"purposes": allowed, "obligations": obligations}
+    # Sorted before drawing: a set's order changes with each process's string hashing, and a seed must give one world.
     accepted = {
         KIND: {
-            action: {"purposes": {p for p in slot["purposes"] if rng.random() < 0.95}, "obligations": []}
+            action: {"purposes": {p for p in sorted(slot["purposes"]) if rng.random() < 0.95}, "obligations": []}
             for action, slot in active[KIND].items()
         }
     }

@@ -2,6 +2,9 @@
 
 Idempotent by construction: each piece is looked up first and created only when missing, so a second run
 reads and writes nothing (not even an event).
+
+The example charters name fixed days; the demo moves each one's window to start this month, so that a demo seeded
+on any day allows what it shows.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accord.env import generated_secret
 from accounts.models import ApiToken, Organisation, Partner, User
@@ -147,14 +151,25 @@ def _demo_token(user: User) -> str:
     return raw
 
 
+def demo_validity(validity: dict[str, str], *, today: date) -> dict[str, str]:
+    """A charter's ``validity`` moved to start on the first of ``today``'s month, as long as before (so a grant for
+    the whole window is valid from the day the demo is seeded)."""
+    starts = today.replace(day=1)
+    length = documents.parse_date(validity["until"]) - documents.parse_date(validity["from"])
+    return {"from": starts.isoformat(), "until": (starts + length).isoformat()}
+
+
 def _charters(result: SeedResult, *, officer: User, approver: User, people: dict[str, dict[str, User]]) -> None:
-    """Each example charter file, drafted by one officer, approved by the other and accepted by the partner."""
+    """Each example charter file, valid from this month, drafted by one officer, approved by the other and accepted
+    by the partner."""
+    today = timezone.now().date()
     for path in sorted(EXAMPLE_CHARTERS.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        slug = documents.parse(text, source=path.name).data["name"]
+        document = documents.parse(path.read_text(encoding="utf-8"), source=path.name).data
+        slug = document["name"]
         if Charter.objects.filter(slug=slug).exists():
             continue
-        version = charter_apply(text=text, source=path.name, by=SEEDER, author=officer)
+        document["validity"] = demo_validity(document["validity"], today=today)
+        version = charter_apply(text=documents.to_yaml(document), source=path.name, by=SEEDER, author=officer)
         if version is None:
             continue
         charter_version_submit(version=version, by=SEEDER)

@@ -1,4 +1,5 @@
-"""A registry like the demo's, and the example charter files as the starting point for every charter test."""
+"""A registry like the demo's, and the example charter files as the starting point for every charter test, valid
+for the run's charter window (tests/conftest.py) rather than for the dates the files name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from governance.services.demo import ASSETS, demo_fingerprint
+from tests.conftest import RUN_CHARTER_WINDOW, CharterWindow
 from tests.factories import AssetFactory, AssetVersionFactory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "charters" / "examples"
@@ -32,16 +34,19 @@ def demo_registry(host, partner_a, partner_b):
     return versions
 
 
-def example(name: str = "northwind-evaluation") -> dict[str, Any]:
-    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+def example(name: str = "northwind-evaluation", *, window: CharterWindow = RUN_CHARTER_WINDOW) -> dict[str, Any]:
+    """An example charter's parsed form, valid for ``window``."""
+    document = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    document["validity"] = window.validity()
+    return document
 
 
 @pytest.fixture
-def charter_text(demo_registry) -> Callable[..., str]:
-    """The Northwind example as YAML text, after ``change`` edits its parsed form."""
+def charter_text(demo_registry, charter_window) -> Callable[..., str]:
+    """The Northwind example as YAML text, valid for the run's window, after ``change`` edits its parsed form."""
 
     def make(change: Callable[[dict[str, Any]], None] | None = None, name: str = "northwind-evaluation") -> str:
-        document = example(name)
+        document = example(name, window=charter_window)
         if change is not None:
             change(document)
         return yaml.safe_dump(document, sort_keys=False)

@@ -254,13 +254,14 @@ def test_suspend_resume_and_terminate(charter_text, officer, second_officer):
         apply(charter_text(lambda d: d.update(title="After the end")), officer)
 
 
-def test_a_charter_past_its_window_expires_once(charter_text, officer, second_officer):
-    from datetime import date
+def test_a_charter_past_its_window_expires_once(charter_text, charter_window, officer, second_officer):
+    from datetime import timedelta
 
     charter = active(charter_text(), officer, second_officer).charter
-    assert charter_expire(charter=charter, today=date(2027, 8, 31), by=SETUP) is None
-    assert charter_expire(charter=charter, today=date(2027, 9, 1), by=SETUP).status == "expired"
-    assert charter_expire(charter=charter, today=date(2027, 9, 2), by=SETUP) is None
+    last_day = charter_window.last_day
+    assert charter_expire(charter=charter, today=last_day, by=SETUP) is None
+    assert charter_expire(charter=charter, today=last_day + timedelta(days=1), by=SETUP).status == "expired"
+    assert charter_expire(charter=charter, today=last_day + timedelta(days=2), by=SETUP) is None
     assert Event.objects.filter(action="charter.expired").count() == 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,22 +21,26 @@ from governance.models import Grant
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import Caller, committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
-from tests.governance.conftest import atlas, live_charter  # noqa: F401  (fixtures used from here)
+from tests.governance.conftest import CHARTER_FROM, atlas, live_charter  # noqa: F401  (fixtures used from here)
 
 pytestmark = [pytest.mark.browser, committing]
 
 GRANTS_URL = re.compile(r"/grants/$")
 REQUEST_URL = re.compile(r"/grants/request/$")
+# The requested window: inside the live charter's, today among its days, so the approved grant allows.
+VALID_FROM = CHARTER_FROM + timedelta(days=30)
+VALID_UNTIL = CHARTER_FROM + timedelta(days=150)
 
 
 def fill_request(page: Page, *, action: str) -> None:
-    """Fill the request form for northwind-gateway on atlas-7b 1.0: ``action`` for benchmarking, Oct-Dec 2026."""
+    """Fill the request form for northwind-gateway on atlas-7b 1.0: ``action`` for benchmarking, VALID_FROM to
+    VALID_UNTIL."""
     page.get_by_label("Principal").select_option("northwind-gateway")
     page.get_by_label("Asset version").select_option(label="atlas-7b 1.0 (shareable)")
     page.locator(f"input[name=actions][value={action}]").check()
     page.locator("input[name=purposes][value=benchmarking]").check()
-    page.get_by_label("Valid from").fill("2026-10-01T00:00")
-    page.get_by_label("Valid until").fill("2027-01-01T00:00")
+    page.get_by_label("Valid from").fill(VALID_FROM.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Valid until").fill(VALID_UNTIL.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Daily quota").fill("10")
     page.get_by_label("Monthly quota").fill("100")
     page.get_by_label("Rate per minute").fill("5")
@@ -95,7 +99,7 @@ def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_qu
         expect(row).to_contain_text("atlas-7b 1.0")
         expect(row).to_contain_text("infer")
         expect(row).to_contain_text("benchmarking")
-        expect(row).to_contain_text("2026-10-01 → 2027-01-01")
+        expect(row).to_contain_text(f"{VALID_FROM:%Y-%m-%d} → {VALID_UNTIL:%Y-%m-%d}")
         expect(row).to_contain_text("by northwind-admin")
         row.get_by_role("button", name="Approve").click()
 
@@ -115,10 +119,7 @@ def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_qu
     assert grant.charter_version == live_charter
     assert grant.asset_version.fingerprint == atlas
     assert (grant.actions, grant.purposes) == (["infer"], ["benchmarking"])
-    assert (grant.valid_from, grant.valid_until) == (
-        datetime(2026, 10, 1, tzinfo=UTC),
-        datetime(2027, 1, 1, tzinfo=UTC),
-    )
+    assert (grant.valid_from, grant.valid_until) == (VALID_FROM, VALID_UNTIL)
     assert (grant.daily_quota, grant.monthly_quota, grant.rate_per_minute) == (10, 100, 5)
     assert decide(gateway, atlas)["allow"] is True
 

@@ -1,9 +1,10 @@
 """The decision contract: every deny code, fail closed, bad input, tenant isolation, charter bounds."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.services import actor_for
 from audit.models import Event
@@ -12,7 +13,11 @@ from governance.policy.snapshot import Snapshot
 from governance.services import decisions
 from governance.services.grants import grant_hold, grant_request, grant_suspend
 from tests.conftest import SETUP
-from tests.governance.conftest import CHARTER_FROM, activate
+from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL, activate
+
+# A grant's window inside the charter's, for requests through the API.
+REQUESTED_FROM = (CHARTER_FROM + timedelta(days=30)).isoformat()
+REQUESTED_UNTIL = (CHARTER_FROM + timedelta(days=150)).isoformat()
 
 
 def ask(caller, asset, action="infer", purpose="safety-evaluation", **context):
@@ -64,7 +69,7 @@ def test_no_grant_is_the_same_answer_for_unknown_and_ungranted_fingerprints(gate
 
 
 def test_not_yet_valid(gateway, make_grant, atlas):
-    make_grant(valid_from=datetime(2027, 1, 1, tzinfo=UTC))
+    make_grant(valid_from=timezone.now() + timedelta(days=30))
     assert codes(ask(gateway, atlas)) == ["not_yet_valid"]
 
 
@@ -137,7 +142,7 @@ def test_a_session_expires_at_its_ttl(make_grant, atlas, a_principal, settings):
     settings.ACCORD_DECISION_SESSION_SECONDS = 600
     make_grant(requires_session=True)
     request = decisions.DecisionRequest(action="infer", asset=atlas, purpose="safety-evaluation")
-    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    start = timezone.now()
     opened = decisions.session_open(a_principal, request, now=start)
     with_session = decisions.DecisionRequest(**{**request.__dict__, "context": {"session": opened.token}})
     assert opened.expires_at == start + timedelta(seconds=600)
@@ -245,7 +250,7 @@ def test_a_grant_is_never_requested_beyond_its_charter(make_grant, demo_registry
     with pytest.raises(ValidationError, match=r"No active charter of Northwind Labs shares atlas-70b 2\.0"):
         make_grant(asset_version=demo_registry["atlas-70b 2.0"])
     with pytest.raises(ValidationError, match="within the charter's"):
-        make_grant(valid_until=datetime(2028, 1, 1, tzinfo=UTC))
+        make_grant(valid_until=CHARTER_UNTIL + timedelta(days=1))
 
 
 def test_a_grant_is_never_approved_beyond_its_charter(
@@ -370,8 +375,8 @@ def test_the_grant_request_api_refuses_what_the_charter_does_not_permit(
             "asset": atlas,
             "actions": ["download_weights"],
             "purposes": ["benchmarking"],
-            "valid_from": "2026-10-01T00:00:00Z",
-            "valid_until": "2027-01-01T00:00:00Z",
+            "valid_from": REQUESTED_FROM,
+            "valid_until": REQUESTED_UNTIL,
             "daily_quota": 10,
             "monthly_quota": 100,
             "rate_per_minute": 5,
@@ -391,8 +396,8 @@ def test_partner_admins_request_grants_through_the_api(api_as, a_admin, a_princi
             "asset": atlas,
             "actions": ["infer"],
             "purposes": ["benchmarking"],
-            "valid_from": "2026-10-01T00:00:00Z",
-            "valid_until": "2027-01-01T00:00:00Z",
+            "valid_from": REQUESTED_FROM,
+            "valid_until": REQUESTED_UNTIL,
             "daily_quota": 10,
             "monthly_quota": 100,
             "rate_per_minute": 5,

@@ -1,7 +1,7 @@
 """Expiry on time: grants past their window, charters past theirs with their grants; a second run changes nothing,
 and a run that stops midway is finished by the next without repeating anything."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -13,7 +13,7 @@ from governance.models import Grant
 from governance.services import expiry
 from governance.services.decisions import DecisionRequest, decide
 from governance.tasks import expiry_run as expiry_task
-from tests.governance.conftest import CHARTER_FROM
+from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
 
 
 def events(action):
@@ -46,10 +46,11 @@ def test_a_charter_past_its_window_expires_with_its_grants(make_grant, make_requ
     requested = make_request(
         asset_version=demo_registry["atlas-7b 1.1"], valid_until=CHARTER_FROM + timedelta(days=300)
     )
-    with time_machine.travel(datetime(2027, 8, 30, 23, 59, tzinfo=UTC), tick=False):
+    # The charter's last day is CHARTER_UNTIL's; it expires with the first run of the day after.
+    with time_machine.travel(CHARTER_UNTIL - timedelta(minutes=1), tick=False):
         quiet = expiry.expiry_run()
         assert (quiet.charters, quiet.grants) == (0, 0)
-    with time_machine.travel(datetime(2027, 9, 1, 0, 0, 20, tzinfo=UTC), tick=False):
+    with time_machine.travel(CHARTER_UNTIL + timedelta(days=1, seconds=20), tick=False):
         result = expiry.expiry_run()
         assert (result.charters, result.grants, result.refused) == (1, 1, 1)
         assert Charter.objects.get(pk=live_charter.charter.pk).status == Charter.Status.EXPIRED

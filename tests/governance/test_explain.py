@@ -1,6 +1,9 @@
 """Explaining a recorded decision: the bundle it named, the lines that matched or why none did, the guardrail."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from governance.services import bundles
 from governance.services.grants import grant_suspend
@@ -49,7 +52,7 @@ def test_a_suspension_shows_the_deny_line_that_overrode(officer_client, gateway,
 
 
 def test_a_guardrail_that_decided_after_an_allow_line_is_named(officer_client, gateway, make_grant, atlas):
-    make_grant(valid_from=make_grant.__globals__["CHARTER_FROM"].replace(month=12))
+    make_grant(valid_from=timezone.now() + timedelta(days=30))  # not valid yet
     explanation, _ = explain(officer_client, ask(gateway, atlas))
     assert explanation.allow_lines and explanation.guardrail.startswith("not_yet_valid")
     assert "a guardrail decided" in explanation.verdict

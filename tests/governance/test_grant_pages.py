@@ -1,4 +1,5 @@
 import html
+from datetime import timedelta
 
 from audit.models import Event
 from governance.models import Exit, Grant
@@ -6,6 +7,11 @@ from governance.policy.snapshot import compile_bundle
 from governance.services.exits import exit_run
 from governance.services.grants import grant_suspend
 from tests.conftest import SETUP
+from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
+
+# A grant's window inside the charter's, as the form's datetime-local inputs take it.
+REQUESTED_FROM = (CHARTER_FROM + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+REQUESTED_UNTIL = (CHARTER_FROM + timedelta(days=150)).strftime("%Y-%m-%dT%H:%M")
 
 
 def shown(response):
@@ -23,8 +29,8 @@ def test_a_partner_admin_requests_a_grant_on_the_web(client, a_admin, a_principa
             "asset_version": atlas,
             "actions": ["infer"],
             "purposes": ["benchmarking"],
-            "valid_from": "2026-10-01T00:00",
-            "valid_until": "2027-01-01T00:00",
+            "valid_from": REQUESTED_FROM,
+            "valid_until": REQUESTED_UNTIL,
             "daily_quota": 10,
             "monthly_quota": 100,
             "rate_per_minute": 5,
@@ -45,8 +51,8 @@ def test_a_request_beyond_the_charter_shows_the_reason_on_its_field(client, a_ad
             "asset_version": atlas,
             "actions": ["download_weights"],
             "purposes": ["benchmarking"],
-            "valid_from": "2026-10-01T00:00",
-            "valid_until": "2027-01-01T00:00",
+            "valid_from": REQUESTED_FROM,
+            "valid_until": REQUESTED_UNTIL,
             "daily_quota": 10,
             "monthly_quota": 100,
             "rate_per_minute": 5,
@@ -62,7 +68,6 @@ def test_officers_decide_from_the_request_queue(client, officer, make_grant, liv
     from accounts.services import actor_for
     from charters.models import AssetVersion
     from governance.services.grants import grant_request
-    from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
 
     grant = grant_request(
         partner=live_charter.charter.partner,
