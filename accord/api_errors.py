@@ -7,6 +7,7 @@ messages when the input was at fault.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accord import dependencies
 from accord.parsers import RequestTooLarge
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,9 @@ def _fields(detail: Any) -> dict[str, list[str]]:
     return {str(key): _flatten(value) for key, value in detail.items()}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse | None:
+    if dependencies.unavailable(exc):
+        return dependencies.api_unavailable(exc)
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. Send less per request "
@@ -98,6 +102,13 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its except block: the error is still at hand. A service that does not answer is
+    # a 503 with Retry-After, not a 500, wherever it surfaced (a middleware's session lookup included).
+    error = sys.exc_info()[1]
+    if error is not None and dependencies.unavailable(error):
+        if request.path.startswith("/api/"):
+            return dependencies.api_unavailable(error)
+        return dependencies.page_unavailable(request, error)
     if request.path.startswith("/api/"):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side; it has been logged. Try again shortly."),

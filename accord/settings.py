@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "accord.middleware.DatabaseDeadlineMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accord.middleware.DependencyFailureMiddleware",
 ]
 
 ROOT_URLCONF = "accord.urls"
@@ -133,6 +137,13 @@ TEMPLATES = [
 ]
 
 # --- Data -------------------------------------------------------------------------------------------------
+# How long Accord waits on PostgreSQL before it answers "unavailable" (accord/postgres/guard.py): to connect; for
+# one answer within a web request, a decision, a task; and, after a connection failed, before it tries again.
+ACCORD_DB_CONNECT_TIMEOUT = env_int("ACCORD_DB_CONNECT_TIMEOUT", 3, minimum=2, maximum=60)
+ACCORD_DB_REQUEST_TIMEOUT = env_int("ACCORD_DB_REQUEST_TIMEOUT", 10, minimum=1, maximum=600)
+ACCORD_DB_DECISION_TIMEOUT = env_int("ACCORD_DB_DECISION_TIMEOUT", 2, minimum=1, maximum=60)
+ACCORD_DB_TASK_TIMEOUT = env_int("ACCORD_DB_TASK_TIMEOUT", 300, minimum=1, maximum=86400)
+ACCORD_DB_RETRY_SECONDS = env_int("ACCORD_DB_RETRY_SECONDS", 5, minimum=1, maximum=300)
 DATABASE_URL = env_secret("DATABASE_URL")
 if DATABASE_URL:
     try:
@@ -142,6 +153,22 @@ if DATABASE_URL:
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this project understands: {error}") from None
     DATABASES: dict[str, Any] = {"default": dict(_database)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with bounded waits and a circuit breaker (accord/postgres/guard.py).
+        DATABASES["default"]["ENGINE"] = "accord.postgres"
+        DATABASES["default"]["OPTIONS"] = {
+            # libpq's own bound on making a connection (the guard enforces the same one in web and workers).
+            "connect_timeout": ACCORD_DB_CONNECT_TIMEOUT,
+            # A server that vanished from the network (no acknowledgements at all) is noticed in seconds, on an
+            # idle connection by keepalives and on a busy one by the unacknowledged-data timeout.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 15_000,
+            "application_name": "accord",
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
 elif PRODUCTION:
     raise ImproperlyConfigured("ACCORD_ENV=production needs DATABASE_URL, e.g. postgres://accord@db:5432/accord.")
 else:
@@ -160,13 +187,42 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _install_name() -> str:
+    """The install's name in every Redis key, channel and queue it uses. Redis's pub/sub ignores the database
+    number, and two installs may share one database: by default each database (where the data is) names its own
+    install, so two installs on one Redis never wake each other or run each other's tasks."""
+    name = env_str("ACCORD_INSTALL_NAME")
+    if name is None:
+        where = DATABASES["default"]
+        identity = f"{where['ENGINE']}|{where.get('HOST', '')}|{where.get('PORT', '')}|{where['NAME']}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:10]
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", name):
+        raise ImproperlyConfigured(
+            f"ACCORD_INSTALL_NAME must be 1 to 40 lower-case letters, digits and dashes; got {name!r}."
+        )
+    return name
+
+
+ACCORD_INSTALL_NAME = _install_name()
+# Every Redis key, pub/sub channel and Celery queue of this install starts with this.
+ACCORD_REDIS_PREFIX = f"accord:{ACCORD_INSTALL_NAME}:"
+
 # --- Redis, or its embedded fallbacks ---------------------------------------------------------------------
 REDIS_URL = env_secret("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("ACCORD_ENV=production needs REDIS_URL, e.g. redis://redis:6379/0.")
+# The longest a web request or a task waits on Redis for one answer (a decision's counters wait less, 0.5 s).
+ACCORD_REDIS_TIMEOUT = env_int("ACCORD_REDIS_TIMEOUT", 2, minimum=1, maximum=60)
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": ACCORD_REDIS_PREFIX.rstrip(":"),
+            # Django's Redis cache has no timeouts of its own: a silent Redis would hold the request for ever.
+            "OPTIONS": {"socket_connect_timeout": ACCORD_REDIS_TIMEOUT, "socket_timeout": ACCORD_REDIS_TIMEOUT},
+        }
     }
 else:
     CACHES = {
@@ -196,7 +252,14 @@ else:
         "visibility_timeout": _visibility,
         "unacked_restore_interval": max(1, min(10, _visibility // 2)),
         "unacked_restore_throttle": 1 if _visibility < 100 else 10,
+        # kombu's Redis transport has no timeouts of its own: a silent broker would hold a publisher (a request
+        # queueing an export, /healthz) for ever. Reads wait longer than the worker's 1-second BRPOP.
+        "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+        "socket_timeout": max(5, ACCORD_REDIS_TIMEOUT),
+        # The queues, the unacknowledged set and the fanout channels of this install, apart from any other's.
+        "global_keyprefix": ACCORD_REDIS_PREFIX,
     }
+CELERY_BROKER_CONNECTION_TIMEOUT = ACCORD_REDIS_TIMEOUT
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

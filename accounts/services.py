@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -18,6 +20,8 @@ from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
 from accounts.tokens import token_digest, token_generate, token_visible_prefix
 from audit.models import Event
 from audit.trail import Actor, event, record, record_standalone
+
+logger = logging.getLogger(__name__)
 
 
 def actor_for(user: User) -> Actor:
@@ -231,6 +235,36 @@ def login_record(*, user: User) -> None:
     record(action="auth.login", actor=actor_for(user), partner=user.partner_slug, target=user)
 
 
+class _OncePerMinute:
+    """ "First time this minute?" for a key, shared by every process through the cache (Redis), or kept in this
+    process while the cache does not answer: a rejected token must stay a 401 whatever Redis does."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {}
+
+    def first(self, key: str) -> bool:
+        minute = int(time.time() // 60)
+        try:
+            return bool(cache.add(f"{key}:{minute}", 1, timeout=120))
+        except Exception as error:  # any cache failure: Redis refusing, silent or gone
+            logger.warning("The cache did not answer (%s); counting rejected tokens in this process", error)
+        with self._lock:
+            if len(self._seen) >= self.MAX_KEYS:
+                self._seen = {k: m for k, m in self._seen.items() if m == minute}
+                if len(self._seen) >= self.MAX_KEYS:
+                    return False  # a flood of distinct junk: the trail has heard of it this minute already
+            if self._seen.get(key) == minute:
+                return False
+            self._seen[key] = minute
+            return True
+
+
+_token_rejections = _OncePerMinute()
+
+
 def token_rejection_record(*, raw: str) -> None:
     """A bearer token that matched no live one: recorded on its own (nothing else happens), named by a short
     digest so that repeated tries with the same token show up together and nothing of a token is stored.
@@ -239,7 +273,7 @@ def token_rejection_record(*, raw: str) -> None:
     able to grow the append-only trail without bound.
     """
     digest = token_digest(raw)[:12]
-    if not cache.add(f"accord:token-rejected:{digest}:{int(time.time() // 60)}", 1, timeout=120):
+    if not _token_rejections.first(f"token-rejected:{digest}"):
         return
     record_standalone(
         [

@@ -22,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, Value
@@ -30,6 +29,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from audit import chain
+from audit.dispatch import task_queue
 from audit.models import Checkpoint, Event, ExportFile, ExportJob
 from audit.trail import Actor, record
 
@@ -219,7 +219,7 @@ def export_queue(
             since=since,
             until=until,
         )
-        transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[str(job.pk)]), robust=True)
+        task_queue(EXPORT_TASK, [str(job.pk)])
     return job
 
 

@@ -225,3 +225,21 @@ class EvidenceBundle(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"evidence bundle #{self.pk}: {self.title}"
+
+
+class QueuedTask(models.Model):
+    """A Celery task that a transaction queued, kept until the broker has taken it (audit/dispatch.py): a job
+    committed while the broker was down runs once the broker is back, instead of staying "queued" for ever."""
+
+    task = models.CharField(max_length=200, help_text="The task's registered name.")
+    args = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Sends that the broker refused.")
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "audit_queued_task"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{self.args} (queued {self.created_at:%Y-%m-%d %H:%M:%S})"

@@ -6,8 +6,9 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 
-from audit import chain, exports
+from audit import chain, dispatch, exports
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +33,10 @@ def audit_seal() -> int:
 def audit_export(job_id: str) -> str:
     """Queued when someone asks for an export; a redelivered run starts over, a finished one is left alone."""
     return exports.export_run(job_id).status
+
+
+@shared_task(name="audit.tasks.queued_tasks_send", autoretry_for=(DatabaseError,), retry_backoff=True)
+def queued_tasks_send() -> int:
+    """Scheduled by beat every 10 s: sends the jobs that committed while the broker was down. Two runs at once
+    never send the same job (each locks what it sends)."""
+    return dispatch.queued_tasks_send()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -12,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord import dependencies
+from accord.postgres import guard
 from accounts.access import request_user
 from accounts.models import User
 from accounts.roles import Role
@@ -75,9 +79,35 @@ def _head(request: Request) -> Head | None:
     return request.auth.head if isinstance(request.auth, DecisionCredentials) else None
 
 
-class DecisionApi(APIView):
+class DecisionPathApi(APIView):
+    """The decision point's endpoints: a principal's token, and a short wait on the database (a gateway waits on
+    every answer; one that does not come is a deny, not a hang)."""
+
     authentication_classes = [DecisionTokenAuthentication]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with guard.deadline(settings.ACCORD_DB_DECISION_TIMEOUT):
+            return super().dispatch(request, *args, **kwargs)
+
+
+class FailClosedDecisionApi(DecisionPathApi):
+    """A failing dependency anywhere on the way, the token lookup included, is a deny with
+    ``dependency_unavailable``: 200, never a 5xx and never an allow. Input that is wrong is still a 400."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if not dependencies.unavailable(exc):
+            return super().handle_exception(exc)
+        try:
+            denied = self.denied_while_unavailable(self.request)
+        except ValidationError as invalid:
+            return super().handle_exception(invalid)
+        return Response(denied)
+
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class DecisionApi(FailClosedDecisionApi):
     @extend_schema(operation_id="decide", request=DecisionInputSerializer, responses=DecisionOutputSerializer)
     def post(self, request: Request) -> Response:
         principal = _principal(request)
@@ -85,10 +115,12 @@ class DecisionApi(APIView):
         payload.is_valid(raise_exception=True)
         return Response(decisions.decide(principal, payload.to_request(), head=_head(request)).as_json())
 
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        DecisionInputSerializer(data=request.data).is_valid(raise_exception=True)
+        return decisions.deny("dependency_unavailable").as_json()
 
-class DecisionBatchApi(APIView):
-    authentication_classes = [DecisionTokenAuthentication]
 
+class DecisionBatchApi(FailClosedDecisionApi):
     @extend_schema_serializer(component_name="DecisionBatchRequest")
     class InputSerializer(serializers.Serializer[None]):
         requests = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
@@ -100,6 +132,20 @@ class DecisionBatchApi(APIView):
     @extend_schema(operation_id="decide_batch", request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
         principal = _principal(request)
+        results = decisions.decide_batch(principal, self.items(request), head=_head(request))
+        return Response({"results": [decision.as_json() for decision in results]})
+
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        results = [
+            decisions.deny("invalid_request", message=item)
+            if isinstance(item, str)
+            else decisions.deny("dependency_unavailable")
+            for item in self.items(request)
+        ]
+        return {"results": [decision.as_json() for decision in results]}
+
+    def items(self, request: Request) -> list[decisions.DecisionRequest | str]:
+        """Each item as a request, or as the sentence saying why it is not one (answered in place)."""
         envelope = self.InputSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
         items: list[decisions.DecisionRequest | str] = []
@@ -114,13 +160,10 @@ class DecisionBatchApi(APIView):
                 problems = error.detail if isinstance(error.detail, dict) else {"request": error.detail}
                 detail = " ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
                 items.append(f"Item {index} is not a valid decision request. {detail}")
-        results = decisions.decide_batch(principal, items, head=_head(request))
-        return Response({"results": [decision.as_json() for decision in results]})
+        return items
 
 
-class SessionOpenApi(APIView):
-    authentication_classes = [DecisionTokenAuthentication]
-
+class SessionOpenApi(DecisionPathApi):
     @extend_schema_serializer(component_name="SessionRequest")
     class InputSerializer(serializers.Serializer[None]):
         asset = TextField(max_length=128)

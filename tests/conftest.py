@@ -10,12 +10,13 @@ import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Organisation, Partner, User
@@ -69,7 +70,7 @@ def redis_unavailable_reason() -> str | None:
 
 
 def postgres_unavailable_reason() -> str | None:
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         return "DATABASE_URL does not point at PostgreSQL: PostgreSQL tests run only against a real one"
     return None
 
@@ -190,6 +191,49 @@ def b_admin(partner_b: Partner) -> User:
 @pytest.fixture
 def b_principal(partner_b: Partner) -> User:
     return _make("helix-gateway", partner_b, Role.PARTNER_PRINCIPAL)
+
+
+# --- The charter window -------------------------------------------------------------------------------------
+# The fixture charters are valid around the day the suite runs, so that no test goes stale when the calendar moves.
+
+
+@dataclass(frozen=True)
+class CharterWindow:
+    """A charter's validity window, as whole days. A grant may run from midnight (UTC) of the first day to midnight
+    of the last, as grant_request reads a charter's ``validity``; the charter expires the day after the last."""
+
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def around(cls, today: date) -> CharterWindow:
+        """A year from the first of the month three months before ``today``'s: at least three months before today
+        and eight after, so a test may step days or months either way and stay inside."""
+        months = today.year * 12 + today.month - 1 - 3
+        first_day = date(months // 12, months % 12 + 1, 1)
+        return cls(first_day=first_day, last_day=first_day.replace(year=first_day.year + 1) - timedelta(days=1))
+
+    @property
+    def valid_from(self) -> datetime:
+        return datetime.combine(self.first_day, time(), tzinfo=UTC)
+
+    @property
+    def valid_until(self) -> datetime:
+        return datetime.combine(self.last_day, time(), tzinfo=UTC)
+
+    def validity(self) -> dict[str, str]:
+        """The window as a charter document's ``validity``."""
+        return {"from": self.first_day.isoformat(), "until": self.last_day.isoformat()}
+
+
+# Once per run, when the suite starts: a run that crosses midnight at a month's end keeps the window it began with.
+RUN_CHARTER_WINDOW = CharterWindow.around(datetime.now(UTC).date())
+
+
+@pytest.fixture
+def charter_window() -> CharterWindow:
+    """The fixture charters' window; a module that moves the clock before the world is built overrides it."""
+    return RUN_CHARTER_WINDOW
 
 
 @dataclass

@@ -24,8 +24,12 @@ from charters.models import PolicyChange, PolicyHead
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "accord:policy"
 Kind = PolicyChange.Kind
+
+
+def channel() -> str:
+    """The install's policy channel: pub/sub is shared by every database of a Redis, so it carries the name."""
+    return f"{settings.ACCORD_REDIS_PREFIX}policy"
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def _announce(seq: int) -> None:
     if not settings.REDIS_URL:
         return  # embedded mode: processes poll the head instead
     try:
-        _publisher(settings.REDIS_URL).publish(CHANNEL, str(seq))
+        _publisher(settings.REDIS_URL).publish(channel(), str(seq))
     except redis.RedisError as error:
         # The change has committed; every process still sees it at its next decision's version check.
         logger.warning("Could not announce policy change %s: %s", seq, error)

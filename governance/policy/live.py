@@ -25,13 +25,18 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from charters.services.policy_feed import CHANNEL, Head, policy_head
+from charters.services.policy_feed import Head, channel, policy_head
 from governance.policy.bundle import forget_documents
 from governance.policy.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-REPORT_PREFIX = "accord:policy:process:"
+
+def report_prefix() -> str:
+    """Where each process reports its version (``policy status``), under the install's name."""
+    return f"{settings.ACCORD_REDIS_PREFIX}policy:process:"
+
+
 REPORT_SECONDS = 5
 POLL_SECONDS = 1.0
 
@@ -171,7 +176,7 @@ class Listener(threading.Thread):
     def _listen(self, url: str) -> None:
         pubsub = _redis(url).pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(channel())
             # Anything announced before the subscription took hold would be missed: catch up once now.
             self._apply()
             while not self._stopping.is_set():
@@ -200,7 +205,7 @@ class Listener(threading.Thread):
             "loaded_ms": round(snapshot.loaded_ms, 1),
             "reported_at": time.time(),
         }
-        _redis(settings.REDIS_URL).set(REPORT_PREFIX + process_name(), json.dumps(report), ex=3 * REPORT_SECONDS)
+        _redis(settings.REDIS_URL).set(report_prefix() + process_name(), json.dumps(report), ex=3 * REPORT_SECONDS)
         self._reported_at = time.monotonic()
 
 
@@ -209,8 +214,7 @@ def process_reports() -> dict[str, dict[str, object]]:
     if not settings.REDIS_URL:
         return {}
     client = _redis(settings.REDIS_URL)
-    keys = sorted(client.scan_iter(REPORT_PREFIX + "*"))
+    prefix = report_prefix()
+    keys = sorted(client.scan_iter(prefix + "*"))
     values = client.mget(keys) if keys else []
-    return {
-        key.decode()[len(REPORT_PREFIX) :]: json.loads(value) for key, value in zip(keys, values, strict=True) if value
-    }
+    return {key.decode()[len(prefix) :]: json.loads(value) for key, value in zip(keys, values, strict=True) if value}

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -34,6 +33,7 @@ from accounts.models import ApiToken, Partner, User
 from accounts.roles import Role
 from accounts.services import api_token_narrow, api_token_revoke
 from audit import chain
+from audit.dispatch import task_queue
 from audit.trail import Actor, record
 from charters.models import AssetVersion, Charter
 from charters.services.charters import charter_terminate
@@ -163,7 +163,7 @@ def _planned(partner: Partner, subject: str, line: dict[str, Any], asset_version
 
 
 def _queue_run(exit_: Exit) -> None:
-    transaction.on_commit(lambda: current_app.send_task(RUN_TASK, args=[exit_.pk]), robust=True)
+    task_queue(RUN_TASK, [exit_.pk])
 
 
 @transaction.atomic

@@ -16,6 +16,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accord.celery import app as celery_app
+from accord.postgres import guard
+from audit.dispatch import queued_tasks_waiting
 from governance.models import WorkerHeartbeat
 
 # Beat schedules the heartbeat every 15 s: a worker silent for four periods is worth a warning.
@@ -54,7 +56,7 @@ def _timed(probe: Callable[[], str], failure: str) -> Check:
 
 def check_database() -> Check:
     def probe() -> str:
-        with connection.cursor() as cursor:
+        with guard.deadline(CHECK_TIMEOUT_SECONDS), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         return f"{connection.vendor} answers"
@@ -113,7 +115,8 @@ def check_broker() -> Check:
 def worker_heartbeats() -> dict[str, Any]:
     """Information only: a missing worker is a warning, since web requests do not wait on workers."""
     try:
-        heartbeats = list(WorkerHeartbeat.objects.all())
+        with guard.deadline(CHECK_TIMEOUT_SECONDS):
+            heartbeats = list(WorkerHeartbeat.objects.all())
     except Exception as error:
         return {"status": "warning", "detail": f"Heartbeats could not be read: {error}", "workers": []}
     now = timezone.now()
@@ -141,14 +144,46 @@ def worker_heartbeats() -> dict[str, Any]:
     }
 
 
+def _queued_tasks() -> dict[str, Any]:
+    """Information only: jobs that committed while the broker was away, sent again every 10 s."""
+    try:
+        with guard.deadline(CHECK_TIMEOUT_SECONDS):
+            waiting = queued_tasks_waiting()
+    except Exception as error:
+        return {"detail": f"Could not be counted: {error}"}
+    waiting["detail"] = (
+        "Every job has reached the broker."
+        if not waiting["waiting"]
+        else f"{waiting['waiting']} job(s) wait for the broker; they are sent every 10 s once it answers."
+    )
+    return waiting
+
+
 def health_report() -> tuple[bool, dict[str, Any]]:
-    checks = {"database": check_database(), "redis": check_redis(), "broker": check_broker()}
+    checks = {"database": check_database(), "redis": check_redis()}
+    if not checks["redis"].ok and settings.REDIS_URL and celery_app.conf.broker_url == settings.REDIS_URL:
+        # The broker is that same Redis: asking it again would only wait out another timeout.
+        checks["broker"] = Check(ok=False, detail="The broker is the Redis above, which did not answer.")
+        checks["broker"].extra["mode"] = "redis"
+    else:
+        checks["broker"] = check_broker()
     healthy = all(check.ok for check in checks.values())
+    workers = (
+        worker_heartbeats()
+        if checks["database"].ok
+        else {
+            "status": "warning",
+            "detail": "Heartbeats are kept in the database, which did not answer.",
+            "workers": [],
+        }
+    )
     body: dict[str, Any] = {
         "status": "ok" if healthy else "unavailable",
         "checks": {name: check.as_json() for name, check in checks.items()},
-        "workers": worker_heartbeats(),
+        "workers": workers,
     }
+    if checks["database"].ok:
+        body["queued_tasks"] = _queued_tasks()
     if not healthy:
         body["reason"] = "; ".join(check.detail for check in checks.values() if not check.ok)
     return healthy, body

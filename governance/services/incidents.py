@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.roles import Role
+from audit.dispatch import task_queue
 from audit.holds import legal_hold_place
 from audit.models import Event
 from audit.trail import Actor, record
@@ -54,7 +54,7 @@ def _subject(incident: Incident, text: str) -> str:
 
 
 def _queue_run(incident: Incident) -> None:
-    transaction.on_commit(lambda: current_app.send_task(RUN_TASK, args=[incident.pk]), robust=True)
+    task_queue(RUN_TASK, [incident.pk])
 
 
 def _severity(wanted: str, levels: list[str]) -> str:

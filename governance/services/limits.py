@@ -7,14 +7,15 @@ Without Redis (the embedded mode): a counter table, serialised by the database's
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import redis
 from django.conf import settings
 from django.db import transaction
 
+from accord.breaker import Breaker
 from governance.models import UsageCounter
 
 # Checks every window first and counts only when all have room: a refused call uses up nothing.
@@ -51,10 +52,35 @@ class LimitsUnavailableError(Exception):
     """The counters could not be reached: the decision fails closed."""
 
 
+T = TypeVar("T")
+
+
+TIMEOUT_SECONDS = 0.5
+
+
+@functools.cache
+def _breaker(url: str) -> Breaker:
+    # After Redis failed to answer, decisions deny at once for a moment instead of each waiting out the timeout.
+    return Breaker("Redis", retry_seconds=2, error=LimitsUnavailableError)
+
+
+def _counted(call: Callable[[], T]) -> T:
+    """``call`` (one round trip to Redis) behind the breaker; LimitsUnavailableError when Redis does not answer."""
+    breaker = _breaker(settings.REDIS_URL)
+    breaker.admit(TIMEOUT_SECONDS)
+    try:
+        result = call()
+    except redis.RedisError as error:
+        breaker.failed(f"{error.__class__.__name__}: {error}")
+        raise LimitsUnavailableError(f"Redis did not answer: {error}") from error
+    breaker.succeeded()
+    return result
+
+
 @functools.cache
 def _client(url: str) -> redis.Redis:
     # Short timeouts: a decision waits on this, and an unreachable Redis must become a deny quickly.
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
 
 
 @functools.cache
@@ -65,10 +91,11 @@ def _script(url: str) -> redis.commands.core.Script:
 def _windows(grant: Limited, now: datetime) -> list[tuple[str, int, int]]:
     """(key, limit, seconds to keep) for the minute, the day and the month that ``now`` falls in."""
     month_end = (now.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    usage = f"{settings.ACCORD_REDIS_PREFIX}usage:{grant.pk}"
     return [
-        (f"accord:usage:{grant.pk}:m:{now:%Y%m%d%H%M}", grant.rate_per_minute, 120),
-        (f"accord:usage:{grant.pk}:d:{now:%Y%m%d}", grant.daily_quota, 2 * 86400),
-        (f"accord:usage:{grant.pk}:M:{now:%Y%m}", grant.monthly_quota, int((month_end - now).total_seconds()) + 86400),
+        (f"{usage}:m:{now:%Y%m%d%H%M}", grant.rate_per_minute, 120),
+        (f"{usage}:d:{now:%Y%m%d}", grant.daily_quota, 2 * 86400),
+        (f"{usage}:M:{now:%Y%m}", grant.monthly_quota, int((month_end - now).total_seconds()) + 86400),
     ]
 
 
@@ -81,11 +108,8 @@ def consume(grant: Limited, now: datetime) -> str | None:
     """Count one use of the grant; the deny code when a limit is reached (nothing is counted then)."""
     windows = _windows(grant, now)
     if settings.REDIS_URL:
-        try:
-            keys, args = _script_input(windows)
-            outcome = _script(settings.REDIS_URL)(keys=keys, args=args)
-        except redis.RedisError as error:
-            raise LimitsUnavailableError(f"Redis did not answer: {error}") from error
+        keys, args = _script_input(windows)
+        outcome = _counted(lambda: _script(settings.REDIS_URL)(keys=keys, args=args))
         return OUTCOMES[int(outcome)]
     return _consume_in_database(windows, now)
 
@@ -103,10 +127,7 @@ def consume_many(grants: Sequence[Limited], now: datetime) -> list[str | None]:
     for grant in grants:
         keys, args = _script_input(_windows(grant, now))
         script(keys=keys, args=args, client=pipeline)
-    try:
-        outcomes = pipeline.execute()
-    except redis.RedisError as error:
-        raise LimitsUnavailableError(f"Redis did not answer: {error}") from error
+    outcomes = _counted(pipeline.execute)
     return [OUTCOMES[int(outcome)] for outcome in outcomes]
 
 

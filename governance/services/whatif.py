@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,6 +28,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from accounts.models import User
+from audit.dispatch import task_queue
 from audit.models import Event
 from charters.models import Charter, CharterVersion
 from governance.models import Grant, WhatIfRun
@@ -318,7 +318,7 @@ def whatif_request(
     _candidate_of(run)  # says what is wrong with the candidate now, not in a worker later
     with transaction.atomic():
         run.save()
-        transaction.on_commit(lambda: current_app.send_task(RUN_TASK, args=[run.pk]), robust=True)
+        task_queue(RUN_TASK, [run.pk])
     return run
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from audit import chain
 from audit.models import Event
@@ -61,7 +62,7 @@ def run(code, env):
 @committing
 def test_concurrent_writers_and_sealers_leave_no_gap_and_no_double_seal():
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL")
     env = {
         **os.environ,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from accounts.services import actor_for
@@ -15,9 +13,11 @@ from charters.services.charters import (
 )
 from governance.services.grants import grant_approve, grant_request
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401 (fixtures used by these tests)
+from tests.conftest import RUN_CHARTER_WINDOW
 
-CHARTER_FROM = datetime(2026, 9, 1, tzinfo=UTC)
-CHARTER_UNTIL = datetime(2027, 8, 31, tzinfo=UTC)
+# The live charter's window as a grant may span it, for tests that place a grant's window inside, before or after it.
+CHARTER_FROM = RUN_CHARTER_WINDOW.valid_from
+CHARTER_UNTIL = RUN_CHARTER_WINDOW.valid_until
 
 
 def activate(text, officer, second_officer, *, accept_by=None):
@@ -40,7 +40,7 @@ def live_charter(charter_text, officer, second_officer, a_admin):  # noqa: F811
 
 
 @pytest.fixture
-def make_request(live_charter, demo_registry, a_admin, a_principal):  # noqa: F811
+def make_request(live_charter, demo_registry, a_admin, a_principal, charter_window):  # noqa: F811
     """A grant as A's admin requests it (not approved): Northwind's gateway, atlas-7b 1.0, for the charter's whole
     window unless ``overrides`` say otherwise."""
 
@@ -51,8 +51,8 @@ def make_request(live_charter, demo_registry, a_admin, a_principal):  # noqa: F8
             "principal": a_principal,
             "actions": ["infer", "evaluate"],
             "purposes": ["safety-evaluation", "benchmarking"],
-            "valid_from": CHARTER_FROM,
-            "valid_until": CHARTER_UNTIL,
+            "valid_from": charter_window.valid_from,
+            "valid_until": charter_window.valid_until,
             "daily_quota": 1000,
             "monthly_quota": 10000,
             "rate_per_minute": 1000,
@@ -89,7 +89,7 @@ def _fresh_usage_counters(settings):
         import redis
 
         client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter("accord:usage:*"))
+        keys = list(client.scan_iter(f"{settings.ACCORD_REDIS_PREFIX}usage:*"))
         if keys:
             client.delete(*keys)
         client.close()

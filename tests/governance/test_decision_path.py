@@ -137,7 +137,7 @@ def test_policy_status_flags_a_process_behind_the_feed(make_grant, capsys, setti
 
     make_grant()
     client = redis.Redis.from_url(settings.REDIS_URL)
-    key = live.REPORT_PREFIX + "test-host:4242"
+    key = live.report_prefix() + "test-host:4242"
     client.set(key, json.dumps({"version": 0, "bundle": "x", "grants": 0, "loaded_ms": 1, "reported_at": 0}), ex=30)
     try:
         call_command("policy", "status")

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from celery import current_app
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.services import actor_for
@@ -30,6 +31,8 @@ def worker_env():
         **os.environ,
         "DATABASE_URL": "postgres://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(**database),
         "REDIS_URL": settings.REDIS_URL,
+        # The test's install: the worker takes its tasks from this install's queues (tests/processes.py).
+        "ACCORD_INSTALL_NAME": settings.ACCORD_INSTALL_NAME,
         "ACCORD_CELERY_VISIBILITY_TIMEOUT": "3",  # redelivery within seconds, not the production hour
         "ACCORD_AUDIT_ANCHOR_FILE": str(settings.ACCORD_AUDIT_ANCHOR_FILE),
         "ACCORD_ARTEFACT_DIR": str(settings.STORAGES["artefacts"]["OPTIONS"]["location"]),
@@ -62,7 +65,7 @@ def finish_with_a_new_worker(done, timeout=90):
 
 
 def needs_the_real_broker():
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not settings.REDIS_URL:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("needs PostgreSQL and the Redis broker")
 
 

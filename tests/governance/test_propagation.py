@@ -162,13 +162,17 @@ def test_a_revocation_is_denied_by_every_process_of_a_multi_process_server(make_
         **os.environ,
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        # The test's install, so the server hears the policy channel this process announces on.
+        "ACCORD_INSTALL_NAME": settings.ACCORD_INSTALL_NAME,
         "DJANGO_SETTINGS_MODULE": "accord.settings",
+        # The server as deployed (accord/gunicorn_conf.py), sized and quietened through its environment.
+        "ACCORD_WEB_WORKERS": str(workers),
+        "ACCORD_WEB_ACCESS_LOG": "false",
+        "ACCORD_LOG_LEVEL": "WARNING",
     }
     connection.close()  # the server's processes and this one each use their own connections
-    command = [sys.executable, "-m", "gunicorn", "accord.wsgi", "--config", "python:accord.gunicorn_hooks"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--no-control-socket"]
     server = subprocess.Popen(
-        [*command, "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "--config", "python:accord.gunicorn_conf", "--bind", f"127.0.0.1:{port}"],
         cwd=REPO,
         env=env,
     )

@@ -1,0 +1,27 @@
+"""Django's PostgreSQL backend, with every connection made through the guard (accord/postgres/guard.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.postgresql import base
+
+from accord.postgres import guard
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        params["connection_factory"] = guard.GuardedConnection
+        return params
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        with guard.connecting():
+            return super().get_new_connection(conn_params)
+
+    def is_usable(self) -> bool:
+        # A connection given up on mid-answer, or any connection while the breaker is open, is not asked again:
+        # the health check's SELECT 1 would wait for the same silence.
+        if self.connection is not None and (getattr(self.connection, "abandoned", False) or guard.breaker.is_open()):
+            return False
+        return bool(super().is_usable())
