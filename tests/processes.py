@@ -82,6 +82,16 @@ class WebServer:
         return True
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as docker and honcho stop Accord's processes; SIGKILL if it is still there 30 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @functools.cache
 def collected_static() -> None:
     """The server's pages name their static files through the manifest that collectstatic writes (once a run)."""
@@ -111,12 +121,7 @@ def web_server(**env: str) -> Iterator[WebServer]:
             raise AssertionError(f"the web server exited with {process.returncode}; its output is above")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextlib.contextmanager
@@ -131,9 +136,4 @@ def celery(*arguments: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -34,6 +34,7 @@ from psycopg2 import extensions
 from accord.breaker import Breaker
 
 SLICE_SECONDS = 0.25
+_EVENTS = {extensions.POLL_READ: select.POLLIN, extensions.POLL_WRITE: select.POLLOUT}
 
 
 class Unreachable(psycopg2.OperationalError):
@@ -59,15 +60,6 @@ def install(*, connect_timeout: float, retry_seconds: float, default_deadline: f
     if not _settings.installed:
         extensions.set_wait_callback(wait)
         _settings.installed = True
-
-
-def uninstall() -> None:
-    extensions.set_wait_callback(None)
-    _settings.installed = False
-
-
-def installed() -> bool:
-    return _settings.installed
 
 
 @contextlib.contextmanager
@@ -127,13 +119,12 @@ def wait(conn: Any) -> None:
         state = conn.poll()
         if state == extensions.POLL_OK:
             return
-        if state == extensions.POLL_READ:
-            ready = select.select([conn.fileno()], [], [], SLICE_SECONDS)[0]
-        elif state == extensions.POLL_WRITE:
-            ready = select.select([], [conn.fileno()], [], SLICE_SECONDS)[1]
-        else:
+        if state not in _EVENTS:
             raise psycopg2.OperationalError(f"Unexpected state from the database driver: {state!r}.")
-        if ready:
+        # poll(), not select(): a busy web worker can hold more than select()'s 1,024 file descriptors.
+        poller = select.poll()
+        poller.register(conn.fileno(), _EVENTS[state])
+        if poller.poll(SLICE_SECONDS * 1000):
             continue
         waited = time.monotonic() - started
         if not getattr(_local, "connecting", False) and breaker.is_open():
