@@ -13,6 +13,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         params["connection_factory"] = guard.GuardedConnection
+        limit = guard.statement_timeout()
+        if limit is not None:
+            # The server cancels a statement when this process would stop waiting for it, so a query given up on
+            # does not run on in PostgreSQL (set at connect time: no extra round trip).
+            params["options"] = f"{params.get('options', '')} -c statement_timeout={int(limit * 1000)}".strip()
         return params
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:

@@ -11,9 +11,11 @@ after the deadline of the moment:
 - otherwise the calling thread's deadline (:func:`deadline`: a web request sets one, the decision point a shorter
   one), or the process's default (web and worker processes set one at start).
 
-A connection that could not be made opens the process's :class:`Breaker`: for ``ACCORD_DB_RETRY_SECONDS`` every
-new connection, and every wait in progress, fails at once, so the other threads of the process answer "database
-unavailable" instead of each waiting out its own timeout. Then one caller at a time tries again.
+The server is asked to cancel a statement at the process's default deadline too (``statement_timeout``), so a
+query given up on does not run on. A connection that could not be made opens the process's :class:`Breaker`: for
+``ACCORD_DB_RETRY_SECONDS`` every new connection, and every wait in progress, fails at once, so the other threads
+of the process answer "database unavailable" instead of each waiting out its own timeout. Then one caller at a
+time tries again.
 
 Only the processes that serve (web and workers, see :func:`install`) wait this way; management commands keep
 psycopg2's plain blocking mode, in which COPY works (the benchmarks load trails with it).
@@ -60,6 +62,12 @@ def install(*, connect_timeout: float, retry_seconds: float, default_deadline: f
     if not _settings.installed:
         extensions.set_wait_callback(wait)
         _settings.installed = True
+
+
+def statement_timeout() -> float | None:
+    """Seconds after which the server should cancel a statement of this process: its default deadline, once the
+    guard is installed (None in management commands, whose migrations may rightly run long)."""
+    return _settings.default_deadline if _settings.installed else None
 
 
 @contextlib.contextmanager
