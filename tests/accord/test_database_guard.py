@@ -33,6 +33,8 @@ def test_an_open_breaker_fails_at_once_then_lets_one_caller_try_and_closes_on_it
 
 @pytest.mark.postgres
 def test_a_serving_process_asks_the_server_to_cancel_what_it_would_stop_waiting_for(monkeypatch):
+    # (An in-process worker of an earlier test may have installed the guard here: set both states explicitly.)
+    monkeypatch.setattr(guard._settings, "installed", False)
     assert "statement_timeout" not in connection.get_connection_params().get("options", "")  # a command
     monkeypatch.setattr(guard._settings, "installed", True)
     monkeypatch.setattr(guard._settings, "default_deadline", 10)
