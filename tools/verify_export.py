@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Check an Accord audit export offline: the file, its manifest and the chain, against a public key you pinned.
 
-    python verify_export.py EXPORT_FILE --public-key KEY [--public-key OLDER_KEY] [--manifest FILE.manifest.json]
+    python verify_export.py EXPORT_FILE --public-key=KEY [--public-key=OLDER_KEY] [--manifest FILE.manifest.json]
+
+Write --public-key=KEY with the "=": a key may start with "-", which would otherwise be read as an option.
 
 KEY is the trail's public key as GET /api/v1/audit/public-key lists it (url-safe base64), fetched once and kept:
 the manifest carries a key too, but a key that vouches for itself proves nothing. Needs only Python 3.10+ and the

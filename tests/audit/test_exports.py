@@ -150,3 +150,9 @@ def test_the_verifier_hashes_events_exactly_as_the_chain_does():
     assert tuple(verifier.BODY_FIELDS) == chain.BODY_FIELDS
     sample = {"é": [1, 2.5, None], "a": {"z": "\r\n", "b": True}}
     assert verifier.canonical(sample) == chain.canonical(sample)
+
+
+def test_a_pinned_key_that_starts_with_a_dash_is_read_as_a_key(tmp_path):
+    # One url-safe base64 key in 64 starts with "-": passed as "--public-key=KEY" it is a key, not an option.
+    result = offline(tmp_path / "trail.jsonl", "-" + "A" * 42)
+    assert result.returncode != 0 and "expected one argument" not in result.stderr, result.stderr

@@ -48,6 +48,6 @@ def insert_sealed(values, chain_seq, previous):
 def offline(path, *keys, python=sys.executable):
     """Run the standalone verifier as an auditor would: its own process, the file, and pinned keys."""
     args = [python, str(VERIFIER), str(path)]
-    for key in keys:
-        args += ["--public-key", key]
+    # "=": a url-safe base64 key may start with "-", which argparse would take for an option (1 key in 64).
+    args += [f"--public-key={key}" for key in keys]
     return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
