@@ -21,11 +21,14 @@ wsgi_app = "accord.wsgi:application"
 
 # Threads, not the sync worker: a sync worker serves one connection at a time, so one slow client holds it for
 # the whole timeout, and it cannot keep connections alive between a gateway's decisions. A gthread worker parks
-# idle and slow connections in its poller (a client that sends nothing for 5 s goes back to the poller) and hands
-# a thread only to a request that is ready. Requests spend most of their time waiting on PostgreSQL and Redis,
+# idle connections in its poller (a client that sends nothing for 5 s goes back to the poller) and hands a thread
+# to a connection once its first bytes arrive. Requests spend most of their time waiting on PostgreSQL and Redis,
 # with the GIL released; the decision itself is microseconds under the snapshot's lock, which the policy
 # listener thread already shares with requests in every worker.
-worker_class = "gthread"
+# A thread then reads the request, so a slow client holds one: accord/wsgi_limits.py bounds that. Its gthread
+# worker stops accepting while all its threads are taken (plain gthread queued new requests behind held
+# threads while the next worker sat idle), and accord/wsgi.py reads each body within ACCORD_WEB_BODY_TIMEOUT.
+worker_class = "accord.wsgi_limits.ThreadWorker"
 # Each worker process holds its own policy snapshot (about 200 MB per 100,000 grants) and loads it at start.
 workers = env_int("ACCORD_WEB_WORKERS", 2, minimum=1, maximum=64)
 # Each thread keeps its own database connection (ACCORD_DB_CONN_MAX_AGE): workers x threads per web server.
@@ -50,10 +53,13 @@ graceful_timeout = 25
 # An idle connection costs a socket in the worker's poller, not a thread.
 keepalive = 75
 
-# Request limits, checked before Django sees anything; a request over them gets a 400 from gunicorn.
+# Request limits, checked before Django sees anything. A request over them is answered by gunicorn, in its own
+# short HTML page (414 for the request line, 431 for headers), even under /api/: docs/integration-guide.md says
+# so, and the proxy in docker-compose.yml (deploy/nginx/) answers these in the API's error shape itself.
 # The longest URLs Accord serves are a trail search or a bundle diff (two 64-character hashes): a few hundred
-# bytes. gunicorn's default of 4094 keeps ample room and refuses the multi-kilobyte lines of probes.
-limit_request_line = 4094
+# bytes. The line may be as long as gunicorn allows (8190) and as nginx's header buffers (8 KiB), so that a
+# long URL reaches Django, which answers it in the API's error shape (an unknown path is a JSON 404).
+limit_request_line = 8190
 # Browsers and partner gateways send fewer than 20 headers and a proxy adds a handful (X-Forwarded-*, X-Real-IP).
 limit_request_fields = 50
 # The largest header is Cookie (session, CSRF and Django's messages cookie, which stays under 2 KiB) or a bearer

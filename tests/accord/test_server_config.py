@@ -12,18 +12,26 @@ import types
 from pathlib import Path
 
 import gunicorn.config  # type: ignore[import-untyped]
+import gunicorn.util  # type: ignore[import-untyped]
 import pytest
 import yaml
 from django.core.exceptions import ImproperlyConfigured
+from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
+
+from accord.wsgi_limits import RequestBodyDeadline
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "accord" / "gunicorn_conf.py"
+# The settings read the one variable that is not gunicorn's: how long a request body may take to arrive (wsgi.py
+# applies it).
+SETTINGS = ROOT / "accord" / "settings.py"
 SERVER_VARIABLES = (
     "ACCORD_WEB_WORKERS",
     "ACCORD_WEB_THREADS",
     "ACCORD_WEB_ACCESS_LOG",
     "ACCORD_FORWARDED_ALLOW_IPS",
     "ACCORD_LOG_LEVEL",
+    "ACCORD_WEB_BODY_TIMEOUT",
 )
 GUNICORN_SETTINGS = {setting.name for setting in gunicorn.config.KNOWN_SETTINGS}
 
@@ -118,7 +126,7 @@ def test_every_name_the_module_sets_is_a_gunicorn_setting():
 
 def test_the_defaults_are_threaded_workers_with_the_control_socket_off(monkeypatch):
     conf = load_conf(monkeypatch)
-    assert (conf.worker_class, conf.workers, conf.threads) == ("gthread", 2, 4)
+    assert (conf.worker_class, conf.workers, conf.threads) == ("accord.wsgi_limits.ThreadWorker", 2, 4)
     assert conf.forwarded_allow_ips == "127.0.0.1"
     assert conf.accesslog == "-"
     assert conf.control_socket_disable is True
@@ -145,8 +153,36 @@ def test_a_bad_value_fails_naming_the_variable(monkeypatch):
         load_conf(monkeypatch, ACCORD_WEB_THREADS="0")
 
 
+def test_the_worker_is_gunicorns_threaded_worker():
+    """accord/wsgi_limits.py changes only when it accepts connections; a gunicorn upgrade that renamed what it
+    overrides would show here first."""
+    worker = gunicorn.util.load_class("accord.wsgi_limits.ThreadWorker")
+    assert issubclass(worker, ThreadWorker)
+    assert {"enqueue_req", "finish_request", "set_accept_enabled"} <= set(vars(ThreadWorker))
+
+
+def test_a_long_url_reaches_django(monkeypatch):
+    """8190 is the longest request line gunicorn accepts, and fits nginx's 8 KiB header buffers: a URL up to that
+    long is Django's to answer (in the API's error shape), not gunicorn's."""
+    conf = load_conf(monkeypatch)
+    assert conf.limit_request_line == 8190
+    assert (conf.limit_request_fields, conf.limit_request_field_size) == (50, 8190)
+
+
+def test_outside_gunicorn_requests_pass_through_untouched():
+    """manage.py runserver serves the same application: with no gunicorn socket, the body is Django's to read."""
+    seen = []
+    app = RequestBodyDeadline(
+        lambda environ, start: seen.append(environ) or [b""], timeout=1, max_buffered=10, spool_bytes=10
+    )
+    environ = {"CONTENT_LENGTH": "1000", "wsgi.input": object(), "PATH_INFO": "/api/v1/decisions"}
+    app(dict(environ), lambda *args: None)
+    assert seen == [environ]
+
+
 def test_every_variable_the_module_reads_is_in_env_example():
-    read = set(re.findall(r'env_\w+\("([A-Z_]+)"', CONF.read_text()))
+    in_settings = set(re.findall(r'env_\w+\("([A-Z_]+)"', SETTINGS.read_text()))
+    read = set(re.findall(r'env_\w+\("([A-Z_]+)"', CONF.read_text())) | ({"ACCORD_WEB_BODY_TIMEOUT"} & in_settings)
     example = (ROOT / ".env.example").read_text()
     assert read == set(SERVER_VARIABLES)
     assert [name for name in read if not re.search(rf"^{name}=", example, re.MULTILINE)] == []
@@ -171,7 +207,7 @@ def test_gunicorn_reads_the_module_and_its_environment():
     assert result.returncode == 0, result.stderr
     printed = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, re.MULTILINE))
     assert printed["workers"] == "3"
-    assert printed["worker_class"] == "gthread"
+    assert printed["worker_class"] == "accord.wsgi_limits.ThreadWorker"
     assert printed["control_socket_disable"] == "True"
     assert printed["wsgi_app"] == "accord.wsgi:application"
 
@@ -180,3 +216,9 @@ def test_gunicorn_refuses_to_start_with_a_bad_value():
     result = run_gunicorn("--check-config", ACCORD_WEB_WORKERS="two")
     assert result.returncode != 0
     assert "ACCORD_WEB_WORKERS must be a whole number; got 'two'" in result.stderr
+
+
+def test_gunicorn_refuses_to_start_with_a_bad_body_timeout():
+    result = run_gunicorn("--check-config", ACCORD_WEB_BODY_TIMEOUT="0")
+    assert result.returncode != 0
+    assert "ACCORD_WEB_BODY_TIMEOUT must be at least 1; got 0" in result.stderr
