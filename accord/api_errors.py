@@ -11,19 +11,58 @@ import sys
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accord import dependencies
-from accord.parsers import RequestTooLarge
 
 logger = logging.getLogger(__name__)
+
+
+class Unreadable(exceptions.APIException):
+    """A request that could not be read (see refusal)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+
+def refusal(error: Exception) -> Unreadable:
+    """Why a request was refused before it could be read, with its code: too large, too many fields or files, a
+    NUL character in its address (accord/middleware.py), or anything else Django finds suspicious."""
+    if isinstance(error, RequestDataTooBig):
+        message = (
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. Send less per request "
+            "(a decision batch holds at most 1,000 items)."
+        )
+        return Unreadable(message, code="request_too_large")
+    if isinstance(error, TooManyFieldsSent):
+        message = (
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields in its query or its form. "
+            "Send fewer."
+        )
+        return Unreadable(message, code="too_many_fields")
+    if isinstance(error, TooManyFilesSent):
+        message = (
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files. Send at most that many at "
+            "a time."
+        )
+        return Unreadable(message, code="too_many_files")
+    if isinstance(error, BadRequest) and str(error):
+        return Unreadable(str(error))
+    return Unreadable("The request could not be read. Check its address, headers and body, and send it again.")
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -47,11 +86,8 @@ def _fields(detail: Any) -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse | None:
     if dependencies.unavailable(exc):
         return dependencies.api_unavailable(exc)
-    if isinstance(exc, RequestDataTooBig):
-        exc = RequestTooLarge(
-            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. Send less per request "
-            "(a decision batch holds at most 1,000 items)."
-        )
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        exc = refusal(exc)
     elif isinstance(exc, DjangoValidationError):
         # Services validate with full_clean(); their messages are meant for people already.
         exc = exceptions.ValidationError(
@@ -87,8 +123,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Htt
         message = exc.detail if isinstance(exc.detail, str) else " ".join(_flatten(exc.detail))
         if isinstance(exc, exceptions.NotAuthenticated):
             message = "Send an API token as 'Authorization: Bearer <token>'. Officers and partner admins issue tokens."
+        elif isinstance(exc, exceptions.UnsupportedMediaType):
+            message = f"{message} The API reads JSON only: send the body as JSON with Content-Type: application/json."
         response.data = error_body(str(code), str(message))
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Under /api/ a 400 keeps the API's error shape; elsewhere it is a styled page saying what was wrong. The page
+    is rendered without the request's context: the request is the part that could not be read."""
+    refused = refusal(exception)
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(str(refused.get_codes()), str(refused.detail)), status=400)
+    context = {"message": refused.detail, "host_organisation_name": settings.ACCORD_HOST_ORGANISATION}
+    return HttpResponseBadRequest(loader.render_to_string("400.html", context))
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -5,10 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
 from accord import dependencies
 from accord.postgres import guard
+
+
+class UnreadableAddressMiddleware:
+    """First in MIDDLEWARE: a NUL character in the path or the query is a 400 (accord/api_errors.py bad_request).
+    No name, number or filter of Accord holds one, and PostgreSQL refuses any text that does, so it would surface
+    as a 500 wherever a view looked it up. Under /api/, a query parameter given twice is a 400 too. Reading the
+    query here also refuses too many parameters (TooManyFieldsSent), once for all."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        parameters = list(request.GET.lists())
+        if "\x00" in request.path or any("\x00" in text for name, values in parameters for text in (name, *values)):
+            raise BadRequest(
+                "The address holds a NUL character (%00), which no name, number or query of Accord contains. "
+                "Remove it and send the request again."
+            )
+        # No API operation takes a list in its query: a repeated parameter is a mistake, and reading only its last
+        # value (as Django does) would quietly ignore the others.
+        repeated = sorted(name for name, values in parameters if len(values) > 1)
+        if repeated and request.path.startswith("/api/"):
+            raise BadRequest(f"Give each query parameter once; {', '.join(repeated)[:200]} came more than once.")
+        return self.get_response(request)
 
 
 class DatabaseDeadlineMiddleware:

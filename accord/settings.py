@@ -104,6 +104,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "accord.middleware.UnreadableAddressMiddleware",
     "accord.middleware.DatabaseDeadlineMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -310,6 +311,9 @@ SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 *
 ACCORD_HOST_ORGANISATION = env_str("ACCORD_HOST_ORGANISATION", "Meridian AI")
 # The largest JSON body the API reads (a full batch of 1,000 decision requests fits well within it).
 ACCORD_API_MAX_BODY_BYTES = env_int("ACCORD_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Seconds a web request's body may take to arrive (more for a large one that keeps coming) before it is answered
+# 408: a slow or truncated body must not hold a server thread (accord/wsgi_limits.py).
+ACCORD_WEB_BODY_TIMEOUT = env_int("ACCORD_WEB_BODY_TIMEOUT", 10, minimum=1, maximum=300)
 # Django refuses larger bodies before any parser runs; keep the two limits the same.
 DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_API_MAX_BODY_BYTES
 # How long a decision session (for grants that require one) stays live.
@@ -350,16 +354,16 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.TokenScopePermission",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "accord.schema.AccordAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "accord.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "accord.api_errors.exception_handler",
-    "DEFAULT_PARSER_CLASSES": [
-        "accord.parsers.LimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # The API reads JSON only: forms and uploads are the web pages' (a form's empty field and JSON's absent one
+    # differ, and one body format is one thing to validate and document).
+    "DEFAULT_PARSER_CLASSES": ["accord.parsers.LimitedJSONParser"],
+    # APIClient in tests sends what the API reads.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -370,6 +374,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "accord.schema.empty_query_values"],
     # The interactive page is served from vendored files: nothing is fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import LoginView, LogoutView
 
+handler400 = "accord.api_errors.bad_request"
 handler404 = "accord.api_errors.page_not_found"
 handler500 = "accord.api_errors.server_error"
 

@@ -1,4 +1,4 @@
-"""Turning a Django ValidationError into one sentence for a terminal or a log."""
+"""Turning a Django ValidationError into one sentence for a terminal or a log; reading a number from text."""
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -19,3 +19,9 @@ def show_on_form(form: forms.Form, error: ValidationError) -> None:
     for field, messages in named:
         for message in messages:
             form.add_error(field if field in form.fields else None, message)
+
+
+def is_whole_number(text: str) -> bool:
+    """Plain ASCII digits: str.isdigit() alone also takes "²" and other scripts' digits, which int() refuses or
+    reads as something else."""
+    return text.isascii() and text.isdigit()

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord.fields import TextField
 from accounts import access, services
 from accounts.access import request_user
 from accounts.models import ApiToken, Partner, User
@@ -65,10 +66,8 @@ class ApiTokenListApi(ListAPIView[ApiToken]):
 class ApiTokenIssueApi(APIView):
     @extend_schema_serializer(component_name="ApiTokenIssueInput")
     class InputSerializer(serializers.Serializer[None]):
-        name = serializers.CharField(max_length=100)
-        owner = serializers.CharField(
-            required=False, help_text="Username of a principal you manage; yourself when left out."
-        )
+        name = TextField(max_length=100)
+        owner = TextField(required=False, help_text="Username of a principal you manage; yourself when left out.")
         expires_in_days = serializers.IntegerField(
             required=False, min_value=1, max_value=settings.ACCORD_TOKEN_MAX_DAYS
         )

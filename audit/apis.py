@@ -7,16 +7,17 @@ from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord.fields import TextField
+from accord.pagination import NewestFirstPagination
 from audit import chain, exports
 from audit.access import actor_of, export_get_for_user, export_job_get_for_user, trail_scope
 from audit.models import Event, ExportFile, ExportJob, SigningKey
@@ -58,8 +59,7 @@ class PartnerEventSerializer(EventSerializer):
         fields = [name for name in EventSerializer.Meta.fields if name != "client_address"]
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
+class NewestFirst(NewestFirstPagination):
     page_size = 100
 
 
@@ -70,24 +70,36 @@ class EventListApi(ListAPIView[Event]):
     pagination_class = NewestFirst
 
     class FilterSerializer(serializers.Serializer[None]):
-        partner = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
-        action = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
-        actor = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
-        outcome = serializers.ChoiceField(choices=["", *Event.Outcome.values], required=False, default="")
-        since = serializers.DateTimeField(required=False, default=None)
-        until = serializers.DateTimeField(required=False, default=None)
+        """The query's filters; the OpenAPI document's parameters are made from this, so they say what it reads."""
 
-    @extend_schema(
-        operation_id="audit_events",
-        parameters=[
-            OpenApiParameter("partner", str, description="A partner's slug (the host's people only)."),
-            OpenApiParameter("action", str, description="An action, or a prefix ending in '.', e.g. grant."),
-            OpenApiParameter("actor", str, description="The actor's name."),
-            OpenApiParameter("outcome", str, enum=Event.Outcome.values),
-            OpenApiParameter("since", str, description="ISO 8601 time: events at or after it."),
-            OpenApiParameter("until", str, description="ISO 8601 time: events before it."),
-        ],
-    )
+        partner = TextField(
+            required=False,
+            default="",
+            allow_blank=True,
+            max_length=64,
+            help_text="A partner's slug (the host's people only).",
+        )
+        action = TextField(
+            required=False,
+            default="",
+            allow_blank=True,
+            max_length=64,
+            help_text="An action, or a prefix ending in '.', e.g. grant.",
+        )
+        actor = TextField(required=False, default="", allow_blank=True, max_length=150, help_text="The actor's name.")
+        outcome = serializers.ChoiceField(
+            choices=["", *Event.Outcome.values],
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Empty: any outcome.",
+        )
+        since = serializers.DateTimeField(
+            required=False, default=None, help_text="ISO 8601 time: events at or after it."
+        )
+        until = serializers.DateTimeField(required=False, default=None, help_text="ISO 8601 time: events before it.")
+
+    @extend_schema(operation_id="audit_events", parameters=[FilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -112,7 +124,7 @@ class ExportCreateApi(APIView):
     @extend_schema_serializer(component_name="AuditExport")
     class InputSerializer(serializers.Serializer[None]):
         format = serializers.ChoiceField(choices=["jsonl", "csv"], default="jsonl")
-        partner = serializers.CharField(
+        partner = TextField(
             required=False, allow_blank=True, default="", help_text="One partner's slice; partners get their own."
         )
         since = serializers.DateTimeField(required=False, allow_null=True, default=None)

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -199,6 +200,8 @@ def export_dir() -> Path:
 
 
 EXPORT_TASK = "audit.tasks.audit_export"
+# The trail stores partners as their slugs (accounts' Partner.slug): anything else names no partner's slice.
+PARTNER_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def export_queue(
@@ -207,6 +210,8 @@ def export_queue(
     """Queue an export for a worker; ``scope`` is the caller's partner (None: the whole trail)."""
     if fmt not in ("jsonl", "csv"):
         raise ExportError(f"Unknown format {fmt!r}: choose jsonl or csv.")
+    if scope is not None and not PARTNER_SLUG.fullmatch(scope):
+        raise ExportError("That is not a partner's slug (lower-case letters, digits and dashes): nothing was exported.")
     if since is not None and until is not None and since >= until:
         raise ExportError("The time range is empty: 'since' must come before 'until'.")
     with transaction.atomic():

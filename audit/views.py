@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 from django.views.decorators.http import require_GET, require_POST
 
+from accord.validation import is_whole_number
 from audit import exports
 from audit.access import actor_of, export_get_for_user
 from audit.models import Event, ExportFile, ExportJob
@@ -56,7 +57,8 @@ def trail(request: HttpRequest) -> HttpResponse:
         until=moment(filters["until"]),
     )
     before = request.GET.get("before", "")
-    if before.isdigit():
+    paged = is_whole_number(before)
+    if paged:
         events = events.filter(id__lt=int(before))
     page = list(events[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
@@ -73,7 +75,7 @@ def trail(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "older": older,
             "query": query,
-            "paged": before.isdigit(),
+            "paged": paged,
             "outcomes": Event.Outcome.choices,
             "jobs": jobs,
             "waiting": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord.fields import TextField, TextSlugRelatedField
 from accounts.access import request_user
 from accounts.models import Organisation, User
 from accounts.services import actor_for
@@ -69,12 +70,12 @@ class AssetDetailApi(APIView):
 class AssetRegisterApi(APIView):
     @extend_schema_serializer(component_name="AssetRegisterInput")
     class InputSerializer(serializers.Serializer[None]):
-        name = serializers.CharField(max_length=150)
+        name = TextField(max_length=150)
         kind = serializers.ChoiceField(choices=Asset.Kind.choices)
-        owner = serializers.SlugRelatedField(
+        owner = TextSlugRelatedField(
             slug_field="slug", queryset=Organisation.objects.all(), help_text="Slug of the owning organisation."
         )
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        description = TextField(required=False, allow_blank=True, default="")
 
     @extend_schema(operation_id="asset_register", request=InputSerializer, responses={201: AssetOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -90,11 +91,11 @@ class AssetVersionRegisterApi(APIView):
     @extend_schema_serializer(component_name="AssetVersionRegisterInput")
     class InputSerializer(serializers.Serializer[None]):
         # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label at run time.
-        label = serializers.CharField(max_length=64)  # type: ignore[assignment]
-        fingerprint = serializers.CharField(max_length=64, help_text="SHA-256 of the artefact, 64 hex characters.")
+        label = TextField(max_length=64)  # type: ignore[assignment]
+        fingerprint = TextField(max_length=64, help_text="SHA-256 of the artefact, 64 hex characters.")
         size_bytes = serializers.IntegerField(min_value=0)
         classification = serializers.ChoiceField(choices=AssetVersion.Classification.choices)
-        storage_uri = serializers.CharField(max_length=500)
+        storage_uri = TextField(max_length=500)
 
     @extend_schema(
         operation_id="asset_version_register", request=InputSerializer, responses={201: AssetVersionOutputSerializer}
@@ -180,7 +181,7 @@ class CharterAcknowledgeApi(APIView):
     class InputSerializer(serializers.Serializer[None]):
         version = serializers.IntegerField(min_value=1, help_text="The number of the version you accept.")
         trainings = serializers.ListField(
-            child=serializers.CharField(), default=list, help_text="Names of the required trainings you completed."
+            child=TextField(), default=list, help_text="Names of the required trainings you completed."
         )
 
     @extend_schema_serializer(component_name="CharterAcknowledgement")

@@ -7,6 +7,8 @@ from django.http import Http404
 
 from accounts.models import Partner, User
 from accounts.roles import Role
+from charters import documents
+from charters.models import AssetVersion, Charter
 from governance.models import DestructionCertificate, Exit, Grant, Incident, PartnerRole
 
 
@@ -102,3 +104,19 @@ def incident_get_for_user(user: User, pk: int) -> Incident:
     if incident is None:
         raise Http404("No such incident.")
     return incident
+
+
+def asset_version_known_to(partner_id: int, fingerprint: str) -> AssetVersion | None:
+    """The asset version a partner admin names by fingerprint, if the partner may know of it: one of its own
+    assets, or one a charter of the partner shares. Any other is answered as a fingerprint that does not exist,
+    never by a message that names it or tells that it exists."""
+    version = AssetVersion.objects.select_related("asset").filter(fingerprint=fingerprint).first()
+    if version is None or version.asset.owner_id == partner_id:
+        return version
+    charters = Charter.objects.select_related("active_version").filter(partner_id=partner_id)
+    shared = any(
+        charter.active_version is not None
+        and fingerprint in documents.shareable_fingerprints(charter.active_version.document)
+        for charter in charters
+    )
+    return version if shared else None

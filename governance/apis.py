@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import validate_slug
 from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -12,15 +13,17 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accord import dependencies
+from accord.fields import TextField
+from accord.parsers import nesting_depth
 from accord.postgres import guard
 from accounts.access import request_user
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import actor_for
-from charters.models import AssetVersion
 from charters.services.policy_feed import Head
 from governance import access
 from governance.authentication import DecisionCredentials, DecisionTokenAuthentication
@@ -28,6 +31,9 @@ from governance.models import Grant, PartnerRole, PolicyBundle
 from governance.services import bundles, decisions, grants, roles, rollback
 
 MAX_BATCH = 1000
+# A decision request nests two levels ({"context": {...}}); client facts in its context may add a few. One nested
+# deeper is refused, in place within a batch (the parser refuses any body deeper than accord.parsers.MAX_DEPTH).
+MAX_REQUEST_DEPTH = 16
 
 
 def _principal(request: Request) -> User:
@@ -35,15 +41,6 @@ def _principal(request: Request) -> User:
     if not user.is_service:
         raise PermissionDenied("Only partner principals ask for decisions: call with a principal's API token.")
     return user
-
-
-class TextField(serializers.CharField):
-    """Text only: DRF's CharField would turn 5 or true into "5" and "True", hiding a caller's bug."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError(f"Must be text, not {type(data).__name__}.")
-        return str(super().to_internal_value(data))
 
 
 @extend_schema_serializer(component_name="DecisionRequest")
@@ -55,6 +52,12 @@ class DecisionInputSerializer(serializers.Serializer[None]):
     context = serializers.DictField(  # type: ignore[assignment]
         required=False, default=dict, help_text='May carry "session" and client facts.'
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if nesting_depth(data) > MAX_REQUEST_DEPTH:
+            message = f"A decision request nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+        return super().to_internal_value(data)
 
     def to_request(self) -> decisions.DecisionRequest:
         return self.request_from(self.validated_data)
@@ -94,6 +97,8 @@ class FailClosedDecisionApi(DecisionPathApi):
     """A failing dependency anywhere on the way, the token lookup included, is a deny with
     ``dependency_unavailable``: 200, never a 5xx and never an allow. Input that is wrong is still a 400."""
 
+    fail_closed = True  # the OpenAPI document lists no 503 for these (accord/schema.py)
+
     def handle_exception(self, exc: Exception) -> Response:
         if not dependencies.unavailable(exc):
             return super().handle_exception(exc)
@@ -123,7 +128,10 @@ class DecisionApi(FailClosedDecisionApi):
 class DecisionBatchApi(FailClosedDecisionApi):
     @extend_schema_serializer(component_name="DecisionBatchRequest")
     class InputSerializer(serializers.Serializer[None]):
-        requests = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=MAX_BATCH)
+        # Any JSON value is an item, null included: one that is not a decision request is answered in place.
+        requests = serializers.ListField(
+            child=serializers.JSONField(allow_null=True), allow_empty=False, max_length=MAX_BATCH
+        )
 
     @extend_schema_serializer(component_name="DecisionBatch")
     class OutputSerializer(serializers.Serializer[None]):
@@ -158,9 +166,14 @@ class DecisionBatchApi(FailClosedDecisionApi):
                 items.append(DecisionInputSerializer.request_from(checker.run_validation(raw)))
             except ValidationError as error:
                 problems = error.detail if isinstance(error.detail, dict) else {"request": error.detail}
-                detail = " ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
+                detail = " ".join(f"{_named(field)}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
                 items.append(f"Item {index} is not a valid decision request. {detail}")
         return items
+
+
+def _named(field: str) -> str:
+    """What an item's problem is about: one of its fields, or the request as a whole."""
+    return "request" if field == api_settings.NON_FIELD_ERRORS_KEY else field
 
 
 class SessionOpenApi(DecisionPathApi):
@@ -195,8 +208,8 @@ class SessionOpenApi(DecisionPathApi):
 
 
 class GrantOutputSerializer(serializers.ModelSerializer[Grant]):
-    principal = serializers.CharField(source="principal.username", default=None)
-    partner_role = serializers.CharField(source="partner_role.slug", default=None)
+    principal = serializers.CharField(source="principal.username", default=None, allow_null=True)
+    partner_role = serializers.CharField(source="partner_role.slug", default=None, allow_null=True)
     charter = serializers.CharField(source="charter.slug")
     charter_version = serializers.IntegerField(source="charter_version.number")
     asset = serializers.CharField(source="asset_version.fingerprint")
@@ -238,11 +251,11 @@ class GrantListApi(ListAPIView[Grant]):
 class GrantRequestApi(APIView):
     @extend_schema_serializer(component_name="GrantRequest")
     class InputSerializer(serializers.Serializer[None]):
-        principal = serializers.CharField(required=False, help_text="Username of one of your principals.")
-        partner_role = serializers.CharField(required=False, help_text="Or the slug of one of your partner roles.")
-        asset = serializers.CharField(max_length=64, help_text="The asset version's fingerprint.")
-        actions = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
-        purposes = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+        principal = TextField(required=False, help_text="Username of one of your principals.")
+        partner_role = TextField(required=False, help_text="Or the slug of one of your partner roles.")
+        asset = TextField(max_length=64, help_text="The asset version's fingerprint.")
+        actions = serializers.ListField(child=TextField(max_length=64), allow_empty=False)
+        purposes = serializers.ListField(child=TextField(max_length=64), allow_empty=False)
         valid_from = serializers.DateTimeField()
         valid_until = serializers.DateTimeField()
         daily_quota = serializers.IntegerField(min_value=1)
@@ -250,7 +263,7 @@ class GrantRequestApi(APIView):
         rate_per_minute = serializers.IntegerField(min_value=1)
         requires_session = serializers.BooleanField(default=False)
         requires_attestation = serializers.BooleanField(default=False)
-        justification = serializers.CharField()
+        justification = TextField()
 
     @extend_schema(operation_id="grant_request", request=InputSerializer, responses={201: GrantOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -261,7 +274,7 @@ class GrantRequestApi(APIView):
         payload.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(payload.validated_data)
         partner = user.organisation
-        asset = AssetVersion.objects.select_related("asset").filter(fingerprint=data.pop("asset")).first()
+        asset = access.asset_version_known_to(partner.pk, data.pop("asset"))
         if asset is None:
             raise ValidationError({"asset": ["No asset version has this fingerprint."]})
         principal_name, role_slug = data.pop("principal", None), data.pop("partner_role", None)
@@ -313,8 +326,8 @@ class PartnerRoleListApi(ListAPIView[PartnerRole]):
 class PartnerRoleCreateApi(APIView):
     @extend_schema_serializer(component_name="PartnerRoleCreate")
     class InputSerializer(serializers.Serializer[None]):
-        slug = serializers.SlugField(max_length=64)
-        title = serializers.CharField(max_length=150, required=False, default="")
+        slug = TextField(max_length=64, validators=[validate_slug])
+        title = TextField(max_length=150, required=False, default="")
 
     @extend_schema(
         operation_id="partner_role_create", request=InputSerializer, responses={201: PartnerRoleOutputSerializer}
@@ -330,7 +343,7 @@ class PartnerRoleCreateApi(APIView):
 class PartnerRoleMemberApi(APIView):
     @extend_schema_serializer(component_name="PartnerRoleMember")
     class InputSerializer(serializers.Serializer[None]):
-        principal = serializers.CharField(help_text="Username of one of your principals.")
+        principal = TextField(help_text="Username of one of your principals.")
         remove = serializers.BooleanField(default=False, help_text="true removes the principal from the role.")
 
     @extend_schema(operation_id="partner_role_member", request=InputSerializer, responses=PartnerRoleOutputSerializer)
@@ -415,8 +428,10 @@ class BundleDiffApi(APIView):
     @extend_schema(
         operation_id="bundle_diff",
         parameters=[
-            OpenApiParameter("from", str, description="The older bundle: hash (8+ characters) or change number."),
-            OpenApiParameter("to", str, description="The newer bundle, the same way."),
+            OpenApiParameter(
+                "from", str, required=True, description="The older bundle: hash (8+ characters) or change number."
+            ),
+            OpenApiParameter("to", str, required=True, description="The newer bundle, the same way."),
         ],
         responses=dict,
     )
@@ -445,8 +460,8 @@ class BundleRollbackApi(APIView):
     @extend_schema_serializer(component_name="BundleRollback")
     class InputSerializer(serializers.Serializer[None]):
         dry_run = serializers.BooleanField(default=False, help_text="Only say what the rollback would do.")
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-        plan = serializers.CharField(
+        reason = TextField(required=False, allow_blank=True, default="", max_length=2000)
+        plan = TextField(
             required=False,
             allow_blank=True,
             default="",

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord.fields import TextField
 from accounts.access import request_user
 from accounts.roles import Role
 from accounts.services import actor_for
@@ -105,12 +106,12 @@ class ExitAttestationApi(APIView):
 
     @extend_schema_serializer(component_name="ExitAttestation")
     class InputSerializer(serializers.Serializer[None]):
-        statement = serializers.CharField(
+        statement = TextField(
             max_length=5000, help_text="What your organisation destroyed, and how it checked that it is gone."
         )
-        method = serializers.CharField(max_length=200, help_text="e.g. 'cryptographic erase'.")
+        method = TextField(max_length=200, help_text="e.g. 'cryptographic erase'.")
         destroyed = serializers.ListField(
-            child=serializers.CharField(max_length=64),
+            child=TextField(max_length=64),
             allow_empty=False,
             help_text="The fingerprints of the asset versions destroyed: every one in the exit's attest_destruction.",
         )

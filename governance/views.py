@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accord.validation import show_on_form
+from accord.validation import is_whole_number, show_on_form
 from accounts.access import partners_visible_to, request_user
 from accounts.models import User
 from accounts.roles import Role
@@ -272,7 +272,7 @@ def whatif_list(request: HttpRequest) -> HttpResponse:
             return redirect("charters:version-detail", slug=version.charter.slug, number=version.number)
         return redirect("grant-list" if grant is not None else "whatif-list")
     runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
-    if request.GET.get("version", "").isdigit():
+    if is_whole_number(request.GET.get("version", "")):
         runs = runs.filter(charter_version_id=int(request.GET["version"]))
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
     return render(request, "governance/whatif_list.html", {"page": page})
@@ -331,7 +331,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _bundle_reader(request)
     campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
     if request.method == "POST":
-        ids = [int(value) for value in request.POST.getlist("items") if value.isascii() and value.isdigit()]
+        ids = [int(value) for value in request.POST.getlist("items") if is_whole_number(value)]
         try:
             answered = review_services.review_decide_bulk(
                 campaign=campaign,

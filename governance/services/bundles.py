@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 
+from accord.validation import is_whole_number
 from audit.trail import Actor, record
 from charters.models import Charter, PolicyChange
 from charters.services.policy_feed import Head
@@ -165,7 +166,7 @@ def bundles_forget() -> None:
 def bundle_get(ref: str) -> PolicyBundle:
     """A bundle by its hash (the newest with it: a policy can return to an earlier state) or its feed number."""
     found = None
-    if ref.isdigit():
+    if is_whole_number(ref):
         found = PolicyBundle.objects.filter(seq=int(ref)).first()
     if found is None and len(ref) >= 8:  # a hash's prefix may be all digits too
         found = PolicyBundle.objects.filter(hash__startswith=ref.lower()).order_by("-seq").first()

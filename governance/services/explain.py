@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.http import Http404
 
+from accord.validation import is_whole_number
 from audit.models import Event
 from governance.models import PolicyBundle
 from governance.policy.bundle import principal_subject
@@ -58,7 +59,7 @@ def decision_explain(decision_id: str) -> Explanation:
         )
         return explanation
     lines = bundle_lines(explanation.bundle)
-    principal = principal_subject(int(event.actor_id)) if event.actor_id.isdigit() else event.actor_id
+    principal = principal_subject(int(event.actor_id)) if is_whole_number(event.actor_id) else event.actor_id
     groupings = [line[1:] for line in lines if line[0] == "g"]
     roles = PolicyIndex((), groupings)  # the same role closure the decisions use
     explanation.subjects = {

@@ -27,6 +27,7 @@ from django.db.models import Count, Max, Min
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from accord.validation import is_whole_number
 from accounts.models import User
 from audit.dispatch import task_queue
 from audit.models import Event
@@ -194,7 +195,7 @@ def _requests(since: datetime, until: datetime, progress: Progress | None) -> di
             .values_list("actor_id", "partner", "asked", "on", "why", "times", "newest")
         )
         for principal, partner, action, asset, purpose, times, newest in rows:
-            if not (principal.isdigit() and action and asset and purpose):
+            if not (is_whole_number(principal) and action and asset and purpose):
                 continue  # an invalid request: no policy answers it
             key = (int(principal), partner, action, asset, purpose)
             seen = found.get(key)

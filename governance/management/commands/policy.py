@@ -22,7 +22,7 @@ from django.db import DatabaseError
 from django.http import Http404
 from tqdm import tqdm
 
-from accord.validation import describe
+from accord.validation import describe, is_whole_number
 from charters.models import CharterVersion
 from charters.services.policy_feed import policy_head
 from governance.models import Grant, PolicyBundle
@@ -277,7 +277,7 @@ def _candidate(version: str | None, grant: int | None) -> whatif.Candidate:
             raise CommandError(f"No grant #{grant}: `manage.py shell` or the grants page lists their numbers.")
         return whatif.candidate_grant(found.get())
     slug, _, number = (version or "").partition(":")
-    if not number.isdigit():
+    if not is_whole_number(number):
         raise CommandError(f"Name the charter version as SLUG:NUMBER, e.g. northwind-evaluation:2 (got {version!r}).")
     found_version = CharterVersion.objects.select_related("charter").filter(charter__slug=slug, number=int(number))
     if not found_version.exists():
