@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
+    DisallowedHost,
     RequestDataTooBig,
     SuspiciousOperation,
     TooManyFieldsSent,
@@ -60,6 +61,12 @@ def refusal(error: Exception) -> Unreadable:
             "a time."
         )
         return Unreadable(message, code="too_many_files")
+    if isinstance(error, DisallowedHost):
+        return Unreadable(
+            "The Host header names a host this server does not answer to. Use the address Accord was set up with "
+            "(DJANGO_ALLOWED_HOSTS).",
+            code="disallowed_host",
+        )
     if isinstance(error, BadRequest) and str(error):
         return Unreadable(str(error))
     return Unreadable("The request could not be read. Check its address, headers and body, and send it again.")

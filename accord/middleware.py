@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 
 from accord import dependencies
+from accord.api_errors import bad_request
 from accord.postgres import guard
 
 
@@ -22,17 +23,25 @@ class UnreadableAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        parameters = list(request.GET.lists())
+        # Answered here rather than raised: a flood of garbage would otherwise log a traceback per request.
+        try:
+            parameters = list(request.GET.lists())
+        except TooManyFieldsSent as error:
+            return bad_request(request, error)
         if "\x00" in request.path or any("\x00" in text for name, values in parameters for text in (name, *values)):
-            raise BadRequest(
-                "The address holds a NUL character (%00), which no name, number or query of Accord contains. "
-                "Remove it and send the request again."
+            return bad_request(
+                request,
+                BadRequest(
+                    "The address holds a NUL character (%00), which no name, number or query of Accord contains. "
+                    "Remove it and send the request again."
+                ),
             )
         # No API operation takes a list in its query: a repeated parameter is a mistake, and reading only its last
         # value (as Django does) would quietly ignore the others.
         repeated = sorted(name for name, values in parameters if len(values) > 1)
         if repeated and request.path.startswith("/api/"):
-            raise BadRequest(f"Give each query parameter once; {', '.join(repeated)[:200]} came more than once.")
+            message = f"Give each query parameter once; {', '.join(repeated)[:200]} came more than once."
+            return bad_request(request, BadRequest(message))
         return self.get_response(request)
 
 

@@ -374,4 +374,5 @@ def test_a_host_not_in_allowed_hosts_is_a_json_400_under_the_api():
     with web_server() as server:
         answer = exchange(server, request("GET", "/api/v1/grants", host="evil.example"))
         assert answer.status == 400
-        assert answer.json()["error"]["code"] == "bad_request"
+        assert answer.json()["error"]["code"] == "disallowed_host"
+        assert "DJANGO_ALLOWED_HOSTS" in answer.json()["error"]["message"]
