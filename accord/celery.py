@@ -4,6 +4,8 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.concurrency import get_implementation
+from celery.concurrency.thread import TaskPool as ThreadPool
 from celery.signals import beat_init, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accord.settings")
@@ -28,21 +30,23 @@ def _beat_waits_bounded(**_: Any) -> None:
     _bounded_database_waits()
 
 
-@worker_process_init.connect
 def _policy_in_each_worker_process(**_: Any) -> None:
-    """Each worker process keeps its own policy snapshot current, as web workers do."""
+    """Each process that runs tasks keeps its own policy snapshot current, as web workers do."""
     from governance.policy import live
 
-    _bounded_database_waits()
     live.start()
 
 
 @worker_init.connect
-def _policy_in_a_worker_without_pool_processes(sender: Any = None, **_: Any) -> None:
-    """With the solo or threads pool (`make run` uses solo) tasks run in the worker process itself: it keeps the
-    policy there. (Prefork pool processes start their own, above.)"""
+def _policy_in_worker_processes(sender: Any = None, **_: Any) -> None:
+    """The threads pool runs tasks in the worker process itself, which starts its policy now. The prefork and solo
+    pools announce each process that runs tasks with ``worker_process_init``, and its receivers include Celery's
+    Django fixup, which closes the database sockets the process holds by file descriptor and then closes the
+    connections again: a connection opened in another thread between the two would lose its socket. So the policy
+    listener starts from a receiver connected here, after the fixup connected its own (in its ``worker_init``
+    receiver, which Celery connected when the app was made), and therefore called after it."""
     _bounded_database_waits()
-    if any(name in str(getattr(sender, "pool_cls", "")) for name in ("solo", "threads")):
-        from governance.policy import live
-
-        live.start()
+    if issubclass(get_implementation(getattr(sender, "pool_cls", None) or "prefork"), ThreadPool):
+        _policy_in_each_worker_process()
+    else:
+        worker_process_init.connect(_policy_in_each_worker_process, dispatch_uid="accord-policy-in-worker-process")

@@ -398,15 +398,15 @@ if PRODUCTION:
     if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The level on the handler too: records of loggers with their own level (django.request's warnings, say) reach
+    # it without passing the root logger's.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_LEVEL}},
     # Casbin logs the whole policy at INFO each time an enforcer loads it: noise, and the policy in the logs.
     "loggers": {"casbin": {"level": "WARNING"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_str("ACCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -32,7 +30,8 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.http_decisions import ensure_database, free_port, say  # noqa: E402
+from bench.http_decisions import free_port, say  # noqa: E402
+from bench.scratch import seeded_scratch  # noqa: E402
 from tests.faults import LoopbackPeer  # noqa: E402
 
 PYTHON = sys.executable
@@ -86,29 +85,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
     options = parser.parse_args()
 
-    ensure_database(options.database_url)
     database, redis = urlparse(options.database_url), urlparse(options.redis_url)
-    var = Path(tempfile.mkdtemp(prefix="accord-bench-faults-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": options.database_url,
-        "REDIS_URL": options.redis_url,
-        "ACCORD_VAR_DIR": str(var),
-        "ACCORD_INSTALL_NAME": "bench-faults",
-        "DJANGO_SETTINGS_MODULE": "accord.settings",
-        "ACCORD_WEB_WORKERS": "1",
-        "ACCORD_WEB_ACCESS_LOG": "false",
-        "ACCORD_LOG_LEVEL": "ERROR",
-    }
-    manage = [PYTHON, str(REPO / "manage.py")]
-    say("migrating and seeding the scratch database, collecting static files")
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=REPO, check=True)  # noqa: S603
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], env=env, cwd=REPO, check=True)  # noqa: S603
-    tokens_file = var / "tokens.json"
-    subprocess.run(  # noqa: S603
-        [*manage, "seed_demo", "--tokens-out", str(tokens_file)], env=env, cwd=REPO, check=True, capture_output=True
+    env, tokens = seeded_scratch(
+        database_url=options.database_url, redis_url=options.redis_url, name="bench-faults", ACCORD_WEB_WORKERS="1"
     )
-    tokens = json.loads(tokens_file.read_text())
     northwind = tokens["partners"]["northwind"]
     example: dict[str, Any] = northwind["allowed_example"]
     principal, admin = northwind["principal"], northwind["admin"]

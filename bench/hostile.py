@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import random
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -30,7 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.http_decisions import ensure_database, free_port, say  # noqa: E402
+from bench.http_decisions import free_port, say  # noqa: E402
+from bench.scratch import seeded_scratch  # noqa: E402
 
 PYTHON = sys.executable
 PAGES = ["/", "/grants/", "/trail/", "/governance/bundles/", "/governance/artefacts/", "/registry/charters/"]
@@ -137,27 +136,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
     options = parser.parse_args()
 
-    ensure_database(options.database_url)
-    var = Path(tempfile.mkdtemp(prefix="accord-bench-hostile-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": options.database_url,
-        "REDIS_URL": options.redis_url,
-        "ACCORD_VAR_DIR": str(var),
-        "ACCORD_INSTALL_NAME": "bench-hostile",
-        "DJANGO_SETTINGS_MODULE": "accord.settings",
-        "ACCORD_WEB_ACCESS_LOG": "false",
-        "ACCORD_LOG_LEVEL": "ERROR",
-    }
-    manage = [PYTHON, str(REPO / "manage.py")]
-    say("migrating and seeding the scratch database, collecting static files")
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=REPO, check=True)  # noqa: S603
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], env=env, cwd=REPO, check=True)  # noqa: S603
-    tokens_file = var / "tokens.json"
-    subprocess.run(  # noqa: S603
-        [*manage, "seed_demo", "--tokens-out", str(tokens_file)], env=env, cwd=REPO, check=True, capture_output=True
-    )
-    tokens = json.loads(tokens_file.read_text())
+    env, tokens = seeded_scratch(database_url=options.database_url, redis_url=options.redis_url, name="bench-hostile")
     identities = {
         "officer": tokens["officer"],
         "partner admin": tokens["partners"]["northwind"]["admin"],

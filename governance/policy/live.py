@@ -119,6 +119,10 @@ def start() -> None:
         _snapshot()
     except Exception:
         logger.exception("The policy could not be loaded at start; the listener will retry")
+    finally:
+        # The starting thread keeps no connection: Celery closes a new worker process's connections by file
+        # descriptor and then again by the driver, and the listener's socket may by then have taken that number.
+        connection.close()
     if state.listener is None or not state.listener.is_alive():
         state.listener = Listener()
         state.listener.start()

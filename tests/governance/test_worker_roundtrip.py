@@ -1,11 +1,13 @@
 """A real Celery worker consumes the heartbeat from the real broker and writes to the database."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.db import connection
 
-from accord.celery import app
+from accord.celery import _policy_in_worker_processes, app
 from governance.models import WorkerHeartbeat
 from governance.policy import live
 from governance.tasks import worker_heartbeat
@@ -42,3 +44,31 @@ def test_a_worker_runs_a_task_sent_through_the_configured_broker():
 def test_the_broker_is_redis_when_redis_url_is_set():
     assert app.conf.broker_url.startswith("redis://")
     assert roundtrip().beats == 1
+
+
+def recording(function, name, calls):
+    def recorded(*args, **kwargs):
+        calls.append(name)
+        return function(*args, **kwargs)
+
+    return recorded
+
+
+@committing
+def test_the_thread_that_starts_the_policy_keeps_no_database_connection():
+    # Celery's Django fixup closes each database socket of a new worker process by file descriptor, then closes the
+    # connection again: had the starting thread kept one, the listener thread connecting in between could be handed
+    # that descriptor and lose its socket ("Socket operation on non-socket").
+    try:
+        live.start()
+        assert connection.connection is None
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(("pool", "starts_at_worker_init"), [("threads", True), ("solo", False), ("prefork", False)])
+def test_only_the_threads_pool_starts_the_policy_in_the_worker_itself(monkeypatch, pool, starts_at_worker_init):
+    calls: list[str] = []
+    monkeypatch.setattr(live, "start", lambda: calls.append("policy starts"))
+    _policy_in_worker_processes(sender=SimpleNamespace(pool_cls=pool, app=app))
+    assert calls == (["policy starts"] if starts_at_worker_init else [])
