@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance import exit_views, incident_views, views
+from governance import exit_views, incident_views, review_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,9 +10,9 @@ urlpatterns = [
     path("grants/<int:pk>/<str:transition>/", views.grant_transition, name="grant-transition"),
     path("governance/charters/<slug:slug>/terminate/", views.charter_terminate, name="charter-terminate"),
     path("governance/bundles/", views.bundle_list, name="bundle-list"),
-    path("governance/reviews/", views.review_list, name="review-list"),
-    path("governance/reviews/<int:pk>/", views.review_detail, name="review-detail"),
-    path("governance/reviews/<int:pk>/report.csv", views.review_report, name="review-report"),
+    path("governance/reviews/", review_views.review_list, name="review-list"),
+    path("governance/reviews/<int:pk>/", review_views.review_detail, name="review-detail"),
+    path("governance/reviews/<int:pk>/report.csv", review_views.review_report, name="review-report"),
     path("governance/what-if/", views.whatif_list, name="whatif-list"),
     path("governance/what-if/<int:pk>/", views.whatif_detail, name="whatif-detail"),
     path("governance/decisions/explain/", views.decision_explain, name="decision-explain"),

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,12 +22,11 @@ from charters.access import assets_visible_to, can_register_assets, charter_get_
 from charters.models import AssetVersion, Charter, CharterVersion
 from governance import access
 from governance.forms import GrantRequestForm, ReasonForm, WhatIfForm, grant_status_choices
-from governance.models import Grant, PolicyBundle, ReviewCampaign, WhatIfRun
+from governance.models import Grant, PolicyBundle, WhatIfRun
 from governance.services import bundles as bundle_services
 from governance.services import exits
 from governance.services import explain as explain_services
 from governance.services import grants as grant_services
-from governance.services import reviews as review_services
 from governance.services import rollback as rollback_services
 from governance.services import whatif as whatif_services
 from governance.services.charter_lifecycle import charter_terminate_with_grants
@@ -288,73 +286,3 @@ def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
     waited = (timezone.now() - run.requested_at).total_seconds()
     no_worker = run.status == WhatIfRun.Status.QUEUED and waited > WORKER_PATIENCE_SECONDS
     return render(request, "governance/whatif_detail.html", {"run": run, "report": report, "no_worker": no_worker})
-
-
-# --- Access reviews -----------------------------------------------------------------------------------------
-
-
-@login_required
-def review_list(request: HttpRequest) -> HttpResponse:
-    """GET: the reviews, newest first. POST: start one on demand for a charter."""
-    user = _bundle_reader(request)
-    if request.method == "POST":
-        charter = (
-            Charter.objects.select_related("active_version", "partner")
-            .filter(slug=request.POST.get("charter", ""))
-            .first()
-        )
-        if charter is None:
-            messages.error(request, "Choose a charter to review.")
-        elif not user.is_officer:
-            raise PermissionDenied("Only governance officers start access reviews.")
-        else:
-            try:
-                campaign = review_services.review_start(charter=charter, by=actor_for(user))
-            except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
-            else:
-                return redirect("review-detail", pk=campaign.pk)
-        return redirect("review-list")
-    campaigns = (
-        ReviewCampaign.objects.select_related("charter")
-        .annotate(total=Count("items"), waiting=Count("items", filter=Q(items__outcome="")))
-        .order_by("-created_at", "-id")
-    )
-    page = Paginator(campaigns, 50).get_page(request.GET.get("page"))
-    charters = Charter.objects.filter(status=Charter.Status.ACTIVE).order_by("slug")
-    return render(request, "governance/review_list.html", {"page": page, "charters": charters})
-
-
-@login_required
-def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET: the items. POST: the same answer for the ticked items, with a justification."""
-    user = _bundle_reader(request)
-    campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
-    if request.method == "POST":
-        ids = [int(value) for value in request.POST.getlist("items") if is_whole_number(value)]
-        try:
-            answered = review_services.review_decide_bulk(
-                campaign=campaign,
-                item_ids=ids,
-                reviewer=user,
-                decision=request.POST.get("decision", ""),
-                justification=request.POST.get("justification", ""),
-                by=actor_for(user),
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, f"{answered} item(s) answered.")
-        return redirect("review-detail", pk=campaign.pk)
-    items = campaign.items.select_related("reviewer", "grant").order_by("pk")
-    return render(request, "governance/review_detail.html", {"campaign": campaign, "items": items})
-
-
-@login_required
-@require_GET
-def review_report(request: HttpRequest, pk: int) -> HttpResponse:
-    _bundle_reader(request)
-    campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
-    response = HttpResponse(review_services.review_report(campaign), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}.csv"'
-    return response
