@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import BadRequest, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.core.exceptions import BadRequest, PermissionDenied, TooManyFieldsSent, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 
 from accord import dependencies
 from accord.api_errors import bad_request
 from accord.postgres import guard
+from accord.validation import describe
 
 
 class UnreadableAddressMiddleware:
@@ -74,3 +79,49 @@ class DependencyFailureMiddleware:
         if request.path.startswith("/api/"):
             return dependencies.api_unavailable(exception)
         return dependencies.page_unavailable(request, exception)
+
+
+class PageRefusalMiddleware:
+    """How a page says no, in one place.
+
+    - A refusal a view raises (PermissionDenied, BadRequest) becomes its styled page here, so the log holds one
+      line for it ("Forbidden: /path") rather than a traceback at WARNING for every refusal.
+    - A service's ValidationError that no form caught (pages hand forms to services with
+      accord.validation.errors_on) is a refusal too, never a 500: after a POST, the message on the page the form
+      was sent from; otherwise a 400 page with the message.
+    - A method the address does not take (Django's require_POST answers an empty 405) gets a page that says what
+      the address is for.
+
+    The API answers all of these in its own error shape (accord/api_errors.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not request.path.startswith("/api/") and not response.content:
+            allowed = response.get("Allow", "")
+            page = render(request, "405.html", {"allowed": allowed.replace(", ", " or ")}, status=405)
+            page["Allow"] = allowed
+            return page
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, PermissionDenied):
+            return defaults.permission_denied(request, exception)
+        if isinstance(exception, BadRequest):
+            return bad_request(request, exception)
+        if isinstance(exception, ValidationError):
+            back = request.headers.get("Referer", "")
+            same_site = url_has_allowed_host_and_scheme(
+                back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
+            if request.method == "POST" and same_site:
+                messages.error(request, describe(exception))
+                return HttpResponseRedirect(back)
+            return render(
+                request, "400.html", {"title": "This cannot be done", "message": describe(exception)}, status=400
+            )
+        return None

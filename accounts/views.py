@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accord.validation import errors_on
 from accounts import access, services
 from accounts.access import request_user
 from accounts.forms import ApiTokenForm
@@ -73,18 +74,27 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 "revoke it below and issue another.",
             )
             return redirect("accounts:tokens")
-        token, new_token = services.api_token_issue(
-            user=form.cleaned_data["owner"],
-            name=form.cleaned_data["name"],
-            expires_in_days=form.cleaned_data["expires_in_days"],
-            by=services.actor_for(user),
-            created_by=user,
-        )
-        messages.success(
-            request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once."
-        )
-        form = ApiTokenForm(owners=owners, initial={"owner": user.username})
-    form.initial["nonce"] = _token_form_nonce(request)
+        with errors_on(form):
+            token, new_token = services.api_token_issue(
+                user=form.cleaned_data["owner"],
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                by=services.actor_for(user),
+                created_by=user,
+            )
+        if form.is_valid():
+            messages.success(
+                request, f"Token “{token.name}” issued for {token.user.username}. Copy it now: it is shown once."
+            )
+            form = ApiTokenForm(owners=owners, initial={"owner": user.username})
+    nonce = _token_form_nonce(request)
+    if form.is_bound:
+        # A form shown again with its errors carries a fresh one-time value: the one it came with may be spent.
+        data = request.POST.copy()
+        data["nonce"] = nonce
+        form.data = data
+    else:
+        form.initial["nonce"] = nonce
     tokens = access.tokens_visible_to(user)
     return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accord.validation import show_on_form
+from accord.validation import errors_on
 from accounts.access import request_user
 from accounts.services import actor_for
 from charters import access, services
@@ -31,11 +31,9 @@ def asset_register(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only governance officers register assets.")
     form = AssetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             asset = services.asset_register(**form.cleaned_data, by=actor_for(user), created_by=user)
-        except ValidationError as error:
-            show_on_form(form, error)
-        else:
+        if form.is_valid():
             messages.success(request, f"Asset {asset.name} is registered. Add its first version below.")
             return redirect("charters:asset-detail", pk=asset.pk)
     return render(request, "charters/asset_form.html", {"form": form})
@@ -49,13 +47,11 @@ def asset_version_register(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only governance officers register asset versions.")
     form = AssetVersionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             version = services.asset_version_register(
                 asset=asset, **form.cleaned_data, by=actor_for(user), created_by=user
             )
-        except ValidationError as error:
-            show_on_form(form, error)
-        else:
+        if form.is_valid():
             messages.success(request, f"Version {version.label} of {asset.name} is registered.")
             return redirect("charters:asset-detail", pk=asset.pk)
     return render(request, "charters/asset_version_form.html", {"form": form, "asset": asset})

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accord.validation import errors_on
 from accounts.access import request_user
 from accounts.models import Partner, User
 from accounts.services import actor_for
@@ -206,7 +207,7 @@ def artefact_list(request: HttpRequest) -> HttpResponse:
         _officer(request)
         if form.is_valid():
             upload = cast(UploadedFile, form.cleaned_data["file"])
-            try:
+            with errors_on(form):
                 artefact = artefacts.artefact_store(
                     source=upload,
                     name=upload.name or "upload",
@@ -215,9 +216,7 @@ def artefact_list(request: HttpRequest) -> HttpResponse:
                     partner=form.cleaned_data["partner"],
                     by=actor_for(user),
                 )
-            except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
-            else:
+            if form.is_valid():
                 messages.success(request, f"{artefact.name} is stored, encrypted under key {artefact.data_key.key_id}.")
                 return redirect("artefact-list")
     stored = Artefact.objects.select_related("data_key__certificate", "asset_version__asset", "partner")

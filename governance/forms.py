@@ -44,7 +44,7 @@ class ReasonForm(forms.Form):
 
 
 def grant_status_choices() -> list[tuple[str, str]]:
-    return [("", "all"), *Grant.Status.choices]
+    return [("all", "All"), *Grant.Status.choices]
 
 
 class WhatIfForm(forms.Form):

@@ -4,15 +4,16 @@ from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accord.validation import is_whole_number, show_on_form
+from accord.validation import errors_on, is_whole_number
 from accounts.access import partners_visible_to, request_user
 from accounts.models import User
 from accounts.roles import Role
@@ -55,9 +56,16 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def grant_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    status = request.GET.get("status", "requested" if access.can_decide_grants(user) else "")
+    # Officers open the list on what waits for them; "all" (or an empty choice) lists every status.
+    status = request.GET.get("status", "requested" if access.can_decide_grants(user) else "all") or "all"
+    statuses = dict(grant_status_choices())
+    if status not in statuses:
+        raise BadRequest(f"There is no grant status {status[:40]!r}. Choose one of: {', '.join(statuses)}.")
     grants = access.grants_visible_to(user)
-    if status:
+    if is_whole_number(request.GET.get("grant", "")):
+        # One grant, whatever its status (the explanation of a decision links it so).
+        grants, status = grants.filter(pk=int(request.GET["grant"])), "all"
+    elif status != "all":
         grants = grants.filter(status=status)
     return render(
         request,
@@ -65,7 +73,8 @@ def grant_list(request: HttpRequest) -> HttpResponse:
         {
             "grants": grants[:200],
             "status": status,
-            "statuses": grant_status_choices(),
+            "status_label": statuses[status],
+            "statuses": statuses.items(),
             "can_decide": access.can_decide_grants(user),
             "can_request": user.has_role(Role.PARTNER_ADMIN),
         },
@@ -95,13 +104,11 @@ def grant_request(request: HttpRequest) -> HttpResponse:
     principals, versions, purposes = _requestable(user)
     form = GrantRequestForm(request.POST or None, principals=principals, asset_versions=versions, purposes=purposes)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on(form):
             grant = grant_services.grant_request(
                 partner=access.partner_of(user), requested_by=user, by=actor_for(user), **form.cleaned_data
             )
-        except ValidationError as error:
-            show_on_form(form, error)
-        else:
+        if form.is_valid():
             messages.success(request, f"Grant #{grant.pk} requested. An officer reviews it.")
             return redirect("grant-list")
     return render(request, "governance/grant_request.html", {"form": form, "has_terms": bool(purposes)})
@@ -131,7 +138,11 @@ def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResp
         messages.error(request, f"Grant #{grant.pk}: " + " ".join(error.messages))
     else:
         messages.success(request, f"Grant #{done.pk} is {done.get_status_display().lower()}.")
-    return redirect(request.POST.get("next") or "grant-list")
+    # Back to the list as the officer had it (its filter), not to the default one.
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
+    return redirect("grant-list")
 
 
 @login_required
@@ -161,11 +172,16 @@ def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Policy bundles ---------------------------------------------------------------------------------------
 
 
-def _bundle_reader(request: HttpRequest) -> User:
+def _host_reader(request: HttpRequest, what: str) -> User:
+    """The signed-in user, when they are one of the host's officers or auditors; a 403 naming ``what`` if not."""
     user = request_user(request)
     if not access.can_see_bundles(user):
-        raise PermissionDenied("Policy bundles are for the host's officers and auditors.")
+        raise PermissionDenied(f"{what} are for the host's officers and auditors.")
     return user
+
+
+def _bundle_reader(request: HttpRequest) -> User:
+    return _host_reader(request, "Policy bundles")
 
 
 @login_required
@@ -230,13 +246,15 @@ def bundle_diff(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def decision_explain(request: HttpRequest) -> HttpResponse:
-    _bundle_reader(request)
+    user = _host_reader(request, "Decision explanations")
     decision_id = request.GET.get("decision", "").strip()
-    if not decision_id:
-        messages.error(request, "Give a decision's id (decision_id in the answer, or in the trail) to explain it.")
-        return redirect("bundle-list")
-    explanation = explain_services.decision_explain(decision_id)
-    return render(request, "governance/decision_explain.html", {"explanation": explanation})
+    explanation = None
+    if decision_id:
+        explanation = explain_services.decision_explain(decision_id, grants=access.grants_visible_to(user))
+    # Without a decision (none asked for, or none with that id) the page asks for one, saying why.
+    status = 404 if decision_id and explanation is None else 200
+    context = {"explanation": explanation, "decision_id": decision_id}
+    return render(request, "governance/decision_explain.html", context, status=status)
 
 
 # --- What-if --------------------------------------------------------------------------------------------
@@ -249,7 +267,7 @@ WORKER_PATIENCE_SECONDS = 30
 @login_required
 def whatif_list(request: HttpRequest) -> HttpResponse:
     """GET: the what-if runs (of one version with ?version=). POST: queue a run and show its page."""
-    user = _bundle_reader(request)
+    user = _host_reader(request, "What-if replays")
     if request.method == "POST":
         form = WhatIfForm(request.POST)
         version = grant = None
@@ -279,7 +297,7 @@ def whatif_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _bundle_reader(request)
+    _host_reader(request, "What-if replays")
     runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
     run = get_object_or_404(runs, pk=pk)
     report = whatif_services.Report.from_json(run.report) if run.report else None

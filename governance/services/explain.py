@@ -4,12 +4,13 @@ none did) and the guardrail that decided."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.http import Http404
+from django.db.models import QuerySet
 
 from accord.validation import is_whole_number
 from audit.models import Event
-from governance.models import PolicyBundle
+from governance.models import Grant, PolicyBundle
 from governance.policy.bundle import principal_subject
 from governance.policy.index import WILDCARD, PolicyIndex
 from governance.services.bundles import bundle_lines
@@ -27,6 +28,7 @@ class Explanation:
     allow: bool
     codes: list[str]
     bundle: PolicyBundle | None
+    grant: Grant | None = None  # the grant that allowed, or whose guardrail denied
     subjects: dict[str, list[str]] = field(default_factory=dict)  # charter -> the principal and its roles there
     allow_lines: list[tuple[str, ...]] = field(default_factory=list)
     deny_lines: list[tuple[str, ...]] = field(default_factory=list)
@@ -35,11 +37,23 @@ class Explanation:
     guardrail: str = ""
 
 
-def decision_explain(decision_id: str) -> Explanation:
+def bundle_in_force(bundle_hash: str, at: datetime) -> PolicyBundle | None:
+    """The recorded bundle with this hash that was in force at ``at``. Several changes can leave the same bundle (a
+    grant suspended and resumed brings back the lines of before): the one that counts is the last of them made
+    before the moment, not the newest. A bundle made a moment after it (the clocks of two processes) is the next
+    best answer."""
+    same = PolicyBundle.objects.filter(hash=bundle_hash)
+    return same.filter(changed_at__lte=at).order_by("-seq").first() or same.order_by("seq").first()
+
+
+def decision_explain(decision_id: str, *, grants: QuerySet[Grant]) -> Explanation | None:
+    """The explanation of a recorded decision, or None when no decision has this id. ``grants`` are the ones the
+    reader may see: the grant that decided is named only when it is one of them."""
     event = Event.objects.filter(action__in=DECISION_ACTIONS, details__decision_id=decision_id).first()
     if event is None:
-        raise Http404(f"No recorded decision {decision_id!r}: copy the decision_id from the answer or the trail.")
+        return None
     details = event.details
+    grant_id = details.get("grant")
     explanation = Explanation(
         event=event,
         action=details.get("action", ""),
@@ -47,7 +61,8 @@ def decision_explain(decision_id: str) -> Explanation:
         purpose=details.get("purpose", ""),
         allow=event.action == "decision.allow",
         codes=list(details.get("codes", [])),
-        bundle=PolicyBundle.objects.filter(hash=details.get("bundle", "")).order_by("-seq").first(),
+        bundle=bundle_in_force(details.get("bundle", ""), event.occurred_at),
+        grant=grants.filter(pk=grant_id).first() if isinstance(grant_id, int) else None,
     )
     if explanation.codes:
         code = explanation.codes[0]

@@ -1,4 +1,7 @@
-from accounts.models import ApiToken
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiToken, Organisation
 from audit.models import Event
 from tests.conftest import TEST_PASSWORD
 
@@ -70,3 +73,20 @@ def test_an_issue_form_without_its_one_time_value_issues_nothing(client, a_admin
     form = {"name": "gateway", "owner": "northwind-admin", "expires_in_days": 30, "nonce": "made-up"}
     client.post("/account/tokens/", form)
     assert not ApiToken.objects.filter(name="gateway").exists()
+
+
+@pytest.mark.parametrize("persona", ["a_admin", "officer"])
+def test_a_token_for_a_partner_whose_collaboration_ended_is_refused_on_the_form(request, client, persona, a_principal):
+    Organisation.objects.filter(pk=a_principal.organisation_id).update(access_ended_at=timezone.now())
+    client.force_login(request.getfixturevalue(persona))
+    form = {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30, "nonce": issue_form_nonce(client)}
+    response = client.post("/account/tokens/", form)
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert any("ended on" in error and "until a new charter with them is approved" in error for error in errors)
+    assert 'id="new-token"' not in response.content.decode()
+    assert not ApiToken.objects.filter(name="gateway").exists()
+    # The form shown again can be sent again (its one-time value is a fresh one), and is refused the same way.
+    again = client.post("/account/tokens/", {**form, "nonce": response.context["form"].data["nonce"]})
+    assert "already sent" not in again.content.decode()
+    assert again.context["form"].non_field_errors()

@@ -5,8 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import Event
+from governance.models import PolicyBundle
 from governance.services import bundles
-from governance.services.grants import grant_suspend
+from governance.services.grants import grant_resume, grant_suspend
 from tests.conftest import SETUP, TEST_PASSWORD
 
 
@@ -74,3 +76,36 @@ def test_an_unknown_decision_or_none_at_all_says_what_to_give(officer_client):
 def test_partners_cannot_explain_decisions(client, a_admin):
     client.login(username=a_admin.username, password=TEST_PASSWORD)
     assert client.get("/governance/decisions/explain/?decision=abc").status_code == 403
+
+
+def test_the_bundle_named_is_the_one_in_force_when_the_decision_was_made(officer_client, gateway, make_grant, atlas):
+    grant = make_grant()
+    decision_id = ask(gateway, atlas)
+    in_force = PolicyBundle.objects.order_by("-seq").first()
+    grant_suspend(grant=grant, by=SETUP, reason="Anomaly.")
+    grant_resume(grant=grant, by=SETUP, reason="Cleared.")
+    bundles.bundles_record()
+    # The resume brought back the very same lines: a later bundle with the same hash.
+    later = PolicyBundle.objects.order_by("-seq").first()
+    assert later.hash == in_force.hash and later.seq > in_force.seq
+    explanation, page = explain(officer_client, decision_id)
+    assert explanation.bundle.seq == in_force.seq
+    assert f"(change {in_force.seq})" in page
+
+
+def test_the_explanation_links_the_grant_that_decided(officer_client, gateway, make_grant, atlas):
+    grant = make_grant()
+    explanation, page = explain(officer_client, ask(gateway, atlas))
+    assert explanation.grant == grant
+    assert f'href="/grants/?grant={grant.pk}"' in page
+    listed = officer_client.get(f"/grants/?grant={grant.pk}")
+    assert [shown.pk for shown in listed.context["grants"]] == [grant.pk]
+
+
+def test_an_unknown_decision_id_is_named_with_what_to_do(officer_client, gateway, make_grant, atlas):
+    response = officer_client.get("/governance/decisions/explain/?decision=no-such-decision")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "No recorded decision has the id <code>no-such-decision</code>" in page
+    assert "Copy the <code>decision_id</code>" in page and 'name="decision"' in page
+    assert not Event.objects.filter(action__startswith="decision.").exists()
