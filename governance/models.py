@@ -279,6 +279,8 @@ class ReviewCampaign(models.Model):
     deadline = models.DateTimeField()
     reminded_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=150, blank=True, help_text="Who closed it: a person or the scheduled run.")
+    close_reason = models.TextField(blank=True, help_text="Why an officer closed it before every item was answered.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,7 +9,8 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from accord.validation import is_whole_number
 from accounts.access import request_user
@@ -25,6 +26,13 @@ def _reader(request: HttpRequest) -> User:
     user = request_user(request)
     if not access.can_see_bundles(user):
         raise PermissionDenied("Access reviews are for the host's officers and auditors.")
+    return user
+
+
+def _officer(request: HttpRequest) -> User:
+    user = _reader(request)
+    if not user.is_officer:
+        raise PermissionDenied("Only governance officers answer or close access reviews; auditors read them.")
     return user
 
 
@@ -63,7 +71,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the items. POST: the same answer for the ticked items, with a justification."""
-    user = _reader(request)
+    user = _officer(request) if request.method == "POST" else _reader(request)
     campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
     if request.method == "POST":
         ids = [int(value) for value in request.POST.getlist("items") if is_whole_number(value)]
@@ -79,10 +87,50 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"{answered} item(s) answered.")
+            campaign.refresh_from_db(fields=["status"])
+            closed = campaign.status == ReviewCampaign.Status.CLOSED
+            closed_note = " Every item is answered: the review is closed." if closed else ""
+            messages.success(request, f"{answered} item(s) answered.{closed_note}")
         return redirect("review-detail", pk=campaign.pk)
-    items = campaign.items.select_related("reviewer", "grant").order_by("pk")
-    return render(request, "governance/review_detail.html", {"campaign": campaign, "items": items})
+    rows = review_services.review_rows(campaign)
+    is_open = campaign.status == ReviewCampaign.Status.OPEN
+    answerable = is_open and campaign.deadline > timezone.now()
+    waiting = [row for row in rows if not row.item.outcome]
+    return render(
+        request,
+        "governance/review_detail.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "evidence_days": review_services.EVIDENCE_DAYS,
+            "waiting": len(waiting),
+            "answerable": answerable,
+            # Only the items this officer may answer get a box: a bulk answer is all or nothing.
+            "mine": {row.item.pk for row in waiting if row.item.reviewer_id == user.pk} if answerable else set(),
+            "can_close": is_open and user.is_officer,
+        },
+    )
+
+
+@login_required
+@require_POST
+def review_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close the review now, with a reason; its unanswered items are resolved as at the deadline."""
+    user = _officer(request)
+    campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
+    try:
+        campaign = review_services.review_close(
+            campaign=campaign, officer=user, reason=request.POST.get("reason", ""), by=actor_for(user)
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"Review #{campaign.pk} is closed. Items nobody answered were {campaign.unanswered}d, as at the "
+            "deadline: their outcomes are below and in the report.",
+        )
+    return redirect("review-detail", pk=pk)
 
 
 @login_required

@@ -12,6 +12,7 @@ urlpatterns = [
     path("governance/bundles/", views.bundle_list, name="bundle-list"),
     path("governance/reviews/", review_views.review_list, name="review-list"),
     path("governance/reviews/<int:pk>/", review_views.review_detail, name="review-detail"),
+    path("governance/reviews/<int:pk>/close/", review_views.review_close, name="review-close"),
     path("governance/reviews/<int:pk>/report.csv", review_views.review_report, name="review-report"),
     path("governance/what-if/", views.whatif_list, name="whatif-list"),
     path("governance/what-if/<int:pk>/", views.whatif_detail, name="whatif-detail"),

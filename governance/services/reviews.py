@@ -2,9 +2,13 @@
 
 A review snapshots the charter's live grants as items and shares them among the officers. Each item is kept or
 revoked with a justification, singly or in bulk; a revocation revokes the grant at once, through the ordinary
-audited transition. Two days before the deadline the reviewers are reminded of what is left. At the deadline every
-unanswered item is revoked or escalated to the officers, as the charter's `review.unanswered` says, and the review
-closes.
+audited transition. The answer to the last item closes the review, in its transaction. Two days before the deadline
+the reviewers are reminded of what is left. At the deadline every unanswered item is revoked or escalated to the
+officers, as the charter's `review.unanswered` says, and the review closes. An officer may close a review sooner,
+with a reason: its unanswered items are then resolved as the deadline would resolve them.
+
+Each item comes with the evidence its reviewer needs, read from the decisions in the trail: the grant's last use,
+its uses and the denies of its grantee on its asset over the last EVIDENCE_DAYS days.
 
 The scheduled run (every minute) does all of this. Each item is resolved in its own transaction, behind a
 compare-and-swap on its outcome, with the grant's revocation in the same transaction: a run that a killed worker
@@ -15,19 +19,25 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
+from accord.validation import is_whole_number
 from accounts.access import active_officers
 from accounts.models import User
 from accounts.roles import Role
+from audit.models import Event
 from audit.trail import Actor, record
 from charters.models import Charter
-from governance.models import Grant, ReviewCampaign, ReviewItem
+from governance.models import Grant, PartnerRole, ReviewCampaign, ReviewItem
 from governance.policy.bundle import GrantFact
 from governance.services import grants as grant_services
 from governance.services.outbox import mail_enqueue
@@ -35,6 +45,8 @@ from governance.services.outbox import mail_enqueue
 REVIEWS = Actor.system("access-reviews")
 DEADLINE_DAYS = 14
 REMIND_BEFORE = timedelta(days=2)
+EVIDENCE_DAYS = 30
+CLOSE_REASON_MIN = 10  # a sentence, not "ok"
 _RELATED = ("partner", "charter", "asset_version__asset", "principal", "partner_role__partner")
 
 
@@ -144,10 +156,33 @@ def review_decide_bulk(
     return len(items)
 
 
+def _locked(campaign_id: int) -> ReviewCampaign:
+    """The review, locked until the transaction ends: answers and closing take turns, so whoever answers the last
+    item sees every other answer (and closes the review), and nobody answers a review being closed."""
+    return ReviewCampaign.objects.select_for_update(of=("self",)).select_related("charter__partner").get(pk=campaign_id)
+
+
+def _refuse_unless_open(campaign: ReviewCampaign, now: datetime) -> None:
+    if campaign.status == ReviewCampaign.Status.CLOSED:
+        raise ValidationError(
+            {
+                "campaign": f"Review #{campaign.pk} is closed: it takes no more answers. To reconsider a grant, start "
+                f"a new review of {campaign.charter.slug} from the reviews page."
+            }
+        )
+    if campaign.deadline <= now:
+        raise ValidationError(
+            {
+                "campaign": f"Review #{campaign.pk} is past its deadline: it takes no more answers. The scheduled run "
+                "resolves what is left within a minute, as the charter says."
+            }
+        )
+
+
 def _decide(item: ReviewItem, decision: str, justification: str, by: Actor) -> ReviewItem:
     now = timezone.now()
-    if item.campaign.status != ReviewCampaign.Status.OPEN or item.campaign.deadline <= now:
-        raise ValidationError({"campaign": f"Review #{item.campaign_id} is past its deadline: it takes no answers."})
+    campaign = _locked(item.campaign_id)
+    _refuse_unless_open(campaign, now)
     grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
     if decision == ReviewItem.Decision.REVOKE:
         outcome = ReviewItem.Outcome.REVOKED if grant.status in Grant.LIVE else ReviewItem.Outcome.GONE
@@ -168,8 +203,41 @@ def _decide(item: ReviewItem, decision: str, justification: str, by: Actor) -> R
         reason=justification,
         details={"review": item.campaign_id, "grant": grant.pk, "decision": decision, "outcome": outcome},
     )
+    if not ReviewItem.objects.filter(campaign=campaign, outcome="").exists():
+        _close(campaign, now, by=by, ended="answered")
     item.refresh_from_db()
     return item
+
+
+def review_close(
+    *, campaign: ReviewCampaign, officer: User, reason: str, by: Actor, now: datetime | None = None
+) -> ReviewCampaign:
+    """Close a review before every item is answered, with the officer's reason. The unanswered items are resolved
+    as the deadline would resolve them: revoked or escalated, as the charter's `review.unanswered` says, each
+    recorded as unanswered. All of it, or nothing."""
+    now = now or timezone.now()
+    if not officer.has_role(Role.OFFICER):
+        raise ValidationError({"officer": "Only a governance officer closes an access review."})
+    reason = reason.strip()
+    if len(reason) < CLOSE_REASON_MIN:
+        raise ValidationError(
+            {"reason": "Say in a sentence why you close the review now: its page and the trail show it to auditors."}
+        )
+    with transaction.atomic():
+        locked = _locked(campaign.pk)
+        if locked.status == ReviewCampaign.Status.CLOSED:
+            raise ValidationError(
+                {
+                    "campaign": f"Review #{locked.pk} was already closed by {locked.closed_by or 'the scheduled run'}"
+                    f" at {locked.closed_at:%Y-%m-%d %H:%M} UTC: there is nothing left to close."
+                }
+            )
+        unanswered = f"Access review #{locked.pk} was closed by {by.label} with no answer for this grant: {reason}"
+        for item in ReviewItem.objects.filter(campaign=locked, outcome="").order_by("pk"):
+            _resolve_once(locked, item, by=by, reason=unanswered)
+        _close(locked, now, by=by, ended="closed_early", reason=reason)
+    campaign.refresh_from_db()
+    return campaign
 
 
 # --- The scheduled run ----------------------------------------------------------------------------------------
@@ -197,7 +265,14 @@ def reviews_run(*, now: datetime | None = None) -> ReviewsRun:
     ):
         for item in ReviewItem.objects.filter(campaign=campaign, outcome="").order_by("pk"):
             run.resolved += _resolve(campaign, item)
-        run.closed += _close(campaign, now)
+    # Every open review with nothing left to resolve: those the deadline just finished, and any answered in full
+    # that stayed open (reviews answered before the last answer closed them).
+    waiting = ReviewItem.objects.filter(campaign=OuterRef("pk"), outcome="")
+    for campaign in ReviewCampaign.objects.select_related("charter__partner").filter(
+        ~Exists(waiting), status=ReviewCampaign.Status.OPEN
+    ):
+        ended = "deadline" if campaign.deadline <= now else "answered"
+        run.closed += _close(campaign, now, by=REVIEWS, ended=ended)
     return run
 
 
@@ -238,13 +313,16 @@ def _remind(campaign: ReviewCampaign, now: datetime) -> int:
 
 def _resolve(campaign: ReviewCampaign, item: ReviewItem) -> int:
     """One unanswered item at the deadline: revoked or escalated, with its grant, once."""
+    reason = f"Access review #{campaign.pk} ended with no answer for this grant."
     try:
-        return _resolve_once(campaign, item)
+        return _resolve_once(campaign, item, by=REVIEWS, reason=reason)
     except ValidationError:
         return 0  # the grant moved under us (expired, revoked): the next run resolves the item as it then stands
 
 
-def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
+def _resolve_once(campaign: ReviewCampaign, item: ReviewItem, *, by: Actor, reason: str) -> int:
+    """One unanswered item resolved as the charter says, with its grant, in one transaction; 0 when another run
+    (or an officer's close) resolved it first."""
     with transaction.atomic():
         grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
         if grant.status not in Grant.LIVE:
@@ -255,9 +333,8 @@ def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
             outcome = ReviewItem.Outcome.REVOKED
         if not ReviewItem.objects.filter(pk=item.pk, outcome="").update(outcome=outcome):
             return 0  # another run resolved it
-        reason = f"Access review #{campaign.pk} ended with no answer for this grant."
         if outcome == ReviewItem.Outcome.REVOKED:
-            grant_services.grant_revoke(grant=grant, by=REVIEWS, reason=reason)
+            grant_services.grant_revoke(grant=grant, by=by, reason=reason)
         elif outcome == ReviewItem.Outcome.ESCALATED:
             mail_enqueue(
                 key=f"review-item-{item.pk}-escalated",
@@ -267,7 +344,7 @@ def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
             )
         record(
             action="review.item_unanswered",
-            actor=REVIEWS,
+            actor=by,
             partner=grant.partner.slug,
             target=item,
             reason=reason,
@@ -276,39 +353,155 @@ def _resolve_once(campaign: ReviewCampaign, item: ReviewItem) -> int:
     return 1
 
 
-def _close(campaign: ReviewCampaign, now: datetime) -> int:
+def _close(campaign: ReviewCampaign, now: datetime, *, by: Actor, ended: str, reason: str = "") -> int:
+    """Close a review with nothing left unresolved, once; ``ended`` says how: ``answered`` (its last item was
+    answered), ``deadline`` or ``closed_early`` (by an officer, with ``reason``). 1 when this call closed it."""
     with transaction.atomic():
         if ReviewItem.objects.filter(campaign=campaign, outcome="").exists():
             return 0
+        # Another run, or the answer to the last item, may have closed it first.
         if not ReviewCampaign.objects.filter(pk=campaign.pk, status=ReviewCampaign.Status.OPEN).update(
-            status=ReviewCampaign.Status.CLOSED, closed_at=now
+            status=ReviewCampaign.Status.CLOSED, closed_at=now, closed_by=by.label, close_reason=reason
         ):
             return 0
-        counts = {
-            outcome: ReviewItem.objects.filter(campaign=campaign, outcome=outcome).count()
-            for outcome in ReviewItem.Outcome.values
-        }
+        counts = dict(
+            ReviewItem.objects.filter(campaign=campaign).values_list("outcome").annotate(count=Count("pk")).order_by()
+        )
         record(
             action="review.closed",
-            actor=REVIEWS,
+            actor=by,
             partner=campaign.charter.partner.slug,
             target=campaign,
-            details={"charter": campaign.charter.slug, **counts},
+            reason=reason,
+            details={
+                "charter": campaign.charter.slug,
+                "ended": ended,
+                **{outcome: counts.get(outcome, 0) for outcome in ReviewItem.Outcome.values},
+            },
         )
     return 1
 
 
+# --- Evidence and the report -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the trail says of a grant's use up to ``until``: its last allowed use in its life, and over the
+    EVIDENCE_DAYS days before ``until`` its allowed uses and the denies of its grantee on its asset."""
+
+    until: datetime
+    last_use: datetime | None = None
+    uses: int = 0
+    denies: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    item: ReviewItem
+    evidence: Evidence
+
+
+def review_evidence_until(campaign: ReviewCampaign, now: datetime | None = None) -> datetime:
+    """Evidence ends when the review closed, so a closed review's page and report show what its reviewers saw."""
+    return campaign.closed_at or now or timezone.now()
+
+
+def review_rows(campaign: ReviewCampaign, *, now: datetime | None = None) -> list[ReviewRow]:
+    """The review's items in order, each with its grant's evidence: at most three queries, whatever its size."""
+    items = list(campaign.items.select_related("reviewer", "grant__asset_version").order_by("pk"))
+    evidence = review_evidence([item.grant for item in items], until=review_evidence_until(campaign, now))
+    return [ReviewRow(item, evidence[item.grant_id]) for item in items]
+
+
+def _named_grant(value: object) -> int | None:
+    """The grant a decision event names, as the database returns the key: text on PostgreSQL, a number on SQLite;
+    None when the decision named none (JSON null, which SQLite may return as "null")."""
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and is_whole_number(value) else None
+
+
+def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Evidence]:
+    """Each grant's Evidence, by grant id, from the decision events of the trail in one aggregate query (and one
+    more for the members of the partner roles among the grantees).
+
+    An allow names the grant it used. Most denies name none (no grant let the request through), so a deny counts
+    against every grant of the asking principal on the asked asset; one that names its grant (a quota or the rate
+    limit refused it) counts against that grant only.
+    """
+    if not grants:
+        return {}
+    since = until - timedelta(days=EVIDENCE_DAYS)
+    born = min(grant.created_at for grant in grants)  # no grant was used before it existed
+    askers: dict[int, set[str]] = {grant.pk: set() for grant in grants}
+    role_grants: dict[int, list[int]] = defaultdict(list)
+    for grant in grants:
+        if grant.principal_id is not None:
+            askers[grant.pk].add(str(grant.principal_id))
+        elif grant.partner_role_id is not None:
+            role_grants[grant.partner_role_id].append(grant.pk)
+    if role_grants:
+        for role_id, user_id in PartnerRole.members.through.objects.filter(partnerrole_id__in=role_grants).values_list(
+            "partnerrole_id", "user_id"
+        ):
+            for grant_id in role_grants[role_id]:
+                askers[grant_id].add(str(user_id))
+    by_ask: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for grant in grants:
+        for actor in askers[grant.pk]:
+            by_ask[(actor, grant.asset_version.fingerprint)].append(grant.pk)
+
+    rows = (
+        Event.objects.filter(occurred_at__lt=until)
+        .filter(
+            Q(action="decision.allow", occurred_at__gte=born, details__grant__in=sorted(askers))
+            | Q(
+                action="decision.deny",
+                occurred_at__gte=since,
+                actor_id__in=sorted({actor for actor, _ in by_ask}),
+                details__asset__in=sorted({asset for _, asset in by_ask}),
+            )
+        )
+        .annotate(grant_key=KeyTextTransform("grant", "details"), asset_key=KeyTextTransform("asset", "details"))
+        .values("action", "grant_key", "actor_id", "asset_key")
+        .annotate(recent=Count("pk", filter=Q(occurred_at__gte=since)), last=Max("occurred_at"))
+        .order_by()
+    )
+    last: dict[int, datetime] = {}
+    uses: dict[int, int] = defaultdict(int)
+    denies: dict[int, int] = defaultdict(int)
+    for row in rows:
+        named = _named_grant(row["grant_key"])
+        if row["action"] == "decision.allow":
+            if named is not None:
+                uses[named] += row["recent"]
+                last[named] = max(last.get(named, row["last"]), row["last"])
+            continue
+        asked = by_ask.get((row["actor_id"], row["asset_key"]), [])
+        for grant_id in [named] if named is not None else asked:
+            if grant_id in askers:
+                denies[grant_id] += row["recent"]
+    return {
+        grant.pk: Evidence(until=until, last_use=last.get(grant.pk), uses=uses[grant.pk], denies=denies[grant.pk])
+        for grant in grants
+    }
+
+
 def review_report(campaign: ReviewCampaign) -> str:
-    """The review as CSV: each item, the grant as it stood, who answered what and why, and what became of it."""
+    """The review as CSV: each item, the grant as it stood, who answered what and why, what became of it, and the
+    evidence of the grant's use (up to when the review closed, or to now while it is open)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(["review", "charter", "item", "grant", "grantee", "asset", "actions", "purposes", "reviewer",
-                     "decision", "justification", "decided_at", "outcome"])  # fmt: skip
-    for item in campaign.items.select_related("reviewer").order_by("pk"):
-        snapshot = item.snapshot
+                     "decision", "justification", "decided_at", "outcome", "last_use",
+                     f"uses_{EVIDENCE_DAYS}d", f"denies_{EVIDENCE_DAYS}d", "evidence_until"])  # fmt: skip
+    for row in review_rows(campaign):
+        item, evidence, snapshot = row.item, row.evidence, row.item.snapshot
         writer.writerow([campaign.pk, campaign.charter.slug, item.pk, item.grant_id, snapshot.get("grantee", ""),
                          snapshot.get("fingerprint", ""), " ".join(snapshot.get("actions", [])),
                          " ".join(snapshot.get("purposes", [])), item.reviewer.username, item.decision,
                          item.justification, item.decided_at.isoformat() if item.decided_at else "",
-                         item.outcome])  # fmt: skip
+                         item.outcome, evidence.last_use.isoformat() if evidence.last_use else "",
+                         evidence.uses, evidence.denies, evidence.until.isoformat()])  # fmt: skip
     return buffer.getvalue()

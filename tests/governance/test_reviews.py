@@ -1,21 +1,25 @@
 """Access reviews: started on the cadence or on demand, answered singly or in bulk with a justification, reminded
 before the deadline, and at the deadline exactly the unanswered items are revoked or escalated, once."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter
 from governance.models import Grant, OutboxMessage, ReviewCampaign, ReviewItem
 from governance.services import reviews
+from governance.services.grants import grant_approve
 from governance.services.outbox import outbox_send
 from governance.tasks import reviews_run as reviews_task
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, committing
 
 
 @pytest.fixture
@@ -33,6 +37,26 @@ def campaign(three, live_charter, officer):
 def status_of(grant):
     grant.refresh_from_db()
     return grant.status
+
+
+def wait_until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def waiting_for_a_lock():
+    """Whether another connection to this test's database is waiting for a row lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees the activity it first saw
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def test_a_review_snapshots_the_live_grants_and_shares_them_among_the_officers(
@@ -54,15 +78,15 @@ def test_answers_keep_or_revoke_singly_or_in_bulk_with_a_justification(campaign,
     reviews.review_decide(
         item=first, reviewer=second_officer, decision="keep", justification="Still evaluating.", by=by
     )
+    with pytest.raises(ValidationError, match="answered already"):
+        reviews.review_decide(
+            item=first, reviewer=second_officer, decision="revoke", justification="Changed mind.", by=by
+        )
     assert reviews.review_decide_bulk(campaign=campaign, item_ids=[second.pk, third.pk], reviewer=second_officer,
                                       decision="revoke", justification="Project over.", by=by) == 2  # fmt: skip
     assert [status_of(grant) for grant in three] == ["active", "revoked", "revoked"]
     revoked = Event.objects.get(action="grant.revoked", target_id=str(three[1].pk))
     assert revoked.reason == f"Access review #{campaign.pk}: Project over."
-    with pytest.raises(ValidationError, match="answered already"):
-        reviews.review_decide(
-            item=first, reviewer=second_officer, decision="revoke", justification="Changed mind.", by=by
-        )
 
 
 def test_bad_answers_are_refused_and_change_nothing(campaign, officer, second_officer, a_admin):
@@ -107,7 +131,7 @@ def test_the_deadline_revokes_exactly_the_unanswered_items_once(campaign, three,
     campaign.refresh_from_db()
     assert campaign.status == "closed"
     assert sorted(campaign.items.values_list("outcome", flat=True)) == ["kept", "revoked", "revoked"]
-    with pytest.raises(ValidationError, match="past its deadline"):
+    with pytest.raises(ValidationError, match="is closed: it takes no more answers"):
         late = campaign.items.last()
         reviews.review_decide(item=late, reviewer=second_officer, decision="keep", justification="Late.", by=by)
 
@@ -158,3 +182,122 @@ def test_no_review_without_grants(live_charter, officer):
     with pytest.raises(ValidationError, match="no active or suspended grant"):
         reviews.review_start(charter=Charter.objects.get(pk=live_charter.charter.pk), by=actor_for(officer))
     assert not ReviewItem.objects.exists()
+
+
+# --- Closing: on the last answer, early by an officer, and by the run -------------------------------------------
+
+
+def test_the_answer_to_the_last_item_closes_the_review_and_the_next_one_can_start(
+    campaign, live_charter, second_officer, officer
+):
+    first, *rest = campaign.items.order_by("pk")
+    by = actor_for(second_officer)
+    reviews.review_decide(item=first, reviewer=second_officer, decision="keep", justification="Needed.", by=by)
+    campaign.refresh_from_db()
+    assert campaign.status == "open"  # two items still waiting
+    reviews.review_decide_bulk(campaign=campaign, item_ids=[item.pk for item in rest], reviewer=second_officer,
+                               decision="keep", justification="Needed too.", by=by)  # fmt: skip
+    campaign.refresh_from_db()
+    assert campaign.status == "closed" and campaign.closed_by == "oscar" and campaign.close_reason == ""
+    closed = Event.objects.get(action="review.closed", target_id=str(campaign.pk))
+    assert closed.actor_label == "oscar"
+    assert closed.details == {"charter": live_charter.charter.slug, "ended": "answered", "kept": 3, "revoked": 0,
+                              "escalated": 0, "gone": 0}  # fmt: skip
+    assert reviews_task() == {"started": 0, "reminded": 0, "resolved": 0, "closed": 0}  # closed already, not twice
+    assert reviews.review_start(charter=live_charter.charter, by=actor_for(officer)).status == "open"
+
+
+def test_a_fully_answered_review_left_open_is_closed_and_counted_by_the_next_run(campaign, second_officer):
+    # As reviews answered before answers closed them were left: every item kept, the review still open.
+    campaign.items.update(decision="keep", justification="Needed.", decided_at=campaign.created_at, outcome="kept")
+    assert reviews_task() == {"started": 0, "reminded": 0, "resolved": 0, "closed": 1}
+    assert reviews_task()["closed"] == 0
+    campaign.refresh_from_db()
+    assert campaign.status == "closed" and campaign.closed_by == "access-reviews"
+    assert Event.objects.get(action="review.closed").details["ended"] == "answered"
+
+
+def test_an_officer_closes_a_review_early_and_the_waiting_items_are_resolved_as_at_the_deadline(
+    campaign, three, officer, second_officer
+):
+    first = campaign.items.order_by("grant_id").first()
+    reviews.review_decide(item=first, reviewer=second_officer, decision="keep", justification="Needed.",
+                          by=actor_for(second_officer))  # fmt: skip
+    reason = "The partner ended the engagement early."
+    closed = reviews.review_close(campaign=campaign, officer=officer, reason=f"  {reason} ", by=actor_for(officer))
+    assert closed.status == "closed" and closed.closed_by == "olivia" and closed.close_reason == reason
+    assert [status_of(grant) for grant in three] == ["active", "revoked", "revoked"]
+    assert sorted(campaign.items.values_list("outcome", flat=True)) == ["kept", "revoked", "revoked"]
+    unanswered = Event.objects.filter(action="review.item_unanswered")
+    assert unanswered.count() == 2 and {event.actor_label for event in unanswered} == {"olivia"}
+    assert all(reason in event.reason for event in unanswered)
+    event = Event.objects.get(action="review.closed")
+    assert event.reason == reason and event.details["ended"] == "closed_early" and event.details["revoked"] == 2
+    assert reviews_task()["closed"] == 0
+
+
+def test_closing_early_under_a_charter_that_escalates_keeps_the_grants_and_mails_the_officers(campaign, three, officer):
+    ReviewCampaign.objects.filter(pk=campaign.pk).update(unanswered="escalate")
+    reviews.review_close(campaign=campaign, officer=officer, reason="Superseded by the audit review.",
+                         by=actor_for(officer))  # fmt: skip
+    assert [status_of(grant) for grant in three] == ["active"] * 3
+    assert sorted(set(campaign.items.values_list("outcome", flat=True))) == ["escalated"]
+    assert OutboxMessage.objects.filter(key__contains="-escalated").count() == 3
+
+
+def test_closing_needs_a_reason_an_officer_and_an_open_review(campaign, three, officer, auditor):
+    by = actor_for(officer)
+    for reason in ("", "   ", "ok"):
+        with pytest.raises(ValidationError, match="Say in a sentence why"):
+            reviews.review_close(campaign=campaign, officer=officer, reason=reason, by=by)
+    with pytest.raises(ValidationError, match="Only a governance officer closes"):
+        reviews.review_close(campaign=campaign, officer=auditor, reason="I think it is done.", by=actor_for(auditor))
+    campaign.refresh_from_db()
+    assert campaign.status == "open" and [status_of(grant) for grant in three] == ["active"] * 3
+    reviews.review_close(campaign=campaign, officer=officer, reason="The partner ended the engagement.", by=by)
+    with pytest.raises(ValidationError, match="already closed by olivia"):
+        reviews.review_close(campaign=campaign, officer=officer, reason="Closing it again, to be sure.", by=by)
+    assert Event.objects.filter(action="review.closed").count() == 1
+
+
+def test_a_review_closed_early_refuses_further_answers(campaign, officer, second_officer):
+    reviews.review_close(campaign=campaign, officer=officer, reason="The partner ended the engagement.",
+                         by=actor_for(officer))  # fmt: skip
+    item = campaign.items.first()
+    with pytest.raises(ValidationError, match=rf"Review #{campaign.pk} is closed: .* start a new review"):
+        reviews.review_decide(item=item, reviewer=second_officer, decision="keep", justification="Late.",
+                              by=actor_for(second_officer))  # fmt: skip
+
+
+@pytest.mark.postgres
+@committing
+def test_two_reviewers_answering_the_last_two_items_at_once_close_the_review(
+    make_grant, make_request, live_charter, officer, second_officer
+):
+    # Olivia approved the first grant and Oscar the second: each reviews the other's.
+    make_grant()
+    grant_approve(grant=make_request(), approver=second_officer, by=actor_for(second_officer))
+    campaign = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
+    olivias, oscars = campaign.items.get(reviewer=officer), campaign.items.get(reviewer=second_officer)
+
+    errors = []
+
+    def answer_as_olivia():
+        try:
+            reviews.review_decide(item=olivias, reviewer=officer, decision="keep", justification="Hers.",
+                                  by=actor_for(officer))  # fmt: skip
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # Oscar's answer, not committed yet while Olivia answers hers
+        reviews.review_decide(item=oscars, reviewer=second_officer, decision="keep", justification="His.",
+                              by=actor_for(second_officer))  # fmt: skip
+        olivia = threading.Thread(target=answer_as_olivia)
+        olivia.start()
+        assert wait_until(lambda: not olivia.is_alive() or waiting_for_a_lock()), "Olivia's answer went nowhere"
+    olivia.join(timeout=30)
+    assert not olivia.is_alive() and errors == []
+    campaign.refresh_from_db()
+    assert campaign.status == "closed" and Event.objects.filter(action="review.closed").count() == 1
