@@ -127,7 +127,11 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f'{error.instance!r} must be text: put it in quotes, e.g. "{error.instance}".'
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}."
-    if error.validator == "pattern" and error.schema.get("description"):
+    # A field whose description says what a valid value is (a pattern's, a number's) is explained in those words.
+    numeric = error.validator in ("minimum", "exclusiveMinimum") or (
+        error.validator == "type" and error.validator_value in ("integer", "number")
+    )
+    if (error.validator == "pattern" or numeric) and error.schema.get("description"):
         return f"{error.instance!r} must be {error.schema['description']}."
     if error.validator == "oneOf":
         return "give either asset and version, or asset_kind (not both)."

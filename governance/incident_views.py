@@ -68,13 +68,14 @@ def incident_declare(request: HttpRequest, slug: str) -> HttpResponse:
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _reader(request)
     incident = access.incident_get_for_user(user, pk)
+    timings = incidents.incident_timings(incident)
     return render(
         request,
         "governance/incident_detail.html",
         {
             "incident": incident,
-            "steps": incident.steps.order_by("position"),
-            "timings": incidents.incident_timings(incident),
+            "checklist": incidents.incident_checklist(incident, timings),
+            "timings": timings,
             "findings": incident.findings.select_related("grant"),
             "can_act": user.is_officer and incident.status == "open",
         },

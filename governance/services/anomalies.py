@@ -7,10 +7,13 @@ the officers are mailed through the outbox, and the finding opens an incident ru
 joins the charter's open one). A second run in the same window finds the finding already there and
 does nothing again.
 
+A suspension these checks made says so: the trail names the checks as its actor, and an officer (or the closing of
+its incident) can resume it.
+
 The rules, as the charter's `misuse` entries name them:
-- usage_spike (factor, window_minutes=60): allowed decisions in the window exceed ``factor`` times the grant's own
-  average per window over the 24 hours before it (and at least MIN_SPIKE, so a quiet grant's first busy hour
-  is not a finding).
+- usage_spike (factor, window_minutes=60, min_uses=20): allowed decisions in the window exceed ``factor`` times the
+  grant's own average per window over the 24 hours before it, and number at least ``min_uses`` (the rule's floor,
+  so that a quiet grant's first busy hour is not a finding).
 - denied_exports (count, window_minutes=30): the grant's principals were denied ``export_outputs`` on its asset
   ``count`` times or more.
 - outside_window (window_minutes=10): the grant's principals asked for its asset outside its validity window.
@@ -38,7 +41,7 @@ from governance.services.incidents import incident_for_finding
 from governance.services.outbox import mail_enqueue, officer_addresses
 
 CHECKER = Actor.system("anomaly-checks")
-MIN_SPIKE = 20
+DEFAULT_MIN_USES = 20
 BASELINE = timedelta(hours=24)
 HISTORY = timedelta(days=30)
 DEFAULT_WINDOW = {"usage_spike": 60, "denied_exports": 30, "outside_window": 10, "new_client_address": 10}
@@ -54,6 +57,23 @@ class Rule:
 
     def window(self) -> timedelta:
         return timedelta(minutes=int(self.params.get("window_minutes", DEFAULT_WINDOW[self.rule])))
+
+    def last(self) -> str:
+        """The window as a finding says it: "the last hour", "the last 30 minutes"."""
+        return f"the last {_unit(self.window())}"
+
+
+def _duration(span: timedelta) -> str:
+    """A span as people write it: "1 hour", "30 minutes", "1 hour 30 minutes" (not "1:30:00")."""
+    hours, minutes = divmod(round(span.total_seconds() / 60), 60)
+    units = ((hours, "hour"), (minutes, "minute"))
+    return " ".join(f"{count} {unit}{'' if count == 1 else 's'}" for count, unit in units if count) or "0 minutes"
+
+
+def _unit(span: timedelta) -> str:
+    """A span after "the last" or "per": "hour" for one hour, "30 minutes" for thirty."""
+    text = _duration(span)
+    return text.removeprefix("1 ") if text in ("1 hour", "1 minute") else text
 
 
 @dataclass(frozen=True)
@@ -104,13 +124,24 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
         before = _allowed_for(grant, since - BASELINE, since).count()
         baseline = before / (BASELINE / window)
         factor = float(rule.params.get("factor", 5))
-        if recent >= MIN_SPIKE and recent > factor * max(baseline, 1.0):
-            return Broken(rule, f"{recent} uses in {window}, {factor:g}x over its baseline of {baseline:.1f}",
-                          {"recent": recent, "baseline": round(baseline, 2), "factor": factor})  # fmt: skip
+        floor = int(rule.params.get("min_uses", DEFAULT_MIN_USES))
+        if recent >= floor and recent > factor * max(baseline, 1.0):
+            if before:
+                summary = (
+                    f"{recent} uses in {rule.last()}, more than {factor:g}x the grant's average of {baseline:.1f} "
+                    f"per {_unit(window)} over the {_duration(BASELINE)} before"
+                )
+            else:
+                summary = (
+                    f"{recent} uses in {rule.last()}, over the rule's floor of {floor} uses; the grant has no "
+                    "earlier use to compare with"
+                )
+            details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
+            return Broken(rule, summary, details)
     elif rule.rule == "denied_exports":
         denied = _asked_by(grant, since, now).filter(action="decision.deny", details__action="export_outputs").count()
         if denied >= int(rule.params.get("count", 3)):
-            return Broken(rule, f"{denied} denied export attempts in {window}", {"denied": denied})
+            return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
     elif rule.rule == "outside_window":
         outside = [
             codes
@@ -194,3 +225,20 @@ def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
                     found.append(finding)
                     break  # the grant is suspended: the other rules have nothing left to stop
     return found
+
+
+def suspending_finding(grant_id: int) -> AnomalyFinding | None:
+    """For a suspended grant: the finding these checks suspended it for, or None when someone else suspended it.
+
+    The trail names who made the grant's latest suspension. When it was these checks, it was for the grant's latest
+    finding: they check only active grants, so no later finding is made until someone resumes the grant, and a
+    suspension after that is a new one with its own actor (an officer, or these checks with a new finding)."""
+    latest = (
+        Event.objects.filter(action="grant.suspended", target_type=Grant._meta.label_lower, target_id=str(grant_id))
+        .order_by("-id")
+        .values_list("actor_type", "actor_id")
+        .first()
+    )
+    if latest != (CHECKER.type, CHECKER.id):
+        return None
+    return AnomalyFinding.objects.filter(grant_id=grant_id).order_by("-created_at", "-id").first()

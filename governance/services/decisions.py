@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from governance.policy import live
 from governance.policy.bundle import CharterFact, GrantFact, principal_subject
 from governance.policy.snapshot import Snapshot
 from governance.services import limits
+from governance.services.anomalies import suspending_finding
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ MESSAGES = {
     "no_grant": "No grant lets you use this asset. A partner admin can request one.",
     "not_yet_valid": "The grant is not valid yet.",
     "grant_expired": "The grant has expired. A partner admin can request a new one.",
-    "grant_suspended": "The grant is suspended by an officer.",
+    "grant_suspended": "The grant is suspended by an officer.",  # or by the anomaly checks: see _suspended()
     "action_not_permitted": "The grant or its charter does not permit this action on this asset.",
     "purpose_not_permitted": "The grant or its charter does not permit this purpose for this action.",
     "charter_suspended": "The charter this grant stands on is suspended.",
@@ -174,6 +176,7 @@ class Evaluation:
     grant: GrantFact | None
     bundle: str
     charter: CharterFact | None = None
+    denied_by: GrantFact | None = None  # on a deny: the grant whose guardrail gave its code, when one did
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,23 @@ class Allowed:
     bundle: str
 
 
+def _overriding(
+    grants: Iterable[GrantFact],
+    charters: dict[int, CharterFact],
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+) -> tuple[str, GrantFact | None]:
+    """The principal's grant whose deny line overrides an allow for the same use (suspended or held), and its
+    code; ``no_grant`` when there is none (the reference and the guardrails disagree)."""
+    for other in grants:
+        if other.charter_id in charters:
+            code = _why_not(other, charters[other.charter_id], principal_id, request, now, check_session=False)
+            if code in ("grant_suspended", "incident_hold"):
+                return code, other
+    return "no_grant", None
+
+
 def evaluate(
     principal_id: int, request: DecisionRequest, snapshot: Snapshot, now: datetime, *, check_session: bool = True
 ) -> Evaluation:
@@ -194,12 +214,13 @@ def evaluate(
         # enumerated.
         grants = snapshot.candidates(principal_id, request.asset)
         bundle, charters = snapshot.bundle_hash, snapshot.charters
-        best = "no_grant"
+        best, denied_by = "no_grant", None
         for grant in grants:
             charter = charters.get(grant.charter_id)
             if charter is None:
                 continue
             code = _why_not(grant, charter, principal_id, request, now, check_session=check_session)
+            failed: GrantFact | None = grant
             if code is None:
                 allowed = snapshot.index.enforce(
                     principal_subject(principal_id), charter.slug, request.asset, request.action, request.purpose
@@ -209,15 +230,10 @@ def evaluate(
                 # The reference says no although this grant passes every guardrail: a deny line won (another
                 # grant of the principal for the same use is suspended or held), or the two disagree. Either
                 # way: deny.
-                others = [
-                    _why_not(other, charters[other.charter_id], principal_id, request, now, check_session=False)
-                    for other in grants
-                    if other.charter_id in charters
-                ]
-                code = next((other for other in others if other in ("grant_suspended", "incident_hold")), "no_grant")
+                code, failed = _overriding(grants, charters, principal_id, request, now)
             if PROGRESS.index(code) > PROGRESS.index(best):
-                best = code
-        return Evaluation(best, None, bundle)
+                best, denied_by = code, failed
+        return Evaluation(best, None, bundle, denied_by=denied_by)
 
 
 def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) -> Decision:
@@ -238,6 +254,29 @@ def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) 
         bundle=evaluation.bundle,
         grant_id=grant.pk,
     )
+
+
+def _suspended(grant: GrantFact) -> str:
+    """Who suspended the grant, in the deny: the anomaly checks (read from the trail, on this deny only: the allow
+    path reads nothing) or an officer."""
+    try:
+        finding = suspending_finding(grant.pk)
+    except DatabaseError as error:
+        logger.warning("Could not read who suspended grant #%s: %s", grant.pk, error)
+        return "The grant is suspended; an officer can resume it."
+    if finding is None:
+        return MESSAGES["grant_suspended"]
+    return (
+        f"The grant was suspended automatically after anomaly finding #{finding.pk} ({finding.name}) at "
+        f"{finding.created_at:%Y-%m-%d %H:%M} UTC; an officer can resume it."
+    )
+
+
+def _denied(evaluation: Evaluation) -> Decision:
+    code = evaluation.code or "no_grant"
+    if code == "grant_suspended" and evaluation.denied_by is not None:
+        return deny(code, evaluation.bundle, _suspended(evaluation.denied_by))
+    return deny(code, evaluation.bundle)
 
 
 def _failed_closed(error: Exception) -> Decision:
@@ -269,7 +308,7 @@ def _decide_all(
             decided.append(_failed_closed(error))
             continue
         if evaluation.grant is None or evaluation.charter is None:
-            decided.append(deny(evaluation.code or "no_grant", evaluation.bundle))
+            decided.append(_denied(evaluation))
         else:
             decided.append(None)
             allowing.append((position, Allowed(evaluation.grant, evaluation.charter, evaluation.bundle), item))

@@ -66,7 +66,9 @@ def decision_explain(decision_id: str, *, grants: QuerySet[Grant]) -> Explanatio
     )
     if explanation.codes:
         code = explanation.codes[0]
-        explanation.guardrail = f"{code}: {MESSAGES.get(code, 'see the decision contract')}"
+        # The words the decision gave (its event's reason): a suspension's, say, tells who made it.
+        said = event.reason or MESSAGES.get(code, "see the decision contract")
+        explanation.guardrail = f"{code}: {said}"
     if explanation.bundle is None:
         explanation.verdict = (
             "The bundle this decision names is not recorded (yet): bundles are recorded every few seconds, and a "

@@ -8,7 +8,8 @@ decision), place a legal hold on the related records through the trail, and noti
 Each automatic step is claimed and done in one transaction, so a redelivered run repeats nothing.
 
 Every minute the scheduled run escalates steps past their deadline to the officers, once each. Closing needs a
-resolution note; steps left undone are recorded as such.
+resolution note; steps left undone are recorded as such. Closing with release lifts the incident's holds and
+resumes the suspensions its anomaly findings made (never an officer's own suspension).
 
 A drill runs the same checklist and clocks, and records what each automatic step would have done instead of
 doing it: no grant is held, no evidence bundle is made, and nothing is sent to the partner (the host's own
@@ -18,7 +19,7 @@ responders get the notification, marked as a drill). Its timings are kept as evi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -340,8 +341,9 @@ def incident_step_complete(*, step: IncidentStep, by: Actor, note: str, now: dat
 def incident_close(
     *, incident: Incident, by: Actor, resolution: str, release_holds: bool = False, now: datetime | None = None
 ) -> Incident:
-    """Close with a resolution note. Steps not done are marked so; the grants the incident held are released
-    only when the officer says so (access comes back by decision, not by default)."""
+    """Close with a resolution note. Steps not done are marked so. Only when the officer says so, the grants the
+    incident held are released and those its findings suspended are resumed (access comes back by decision, not
+    by default); a suspension an officer made stays."""
     now = now or timezone.now()
     if len(resolution.strip()) < 10:
         raise ValidationError(
@@ -355,8 +357,8 @@ def incident_close(
         )
         if other is not None:
             message = (
-                f"Incident #{other.pk} on the same partner is still open and holds its grants too: close this one "
-                "without releasing, or close that one first."
+                f"Incident #{other.pk} on the same partner is still open and may still need its grants held or "
+                "suspended: close this one without releasing, or close that one first."
             )
             raise ValidationError({"release_holds": message})
     claimed = Incident.objects.filter(pk=incident.pk, status=Incident.Status.OPEN).update(
@@ -371,7 +373,7 @@ def incident_close(
         .values_list("position", flat=True)
     )
     incident.steps.filter(status=IncidentStep.Status.PENDING).update(status=IncidentStep.Status.NOT_DONE)
-    released = _release(incident, by) if release_holds and not incident.drill else []
+    released, resumed = _release(incident, by) if release_holds and not incident.drill else ([], [])
     timings = incident_timings(incident, now=now)
     record(
         action="incident.drill_finished" if incident.drill else "incident.closed",
@@ -383,6 +385,7 @@ def incident_close(
             "steps_not_done": not_done,
             "steps_late": [row.position for row in timings.steps if row.late],
             "released": released,
+            "resumed": resumed,
             "drill": incident.drill,
             "minutes_open": round((now - incident.declared_at).total_seconds() / 60),
         },
@@ -390,16 +393,29 @@ def incident_close(
     return incident
 
 
-def _release(incident: Incident, by: Actor) -> list[int]:
+def _release(incident: Incident, by: Actor) -> tuple[list[int], list[int]]:
+    """Release the grants the incident held, and resume those its findings suspended: the ids of each."""
+    # The anomaly checks import this module to open incidents, so their module is imported here, not above.
+    from governance.services.anomalies import suspending_finding
+
+    reason = f"{_label(incident)} closed: {incident.resolution}"
     held: list[int] = []
     for step in incident.steps.filter(automatic="suspend_grants"):
         held += step.result.get("held", [])
     released = []
     grants = Grant.objects.select_related("partner", "charter", "asset_version", "principal", "partner_role")
-    for grant in grants.filter(pk__in=held, status__in=Grant.LIVE, held_at__isnull=False):
-        grant_services.grant_release(grant=grant, by=by, reason=f"{_label(incident)} closed: {incident.resolution}")
+    for grant in grants.filter(pk__in=held, status__in=Grant.LIVE, held_at__isnull=False).order_by("id"):
+        grant_services.grant_release(grant=grant, by=by, reason=reason)
         released.append(grant.pk)
-    return released
+    resumed = []
+    found = incident.findings.values("grant_id")
+    for grant in grants.filter(pk__in=found, status=Grant.Status.SUSPENDED).order_by("id"):
+        finding = suspending_finding(grant.pk)
+        if finding is None or finding.incident_id != incident.pk:
+            continue  # an officer suspended it, or another incident's finding did: not this incident's to lift
+        grant_services.grant_resume(grant=grant, by=by, reason=reason)
+        resumed.append(grant.pk)
+    return released, resumed
 
 
 # --- Clocks, escalation and timings ---------------------------------------------------------------------------
@@ -444,6 +460,95 @@ def incident_timings(incident: Incident, *, now: datetime | None = None) -> Timi
             notify_due = step.due_at
     on_time = sum(1 for row in rows if row.done_at is not None and not row.late)
     return Timings(rows, on_time, incident.remediation_due_at, notify_due)
+
+
+# --- The checklist as the incident's page shows it ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistLine:
+    """One step as the incident's page shows it, judged late by the same rule as the timings and the trail."""
+
+    step: IncidentStep
+    timing: StepTiming
+    result: str  # what an automatic step did (in a drill: would have done), in words; "" until it has run
+
+    @property
+    def done_late(self) -> bool:
+        return self.timing.done_at is not None and self.timing.late
+
+
+def incident_checklist(incident: Incident, timings: Timings) -> list[ChecklistLine]:
+    """The incident's steps in order, each with its line of ``timings`` (so the page and its "steps on time"
+    agree) and its result in words."""
+    timing_of = {row.position: row for row in timings.steps}
+    return [
+        ChecklistLine(step, timing_of[step.position], step_result_in_words(step) if step.result else "")
+        for step in incident.steps.order_by("position")
+    ]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _grants(pks: list[int]) -> str:
+    return f"{_count(len(pks), 'grant')}: {', '.join(f'#{pk}' for pk in pks)}"
+
+
+def _moment(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _held_in_words(result: dict[str, Any]) -> str:
+    if result.get("drill"):
+        if not result["would_hold"]:
+            return "Would hold no grant: the partner has no live grant."
+        return f"Would hold {_grants(result['would_hold'])}; a drill holds nothing."
+    if not result["held"]:
+        return "Held no grant: the partner had no live grant to hold."
+    return f"Held {_grants(result['held'])}."
+
+
+def _preserved_in_words(result: dict[str, Any]) -> str:
+    if result.get("drill"):
+        return (
+            f"Would preserve {_count(result['events'], 'event')} since "
+            f"{_moment(result['would_preserve_events_since'])}; a drill makes no evidence bundle."
+        )
+    return (
+        f"Preserved the partner's events since {_moment(result['since'])}, with the incident and its findings, "
+        f"under legal hold in evidence bundle #{result['evidence_bundle']} (SHA-256 {result['content_hash'][:12]}…)."
+    )
+
+
+def _notified_in_words(result: dict[str, Any]) -> str:
+    told = f"Notified {_count(len(result['told']), 'responder')} ({', '.join(result['told'])})"
+    if result.get("drill"):
+        if not result["partner_not_told"]:
+            return f"{told}, marked as a drill."
+        return f"{told}, marked as a drill; the partner ({_count(result['partner_not_told'], 'admin')}) was not told."
+    partner = result["partner_told"]
+    if not partner:
+        return f"{told}; the partner has no admin to tell."
+    return f"{told} and told {_count(len(partner), 'partner admin')} that their access is on hold."
+
+
+RESULT_IN_WORDS = {
+    "suspend_grants": _held_in_words,
+    "preserve_evidence": _preserved_in_words,
+    "notify": _notified_in_words,
+}
+
+
+def step_result_in_words(step: IncidentStep) -> str:
+    """What an automatic step did (in a drill: would have done), in a sentence for people. The stored result stays
+    the data the trail recorded; this is the one place that words it."""
+    try:
+        return RESULT_IN_WORDS[step.automatic](step.result)
+    except (KeyError, TypeError, ValueError):
+        # A result of another shape (written by an older version, say) is still shown rather than failing the page.
+        return "; ".join(f"{key.replace('_', ' ')}: {value}" for key, value in step.result.items())
 
 
 @dataclass(frozen=True)

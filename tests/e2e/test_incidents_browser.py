@@ -19,10 +19,12 @@ from playwright.sync_api import Page, expect
 
 from accord.celery import app as celery_app
 from accounts.models import User
+from audit.context import request_context
 from audit.models import Event
 from charters.models import Charter, CharterVersion
-from governance.models import DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
-from governance.services import exits, incidents
+from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
+from governance.services import anomalies, exits, incidents
+from governance.services.decisions import DecisionRequest, decide
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
@@ -130,7 +132,11 @@ def test_an_officer_declares_an_incident_the_worker_holds_the_grant_and_the_offi
         rows = page.locator("tbody tr")
         expect(rows.locator("td:nth-child(4)")).to_have_text(["Done", "Done", "Done", "To do", "To do"])
         expect(page.locator("#step-1")).to_contain_text("by incident-playbook")
-        expect(page.locator("#step-1")).to_contain_text(f"'held': [{grant.pk}]")
+        expect(page.locator("#step-1")).to_contain_text(f"Held 1 grant: #{grant.pk}.")
+        expect(page.locator("#step-3")).to_contain_text("Notified 2 responders")
+        # Done by the worker moments after the declaration: within the pick-up time the deadlines allow.
+        expect(page.locator("tbody .late")).to_have_count(0)
+        expect(page.get_by_label("Clocks")).to_contain_text(re.compile(r"Steps on time\s*3 of 5"))
         expect(page.get_by_label("Clocks")).to_contain_text(
             re.compile(r"Notification\s+due .+\s+sent \d\d:\d\d:\d\d UTC")
         )
@@ -208,7 +214,8 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
         expect(page.locator("main .badge.drill")).to_have_text("Drill")
         expect(page.locator("main")).to_contain_text("A tabletop exercise: no grant is held")
         expect(page.locator("tbody tr td:nth-child(4)")).to_have_text(["Done", "Done", "Done", "To do", "To do"])
-        expect(page.locator("#step-1")).to_contain_text(f"'would_hold': [{grant.pk}]")
+        expect(page.locator("#step-1")).to_contain_text(f"Would hold 1 grant: #{grant.pk}; a drill holds nothing.")
+        expect(page.locator("#step-2")).to_contain_text("a drill makes no evidence bundle")
         expect(page.get_by_text("Evidence preserved under legal hold")).to_have_count(0)
         clocks_count_down(page)
         expect(page.get_by_role("checkbox", name="Release the grants this incident held")).to_have_count(0)
@@ -225,6 +232,44 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
     drill = Incident.objects.get(pk=number)
     assert drill.drill and drill.evidence is None
     assert Event.objects.filter(action="incident.drill_started").count() == 1
+
+
+def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
+    browse: Browse,  # noqa: F811
+    make_grant: MakeGrant,  # noqa: F811
+    officer: User,
+    a_principal: User,
+) -> None:
+    grant = make_grant(actions=["infer"])  # no export_outputs: export attempts are denied
+    with request_context(request_id="", client_address=None):
+        for _ in range(3):
+            decide(a_principal, DecisionRequest("export_outputs", grant.asset_version.fingerprint, "benchmarking"))
+    [finding] = anomalies.anomalies_check()
+    number = AnomalyFinding.objects.get(pk=finding.pk).incident_id
+    assert number is not None
+    take_queued(incidents.RUN_TASK)
+    assert incidents.incident_run(number) == 3
+    asked = DecisionRequest("infer", grant.asset_version.fingerprint, "benchmarking")
+    with request_context(request_id="", client_address=None):
+        message = decide(a_principal, asked).reasons[0]["message"]
+    assert message.startswith(f"The grant was suspended automatically after anomaly finding #{finding.pk}")
+
+    with browse() as page:
+        log_in(page, officer)
+        page.goto(f"/governance/incidents/{number}/")
+        expect(page.get_by_role("heading", name="Anomaly findings")).to_be_visible()
+        page.get_by_role("textbox", name="Resolution").fill("A misconfigured export job; Northwind switched it off.")
+        page.get_by_role("checkbox", name="Release the grants this incident held").check()
+        page.get_by_role("button", name="Close the incident").click()
+        expect(page.locator("ul.messages")).to_contain_text(f"#{number} is closed.")
+        expect(page.locator("main .badge.closed")).to_have_text("Closed")
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.held_at) == (Grant.Status.ACTIVE, None)
+    closed = Event.objects.get(action="incident.closed")
+    assert (closed.details["released"], closed.details["resumed"]) == ([grant.pk], [grant.pk])
+    with request_context(request_id="", client_address=None):
+        assert decide(a_principal, asked).allow is True
 
 
 def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_destruction(

@@ -13,6 +13,7 @@ from audit.models import Event
 from governance.models import AnomalyFinding, Grant, OutboxMessage
 from governance.services import anomalies, outbox
 from governance.services.decisions import DecisionRequest, decide
+from governance.services.explain import decision_explain
 from governance.tasks import anomalies_check as anomalies_task
 from governance.tasks import outbox_send as outbox_task
 
@@ -181,3 +182,142 @@ def test_officers_see_findings_in_the_admin_read_only(steady, a_principal, atlas
     page = client.get(f"/admin/governance/anomalyfinding/{finding.pk}/change/")
     assert page.status_code == 200 and "usage-spike" in page.content.decode()
     assert client.post(f"/admin/governance/anomalyfinding/{finding.pk}/delete/").status_code == 403
+
+
+# --- The spike rule's floor and its words ----------------------------------------------------------------------
+
+
+def spike_floor(charter_text, officer, second_officer, a_admin, floor):
+    """Amend the live charter so that its usage-spike rule has ``floor`` as its min_uses."""
+    from tests.governance.conftest import activate
+
+    activate(
+        charter_text(lambda document: document["misuse"][0]["params"].update(min_uses=floor)),
+        officer,
+        second_officer,
+        accept_by=a_admin,
+    )
+
+
+def test_a_spike_on_a_grant_without_history_says_it_crossed_the_floor(make_grant, a_principal, atlas, now):
+    grant = make_grant()
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+    assert finding.summary == (
+        "25 uses in the last hour, over the rule's floor of 20 uses; the grant has no earlier use to compare with"
+    )
+    assert finding.details == {"recent": 25, "baseline": 0.0, "factor": 5.0, "min_uses": 20}
+    grant.refresh_from_db()
+    assert grant.status_reason == f"Anomaly usage-spike (high): {finding.summary}."
+
+
+def test_a_spike_over_a_baseline_says_by_how_much_in_words(steady, a_principal, atlas, now):
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+    assert finding.summary == (
+        "25 uses in the last hour, more than 5x the grant's average of 1.0 per hour over the 24 hours before"
+    )
+
+
+def test_denied_exports_say_their_window_in_words(make_grant, a_principal, atlas):
+    make_grant(actions=["infer"])
+    use(a_principal, atlas, 3, action="export_outputs")
+    [finding] = anomalies.anomalies_check()
+    assert finding.summary == "3 denied export attempts in the last 30 minutes"
+
+
+def test_the_charters_floor_replaces_the_default_one(
+    make_grant, a_principal, atlas, now, charter_text, officer, second_officer, a_admin
+):
+    make_grant()
+    spike_floor(charter_text, officer, second_officer, a_admin, 40)
+    with time_machine.travel(now - timedelta(minutes=20), tick=False):
+        use(a_principal, atlas, 25)  # a spike under the default floor of 20, not under this charter's
+    with time_machine.travel(now - timedelta(minutes=15), tick=False):
+        assert anomalies.anomalies_check() == []
+    with time_machine.travel(now - timedelta(minutes=10), tick=False):
+        use(a_principal, atlas, 20)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+    assert finding.details["recent"] == 45 and finding.details["min_uses"] == 40
+    assert "over the rule's floor of 40 uses" in finding.summary
+
+
+@pytest.mark.parametrize("floor", [-5, 0, "lots", 2.5])
+def test_a_floor_that_is_not_a_whole_number_of_uses_is_refused(charter_text, officer, floor):
+    from accounts.services import actor_for
+    from charters.documents import CharterDocumentError
+    from charters.services.charters import charter_apply
+
+    text = charter_text(lambda document: document["misuse"][0]["params"].update(min_uses=floor))
+    with pytest.raises(CharterDocumentError) as refused:
+        charter_apply(text=text, by=actor_for(officer), author=officer)
+    [problem] = refused.value.problems
+    assert problem.path == "misuse[0].params.min_uses"
+    assert problem.message == (
+        f"{floor!r} must be a whole number of uses, 1 or more: the fewest uses in the window that count as a "
+        "spike (default 20)."
+    )
+
+
+# --- What a suspended grant's decisions say --------------------------------------------------------------------
+
+
+def test_a_grant_the_checks_suspended_is_denied_with_a_message_that_says_so(steady, a_principal, atlas, now):
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+        [answer] = use(a_principal, atlas, 1)
+    assert answer.reasons == [
+        {
+            "code": "grant_suspended",
+            "message": f"The grant was suspended automatically after anomaly finding #{finding.pk} (usage-spike) "
+            f"at {finding.created_at:%Y-%m-%d %H:%M} UTC; an officer can resume it.",
+        }
+    ]
+    denied = Event.objects.filter(action="decision.deny").latest("id")
+    assert denied.reason == answer.reasons[0]["message"]
+    # Its explanation gives the same words, not the officer's wording of the code.
+    explanation = decision_explain(denied.details["decision_id"], grants=Grant.objects.all())
+    assert explanation.guardrail == f"grant_suspended: {answer.reasons[0]['message']}"
+
+
+def test_a_grant_an_officer_suspended_again_after_resuming_it_says_the_officer_did(
+    steady, a_principal, atlas, now, officer
+):
+    from accounts.services import actor_for
+    from governance.services.grants import grant_resume, grant_suspend
+
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        anomalies.anomalies_check()
+        steady.refresh_from_db()
+        steady = grant_resume(grant=steady, by=actor_for(officer), reason="A load test we announced.")
+        grant_suspend(grant=steady, by=actor_for(officer), reason="On second thoughts, until they explain.")
+        [answer] = use(a_principal, atlas, 1)
+    assert answer.reasons == [{"code": "grant_suspended", "message": "The grant is suspended by an officer."}]
+
+
+def test_a_suspended_grant_that_overrides_a_role_grant_still_says_the_checks_suspended_it(
+    steady, make_grant, partner_a, a_principal, atlas, now
+):
+    from governance.services.roles import partner_role_add_member, partner_role_create
+    from tests.conftest import SETUP
+
+    with time_machine.travel(now - timedelta(minutes=5), tick=False):
+        use(a_principal, atlas, 25)
+    with time_machine.travel(now, tick=False):
+        [finding] = anomalies.anomalies_check()
+        role = partner_role_create(partner=partner_a, slug="eval-jobs", by=SETUP)
+        partner_role_add_member(role=role, principal=a_principal, by=SETUP)
+        make_grant(principal=None, partner_role=role)  # would allow, but the suspended grant's deny line wins
+        [answer] = use(a_principal, atlas, 1)
+    [reason] = answer.reasons
+    assert reason["code"] == "grant_suspended"
+    assert reason["message"].startswith(f"The grant was suspended automatically after anomaly finding #{finding.pk}")

@@ -409,3 +409,9 @@ def test_partner_admins_request_grants_through_the_api(api_as, a_admin, a_princi
     assert response.json()["status"] == "requested"
     listed = api_as(a_admin).client.get("/api/v1/grants").json()["results"]
     assert [grant["id"] for grant in listed] == [response.json()["id"]]
+
+
+def test_a_grant_an_officer_suspended_is_denied_saying_an_officer_did(gateway, make_grant, atlas, officer):
+    grant_suspend(grant=make_grant(), by=actor_for(officer), reason="Misuse suspected.")
+    [reason] = ask(gateway, atlas)["reasons"]
+    assert reason == {"code": "grant_suspended", "message": "The grant is suspended by an officer."}

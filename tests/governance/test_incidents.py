@@ -3,6 +3,7 @@
 closing with a resolution, the pages, and the incident an anomaly finding opens."""
 
 import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from audit.models import Event, EvidenceBundle
 from governance.models import AnomalyFinding, Grant, Incident, IncidentStep, OutboxMessage
 from governance.services import anomalies, incidents
 from governance.services.decisions import DecisionRequest, decide
+from governance.services.grants import grant_resume, grant_suspend
 from governance.tasks import incident_run as incident_task
 
 SECURITY, LEGAL = "security@meridian.example", "legal@meridian.example"
@@ -490,3 +492,191 @@ def test_an_automatic_step_is_not_ticked_off_by_hand(live_charter, make_grant, o
         incidents.incident_step_complete(step=first, by=actor_for(officer), note="done it myself")
     incidents.incident_run(incident.pk)
     assert Grant.objects.filter(held_at__isnull=False).count() == 1  # the worker still did it
+
+
+# --- Closing releases what the incident's findings suspended ---------------------------------------------------
+
+
+def finding_incident(grant, principal, at):
+    """The incident that a finding on ``grant`` (denied export attempts at ``at``) opens; the grant is suspended."""
+    with time_machine.travel(at, tick=False):
+        probe_exports(principal, grant.asset_version.fingerprint)
+    with time_machine.travel(at + timedelta(minutes=1), tick=False):
+        [finding] = anomalies.anomalies_check()
+    assert Grant.objects.get(pk=grant.pk).status == Grant.Status.SUSPENDED
+    return AnomalyFinding.objects.select_related("incident").get(pk=finding.pk).incident
+
+
+def test_closing_with_release_resumes_the_grant_its_finding_suspended(
+    make_grant, officer, a_principal, atlas, api_as, T
+):
+    grant = make_grant(actions=["infer"])  # no export_outputs: export attempts are denied
+    incident = finding_incident(grant, a_principal, T)
+    incidents.incident_run(incident.pk)  # and the playbook holds it too
+    assert ask(api_as, a_principal, atlas)["reasons"][0]["code"] == "grant_suspended"
+
+    incidents.incident_close(
+        incident=incident, by=actor_for(officer), resolution="A misconfigured export job; fixed.", release_holds=True
+    )
+
+    grant.refresh_from_db()
+    assert (grant.status, grant.held_at) == (Grant.Status.ACTIVE, None)
+    resumed = Event.objects.get(action="grant.resumed", target_id=str(grant.pk))
+    assert resumed.actor_id == str(officer.pk)
+    assert resumed.reason == f"Incident #{incident.pk} closed: A misconfigured export job; fixed."
+    closed = Event.objects.get(action="incident.closed")
+    assert (closed.details["released"], closed.details["resumed"]) == ([grant.pk], [grant.pk])
+    assert resumed.id < closed.id  # in the closing transaction, before its record
+    assert ask(api_as, a_principal, atlas)["allow"] is True
+
+
+def test_closing_with_release_keeps_the_suspensions_an_officer_made(make_grant, demo_registry, officer, a_principal, T):
+    again = make_grant(actions=["infer"])
+    by_hand = make_grant(actions=["infer"], asset_version=demo_registry["atlas-7b 1.1"])
+    incident = finding_incident(again, a_principal, T)
+    by = actor_for(officer)
+    grant_resume(grant=Grant.objects.get(pk=again.pk), by=by, reason="Their export job, explained.")
+    grant_suspend(grant=Grant.objects.get(pk=again.pk), by=by, reason="Until they confirm it is switched off.")
+    grant_suspend(grant=by_hand, by=by, reason="Their admin asked us to pause it.")
+
+    incidents.incident_close(incident=incident, by=by, resolution="Explained; two pauses stay.", release_holds=True)
+
+    assert {grant.status for grant in Grant.objects.filter(pk__in=[again.pk, by_hand.pk])} == {Grant.Status.SUSPENDED}
+    assert Event.objects.filter(action="grant.resumed").count() == 1  # the officer's own, before closing
+    assert Event.objects.get(action="incident.closed").details["resumed"] == []
+
+
+def test_closing_with_release_leaves_what_another_incidents_finding_suspended(
+    make_grant, demo_registry, officer, a_principal, T
+):
+    earlier = make_grant(actions=["infer"])
+    later = make_grant(actions=["infer"], asset_version=demo_registry["atlas-7b 1.1"])
+    first = finding_incident(earlier, a_principal, T)
+    by = actor_for(officer)
+    incidents.incident_close(incident=first, by=by, resolution="Suspended until the partner answers.")
+    second = finding_incident(later, a_principal, T + timedelta(minutes=5))
+    assert second.pk != first.pk
+
+    incidents.incident_close(incident=second, by=by, resolution="Their probing job, stopped.", release_holds=True)
+
+    assert Grant.objects.get(pk=later.pk).status == Grant.Status.ACTIVE
+    assert Grant.objects.get(pk=earlier.pk).status == Grant.Status.SUSPENDED  # the first incident's, kept
+    assert Event.objects.get(action="incident.closed", target_id=str(second.pk)).details["resumed"] == [later.pk]
+
+
+def test_release_is_refused_while_another_open_incident_may_still_need_the_suspension(
+    make_grant, live_charter, officer, a_principal, T
+):
+    grant = make_grant(actions=["infer"])
+    incident = finding_incident(grant, a_principal, T)
+    other = declare(live_charter, officer)
+    by = actor_for(officer)
+
+    with pytest.raises(ValidationError) as refused:
+        incidents.incident_close(incident=incident, by=by, resolution="Explained by the partner.", release_holds=True)
+
+    assert refused.value.message_dict["release_holds"] == [
+        f"Incident #{other.pk} on the same partner is still open and may still need its grants held or suspended: "
+        "close this one without releasing, or close that one first."
+    ]
+    assert Incident.objects.get(pk=incident.pk).status == Incident.Status.OPEN
+    assert Grant.objects.get(pk=grant.pk).status == Grant.Status.SUSPENDED
+    assert not Event.objects.filter(action__in=("grant.resumed", "incident.closed")).exists()
+
+    incidents.incident_close(incident=other, by=by, resolution="Part of the same export job.")
+    incidents.incident_close(incident=incident, by=by, resolution="Explained by the partner.", release_holds=True)
+    assert Grant.objects.get(pk=grant.pk).status == Grant.Status.ACTIVE
+
+
+# --- The checklist as the page shows it ------------------------------------------------------------------------
+
+
+def row(page, position):
+    """The checklist row of step ``position`` in a rendered incident page."""
+    match = re.search(rf'<tr id="step-{position}">(.*?)</tr>', page, re.DOTALL)
+    assert match is not None, page
+    return match.group(1)
+
+
+def test_the_page_marks_late_only_the_steps_the_timings_count_late(client, make_grant, live_charter, officer, T):
+    make_grant()
+    with time_machine.travel(T, tick=False):
+        incident = declare(live_charter, officer)
+    with time_machine.travel(T + timedelta(seconds=20), tick=False):
+        incidents.incident_run(incident.pk)  # "at once", as a worker picks it up
+    with time_machine.travel(T + timedelta(hours=50), tick=False):  # two hours past the partner's 48
+        incidents.incident_step_complete(step=step(incident, 4), by=actor_for(officer), note="On a call.")
+        client.force_login(officer)
+        page = shown(client.get(f"/governance/incidents/{incident.pk}/"))
+        timings = incidents.incident_timings(incident)
+    late = [position for position in range(1, 6) if ">late<" in row(page, position)]
+    assert late == [timing.position for timing in timings.steps if timing.late and timing.done_at] == [4]
+    assert re.search(r"Steps on time</strong><br>\s*3 of 5", page)
+
+
+def test_the_page_says_what_the_automatic_steps_did_in_sentences(client, make_grant, live_charter, officer):
+    grant = make_grant()
+    incident = declare(live_charter, officer)
+    incidents.incident_run(incident.pk)
+    incident.refresh_from_db()
+    client.force_login(officer)
+    page = shown(client.get(f"/governance/incidents/{incident.pk}/"))
+    assert f"Held 1 grant: #{grant.pk}." in row(page, 1)
+    assert f"under legal hold in evidence bundle #{incident.evidence_id} (SHA-256 " in row(page, 2)
+    told = f"Notified 2 responders ({LEGAL}, {SECURITY}) and told 1 partner admin that their access is on hold."
+    assert told in row(page, 3)
+    assert "{'" not in page
+
+
+def test_a_drills_page_says_what_its_automatic_steps_would_have_done(client, make_grant, live_charter, officer):
+    grant = make_grant()
+    drill = declare(live_charter, officer, drill=True)
+    incidents.incident_run(drill.pk)
+    client.force_login(officer)
+    page = shown(client.get(f"/governance/incidents/{drill.pk}/"))
+    assert f"Would hold 1 grant: #{grant.pk}; a drill holds nothing." in row(page, 1)
+    events = step(drill, 2).result["events"]
+    assert f"Would preserve {events} events since " in row(page, 2)
+    told = f"Notified 2 responders ({LEGAL}, {SECURITY}), marked as a drill; the partner (1 admin) was not told."
+    assert told in row(page, 3)
+    assert "{'" not in page
+
+
+@pytest.mark.parametrize(
+    ("automatic", "result", "words"),
+    [
+        ("suspend_grants", {"held": [3]}, "Held 1 grant: #3."),
+        ("suspend_grants", {"held": [3, 4]}, "Held 2 grants: #3, #4."),
+        ("suspend_grants", {"held": []}, "Held no grant: the partner had no live grant to hold."),
+        ("suspend_grants", {"drill": True, "would_hold": [3]}, "Would hold 1 grant: #3; a drill holds nothing."),
+        ("suspend_grants", {"drill": True, "would_hold": []}, "Would hold no grant: the partner has no live grant."),
+        (
+            "preserve_evidence",
+            {"evidence_bundle": 7, "content_hash": "0123456789abcdef" * 4, "since": "2026-04-01T10:00:00+00:00"},
+            "Preserved the partner's events since 2026-04-01 10:00 UTC, with the incident and its findings, under "
+            "legal hold in evidence bundle #7 (SHA-256 0123456789ab…).",
+        ),
+        (
+            "preserve_evidence",
+            {"drill": True, "would_preserve_events_since": "2026-04-01T10:00:00+00:00", "events": 1},
+            "Would preserve 1 event since 2026-04-01 10:00 UTC; a drill makes no evidence bundle.",
+        ),
+        (
+            "notify",
+            {"told": ["a@x.example"], "partner_told": []},
+            "Notified 1 responder (a@x.example); the partner has no admin to tell.",
+        ),
+        (
+            "notify",
+            {"told": ["a@x.example", "b@x.example"], "partner_told": ["p@y.example", "q@y.example"]},
+            "Notified 2 responders (a@x.example, b@x.example) and told 2 partner admins that their access is on hold.",
+        ),
+        (
+            "notify",
+            {"drill": True, "told": ["a@x.example"], "partner_not_told": 0},
+            "Notified 1 responder (a@x.example), marked as a drill.",
+        ),
+    ],
+)
+def test_each_automatic_result_reads_as_a_sentence(automatic, result, words):
+    assert incidents.step_result_in_words(IncidentStep(automatic=automatic, result=result)) == words
