@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -19,6 +20,23 @@ def request_user(request: Any) -> User:
     """The signed-in user of a Django or DRF request, as Accord's User: only ever called behind
     login_required or DRF's IsAuthenticated, so it is never anonymous."""
     return cast(User, request.user)
+
+
+def host_member_required(request: Any, what: str) -> User:
+    """The signed-in user when they are one of the host's officers or auditors; a 403 naming ``what`` otherwise
+    (pages say which of them refused: "Incidents are for the host's officers and auditors.")."""
+    user = request_user(request)
+    if not user.is_host_member:
+        raise PermissionDenied(f"{what} are for the host's officers and auditors.")
+    return user
+
+
+def officer_required(request: Any, refusal: str) -> User:
+    """The signed-in user when they are a governance officer; a 403 with ``refusal`` (what only officers do)."""
+    user = request_user(request)
+    if not user.is_officer:
+        raise PermissionDenied(refusal)
+    return user
 
 
 def active_officers() -> QuerySet[User]:

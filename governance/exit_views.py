@@ -19,7 +19,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accord.validation import errors_on
-from accounts.access import request_user
+from accounts.access import officer_required, request_user
 from accounts.models import Partner, User
 from accounts.services import actor_for
 from audit import chain
@@ -31,10 +31,7 @@ from governance.services import artefacts, destruction, exits
 
 
 def _officer(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.is_officer:
-        raise PermissionDenied("Only governance officers run exits and destructions.")
-    return user
+    return officer_required(request, "Only governance officers run exits and destructions.")
 
 
 def _json_download(content: object, filename: str) -> HttpResponse:

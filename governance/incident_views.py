@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import request_user
+from accounts.access import host_member_required, officer_required
 from accounts.models import User
 from accounts.services import actor_for
 from charters.access import charter_get_for_user
@@ -20,17 +20,11 @@ from governance.services import incidents
 
 
 def _reader(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.is_host_member:
-        raise PermissionDenied("Incidents are for the host's officers and auditors.")
-    return user
+    return host_member_required(request, "Incidents")
 
 
 def _officer(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.is_officer:
-        raise PermissionDenied("Only governance officers run incidents.")
-    return user
+    return officer_required(request, "Only governance officers run incidents.")
 
 
 @login_required

@@ -13,27 +13,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.validation import is_whole_number
-from accounts.access import request_user
+from accounts.access import host_member_required, officer_required
 from accounts.models import User
 from accounts.services import actor_for
 from charters.models import Charter
-from governance import access
 from governance.models import ReviewCampaign
 from governance.services import reviews as review_services
 
 
 def _reader(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not access.can_see_bundles(user):
-        raise PermissionDenied("Access reviews are for the host's officers and auditors.")
-    return user
+    return host_member_required(request, "Access reviews")
 
 
 def _officer(request: HttpRequest) -> User:
-    user = _reader(request)
-    if not user.is_officer:
-        raise PermissionDenied("Only governance officers answer or close access reviews; auditors read them.")
-    return user
+    _reader(request)
+    return officer_required(request, "Only governance officers answer or close access reviews; auditors read them.")
 
 
 @login_required

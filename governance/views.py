@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.validation import errors_on, is_whole_number
-from accounts.access import partners_visible_to, request_user
+from accounts.access import host_member_required, partners_visible_to, request_user
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import actor_for
@@ -172,16 +172,8 @@ def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Policy bundles ---------------------------------------------------------------------------------------
 
 
-def _host_reader(request: HttpRequest, what: str) -> User:
-    """The signed-in user, when they are one of the host's officers or auditors; a 403 naming ``what`` if not."""
-    user = request_user(request)
-    if not access.can_see_bundles(user):
-        raise PermissionDenied(f"{what} are for the host's officers and auditors.")
-    return user
-
-
 def _bundle_reader(request: HttpRequest) -> User:
-    return _host_reader(request, "Policy bundles")
+    return host_member_required(request, "Policy bundles")
 
 
 @login_required
@@ -246,7 +238,7 @@ def bundle_diff(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def decision_explain(request: HttpRequest) -> HttpResponse:
-    user = _host_reader(request, "Decision explanations")
+    user = host_member_required(request, "Decision explanations")
     decision_id = request.GET.get("decision", "").strip()
     explanation = None
     if decision_id:
@@ -267,7 +259,7 @@ WORKER_PATIENCE_SECONDS = 30
 @login_required
 def whatif_list(request: HttpRequest) -> HttpResponse:
     """GET: the what-if runs (of one version with ?version=). POST: queue a run and show its page."""
-    user = _host_reader(request, "What-if replays")
+    user = host_member_required(request, "What-if replays")
     if request.method == "POST":
         form = WhatIfForm(request.POST)
         version = grant = None
@@ -297,7 +289,7 @@ def whatif_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _host_reader(request, "What-if replays")
+    host_member_required(request, "What-if replays")
     runs = WhatIfRun.objects.select_related("charter_version__charter", "grant", "requested_by")
     run = get_object_or_404(runs, pk=pk)
     report = whatif_services.Report.from_json(run.report) if run.report else None
