@@ -33,9 +33,10 @@ run: $(VENV)/.run-installed  ## install, migrate, load demo data, start web + wo
 
 test: lint typecheck unit  ## install, then run ruff, mypy and the test suite
 
-lint: $(VENV)/.dev-installed  ## ruff: lint and format check
+lint: $(VENV)/.dev-installed  ## ruff (lint and format check) and import-linter (the layers in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.dev-installed  ## mypy with django-stubs
 	$(BIN)/mypy .

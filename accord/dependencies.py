@@ -1,7 +1,7 @@
 """When a service Accord needs does not answer: what counts as that, and the answer people and programs get.
 
-The decision point answers a deny (governance/apis.py); every other API call answers 503 in the API's error shape
-with a Retry-After header; pages answer a styled 503 page that needs neither the database nor the session.
+The decision point answers a deny (governance/decisions/apis.py); every other API call answers 503 in the API's
+error shape with a Retry-After header; pages answer a styled 503 page that needs neither the database nor the session.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class UnreadableAddressMiddleware:
 
 class DatabaseDeadlineMiddleware:
     """Within a web request, one answer of the database is waited for at most ACCORD_DB_REQUEST_TIMEOUT seconds
-    (the session lookup and save included); the decision point asks for less (governance/apis.py)."""
+    (the session lookup and save included); the decision point asks for less (governance/decisions/apis.py)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

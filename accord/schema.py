@@ -64,7 +64,8 @@ class AccordAutoSchema(AutoSchema):
             codes.append("400")
         if not public:
             codes += ["401", "403"]
-        # The decision point answers a failing dependency, or an unknown asset, with a deny (governance/apis.py).
+        # The decision point answers a failing dependency, or an unknown asset, with a deny
+        # (governance/decisions/apis.py).
         fail_closed = getattr(self.view, "fail_closed", False)
         if (has_path or has_body or names_object) and not fail_closed:
             codes.append("404")

@@ -50,8 +50,8 @@ def main() -> None:
 
     from audit.trail import Actor
     from governance.models import DataKey
-    from governance.services import artefacts, destruction
-    from governance.services.demo import seed_demo
+    from governance.ops.demo import seed_demo
+    from governance.vault import artefacts, destruction
 
     say(f"Scratch folder {scratch}: migrating and seeding")
     call_command("migrate", verbosity=0)

@@ -39,7 +39,7 @@ def main() -> None:
 
     from accounts.models import User
     from charters.models import AssetVersion
-    from governance.services import decisions
+    from governance.decisions import services as decisions
 
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as quiet:

@@ -67,9 +67,9 @@ def main() -> None:
     from audit.trail import Actor
     from charters.models import AssetVersion
     from charters.services.policy_feed import policy_head
+    from governance.grants.services import grant_resume, grant_suspend
     from governance.models import Grant
     from governance.policy.live import _redis, process_reports, report_prefix
-    from governance.services.grants import grant_resume, grant_suspend
 
     token = json.loads(tokens_file.read_text())["partners"]["northwind"]["principal"]
     principal = User.objects.get(username="northwind-gateway")

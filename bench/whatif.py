@@ -40,7 +40,7 @@ def say(text: str) -> None:
 def amendment(world: Any, rng: random.Random) -> Any:
     """One generated charter with some of its permissions taken away, as a candidate."""
     from governance.policy.bundle import CharterTerms
-    from governance.services.whatif import Candidate
+    from governance.whatif.services import Candidate
 
     charter = max(world.charters, key=lambda fact: len(fact.terms.active_shared))
     # Purposes sorted before drawing, as in synthetic.terms: a seed must give one amendment in every process.
@@ -113,7 +113,7 @@ def main() -> None:
 
     from governance.policy import synthetic
     from governance.policy.snapshot import Snapshot
-    from governance.services import whatif
+    from governance.whatif import services as whatif
 
     call_command("migrate", verbosity=0)
     rng = random.Random(options.seed)

@@ -1,20 +1,23 @@
 from django.urls import path
 
-from governance import apis, exit_apis
+from governance.decisions import apis as decision_apis
+from governance.exits import apis as exit_apis
+from governance.grants import apis as grant_apis
+from governance.policy import apis as policy_apis
 
 urlpatterns = [
-    path("decisions", apis.DecisionApi.as_view(), name="decide"),
-    path("decisions/batch", apis.DecisionBatchApi.as_view(), name="decide-batch"),
-    path("sessions", apis.SessionOpenApi.as_view(), name="session-open"),
-    path("grants", apis.GrantListApi.as_view(), name="grant-list"),
-    path("grants/request", apis.GrantRequestApi.as_view(), name="grant-request"),
-    path("roles", apis.PartnerRoleListApi.as_view(), name="role-list"),
-    path("roles/create", apis.PartnerRoleCreateApi.as_view(), name="role-create"),
-    path("roles/<slug:slug>/members", apis.PartnerRoleMemberApi.as_view(), name="role-members"),
-    path("policy/bundles", apis.BundleListApi.as_view(), name="bundle-list"),
-    path("policy/bundles/diff", apis.BundleDiffApi.as_view(), name="bundle-diff"),
-    path("policy/bundles/<str:ref>", apis.BundleDetailApi.as_view(), name="bundle-detail"),
-    path("policy/bundles/<str:ref>/rollback", apis.BundleRollbackApi.as_view(), name="bundle-rollback"),
+    path("decisions", decision_apis.DecisionApi.as_view(), name="decide"),
+    path("decisions/batch", decision_apis.DecisionBatchApi.as_view(), name="decide-batch"),
+    path("sessions", decision_apis.SessionOpenApi.as_view(), name="session-open"),
+    path("grants", grant_apis.GrantListApi.as_view(), name="grant-list"),
+    path("grants/request", grant_apis.GrantRequestApi.as_view(), name="grant-request"),
+    path("roles", grant_apis.PartnerRoleListApi.as_view(), name="role-list"),
+    path("roles/create", grant_apis.PartnerRoleCreateApi.as_view(), name="role-create"),
+    path("roles/<slug:slug>/members", grant_apis.PartnerRoleMemberApi.as_view(), name="role-members"),
+    path("policy/bundles", policy_apis.BundleListApi.as_view(), name="bundle-list"),
+    path("policy/bundles/diff", policy_apis.BundleDiffApi.as_view(), name="bundle-diff"),
+    path("policy/bundles/<str:ref>", policy_apis.BundleDetailApi.as_view(), name="bundle-detail"),
+    path("policy/bundles/<str:ref>/rollback", policy_apis.BundleRollbackApi.as_view(), name="bundle-rollback"),
     path("exits", exit_apis.ExitListApi.as_view(), name="exit-list"),
     path("exits/<int:pk>", exit_apis.ExitDetailApi.as_view(), name="exit-detail"),
     path("exits/<int:pk>/report", exit_apis.ExitReportApi.as_view(), name="exit-report"),

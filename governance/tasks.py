@@ -8,18 +8,18 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError
 
-from governance.services.anomalies import anomalies_check as anomalies_check_service
-from governance.services.bundles import bundles_record
-from governance.services.destruction import destructions_run as destructions_run_service
-from governance.services.exits import exit_run as exit_run_service
-from governance.services.exits import exits_tick
-from governance.services.expiry import expiry_run as expiry_run_service
-from governance.services.heartbeats import worker_heartbeat_record
-from governance.services.incidents import incident_run as incident_run_service
-from governance.services.incidents import incidents_run as incidents_run_service
-from governance.services.outbox import outbox_send as outbox_send_service
-from governance.services.reviews import reviews_run as reviews_run_service
-from governance.services.whatif import whatif_run as whatif_run_service
+from governance.anomalies.services import anomalies_check as anomalies_check_service
+from governance.exits.services import exit_run as exit_run_service
+from governance.exits.services import exits_tick
+from governance.grants.expiry import expiry_run as expiry_run_service
+from governance.incidents.services import incident_run as incident_run_service
+from governance.incidents.services import incidents_run as incidents_run_service
+from governance.ops.heartbeats import worker_heartbeat_record
+from governance.outbox.services import outbox_send as outbox_send_service
+from governance.policy.bundles import bundles_record
+from governance.reviews.services import reviews_run as reviews_run_service
+from governance.vault.destruction import destructions_run as destructions_run_service
+from governance.whatif.services import whatif_run as whatif_run_service
 
 logger = logging.getLogger(__name__)
 

@@ -1,25 +1,32 @@
 from django.urls import path
 
-from governance import exit_views, incident_views, review_views, views
+from governance.exits import views as exit_views
+from governance.grants import views as grant_views
+from governance.incidents import views as incident_views
+from governance.ops import views as ops_views
+from governance.policy import views as policy_views
+from governance.reviews import views as review_views
+from governance.vault import views as vault_views
+from governance.whatif import views as whatif_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("grants/", views.grant_list, name="grant-list"),
-    path("grants/request/", views.grant_request, name="grant-request"),
-    path("grants/<int:pk>/<str:transition>/", views.grant_transition, name="grant-transition"),
-    path("governance/charters/<slug:slug>/terminate/", views.charter_terminate, name="charter-terminate"),
-    path("governance/bundles/", views.bundle_list, name="bundle-list"),
+    path("", ops_views.home, name="home"),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("grants/", grant_views.grant_list, name="grant-list"),
+    path("grants/request/", grant_views.grant_request, name="grant-request"),
+    path("grants/<int:pk>/<str:transition>/", grant_views.grant_transition, name="grant-transition"),
+    path("governance/charters/<slug:slug>/terminate/", grant_views.charter_terminate, name="charter-terminate"),
+    path("governance/bundles/", policy_views.bundle_list, name="bundle-list"),
     path("governance/reviews/", review_views.review_list, name="review-list"),
     path("governance/reviews/<int:pk>/", review_views.review_detail, name="review-detail"),
     path("governance/reviews/<int:pk>/close/", review_views.review_close, name="review-close"),
     path("governance/reviews/<int:pk>/report.csv", review_views.review_report, name="review-report"),
-    path("governance/what-if/", views.whatif_list, name="whatif-list"),
-    path("governance/what-if/<int:pk>/", views.whatif_detail, name="whatif-detail"),
-    path("governance/decisions/explain/", views.decision_explain, name="decision-explain"),
-    path("governance/bundles/diff/", views.bundle_diff, name="bundle-diff"),
-    path("governance/bundles/<str:ref>/", views.bundle_detail, name="bundle-detail"),
-    path("governance/bundles/<str:ref>/rollback/", views.bundle_rollback, name="bundle-rollback"),
+    path("governance/what-if/", whatif_views.whatif_list, name="whatif-list"),
+    path("governance/what-if/<int:pk>/", whatif_views.whatif_detail, name="whatif-detail"),
+    path("governance/decisions/explain/", policy_views.decision_explain, name="decision-explain"),
+    path("governance/bundles/diff/", policy_views.bundle_diff, name="bundle-diff"),
+    path("governance/bundles/<str:ref>/", policy_views.bundle_detail, name="bundle-detail"),
+    path("governance/bundles/<str:ref>/rollback/", policy_views.bundle_rollback, name="bundle-rollback"),
     path("governance/incidents/", incident_views.incident_list, name="incident-list"),
     path("governance/incidents/<int:pk>/", incident_views.incident_detail, name="incident-detail"),
     path(
@@ -34,9 +41,9 @@ urlpatterns = [
     path("governance/exits/<int:pk>/", exit_views.exit_detail, name="exit-detail"),
     path("governance/exits/<int:pk>/report.json", exit_views.exit_report, name="exit-report"),
     path("governance/exits/<int:pk>/items/<int:item>/migrated/", exit_views.exit_item_migrated, name="exit-migrated"),
-    path("governance/keys/<str:key_id>/cancel/", exit_views.key_cancel, name="key-cancel"),
-    path("governance/keys/<str:key_id>/destroy/", exit_views.key_destroy, name="key-destroy"),
-    path("governance/certificates/<str:number>/", exit_views.certificate_detail, name="certificate-detail"),
-    path("governance/artefacts/", exit_views.artefact_list, name="artefact-list"),
-    path("governance/artefacts/<str:uid>/", exit_views.artefact_download, name="artefact-download"),
+    path("governance/keys/<str:key_id>/cancel/", vault_views.key_cancel, name="key-cancel"),
+    path("governance/keys/<str:key_id>/destroy/", vault_views.key_destroy, name="key-destroy"),
+    path("governance/certificates/<str:number>/", vault_views.certificate_detail, name="certificate-detail"),
+    path("governance/artefacts/", vault_views.artefact_list, name="artefact-list"),
+    path("governance/artefacts/<str:uid>/", vault_views.artefact_download, name="artefact-download"),
 ]

@@ -23,10 +23,10 @@ from accounts.models import Organisation, Partner, User
 from accounts.roles import Role
 from accounts.services import api_token_issue, host_organisation_ensure, partner_create, user_create
 from audit.trail import Actor
-from governance.authentication import users as decision_users
+from governance.decisions.authentication import users as decision_users
 from governance.policy import live
 from governance.policy.bundle import forget_documents
-from governance.services.bundles import bundles_forget
+from governance.policy.bundles import bundles_forget
 
 TEST_PASSWORD = "correct horse battery staple"
 

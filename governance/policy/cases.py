@@ -35,14 +35,14 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
+from governance.decisions import services as decisions
+from governance.grants.roles import partner_role_add_member, partner_role_create
+from governance.grants.services import grant_approve, grant_hold, grant_request, grant_revoke, grant_suspend
 from governance.models import PartnerRole, PolicyBundle
+from governance.ops.demo import SeedResult, seed_registry
 from governance.policy import live
 from governance.policy.bundle import Bundle, enforcer_for, principal_subject
-from governance.services import decisions
-from governance.services.bundles import bundle_lines
-from governance.services.demo import SeedResult, seed_registry
-from governance.services.grants import grant_approve, grant_hold, grant_request, grant_revoke, grant_suspend
-from governance.services.roles import partner_role_add_member, partner_role_create
+from governance.policy.selectors import bundle_lines
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "case.schema.json"
 REPOSITORY = Path(settings.BASE_DIR)

@@ -22,10 +22,10 @@ from accord.pagination import MAX_LIMIT
 from accounts.services import actor_for
 from audit.apis import NewestFirst
 from audit.models import Event
-from governance.apis import DecisionInputSerializer
+from governance.decisions.apis import DecisionInputSerializer
+from governance.grants.roles import partner_role_create
 from governance.models import PolicyBundle
-from governance.services import bundles
-from governance.services.roles import partner_role_create
+from governance.policy import bundles
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401 (fixtures used below)
 from tests.governance.conftest import _fresh_usage_counters, atlas, live_charter, make_grant, make_request  # noqa: F401
 

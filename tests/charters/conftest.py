@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from governance.services.demo import ASSETS, demo_fingerprint
+from governance.ops.demo import ASSETS, demo_fingerprint
 from tests.conftest import RUN_CHARTER_WINDOW, CharterWindow
 from tests.factories import AssetFactory, AssetVersionFactory
 

@@ -20,7 +20,7 @@ from charters.services.charters import (
     charter_version_return,
     charter_version_submit,
 )
-from governance.services.demo import demo_fingerprint
+from governance.ops.demo import demo_fingerprint
 from tests.conftest import SETUP
 
 

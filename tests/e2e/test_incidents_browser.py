@@ -22,9 +22,11 @@ from accounts.models import User
 from audit.context import request_context
 from audit.models import Event
 from charters.models import Charter, CharterVersion
+from governance.anomalies import services as anomalies
+from governance.decisions.services import DecisionRequest, decide
+from governance.exits import services as exits
+from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
-from governance.services import anomalies, exits, incidents
-from governance.services.decisions import DecisionRequest, decide
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)

@@ -19,10 +19,10 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from audit.models import Event
 from charters.models import CharterVersion
+from governance.decisions.services import DecisionRequest, decide_batch
 from governance.models import Grant, PolicyBundle, WhatIfRun
-from governance.services.bundles import bundles_record
-from governance.services.decisions import DecisionRequest, decide_batch
-from governance.services.whatif import RUN_TASK, whatif_run
+from governance.policy.bundles import bundles_record
+from governance.whatif.services import RUN_TASK, whatif_run
 from tests.charters.conftest import charter_text, demo_registry, example  # noqa: F401  (fixtures used from here)
 from tests.conftest import Caller, committing
 from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)

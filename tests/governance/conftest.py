@@ -11,7 +11,7 @@ from charters.services.charters import (
     charter_version_approve,
     charter_version_submit,
 )
-from governance.services.grants import grant_approve, grant_request
+from governance.grants.services import grant_approve, grant_request
 from tests.charters.conftest import charter_text, demo_registry  # noqa: F401 (fixtures used by these tests)
 from tests.conftest import RUN_CHARTER_WINDOW
 

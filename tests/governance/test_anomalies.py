@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from audit.context import request_context
 from audit.models import Event
+from governance.anomalies import services as anomalies
+from governance.decisions.services import DecisionRequest, decide
 from governance.models import AnomalyFinding, Grant, OutboxMessage
-from governance.services import anomalies, outbox
-from governance.services.decisions import DecisionRequest, decide
-from governance.services.explain import decision_explain
+from governance.outbox import services as outbox
+from governance.policy.explain import decision_explain
 from governance.tasks import anomalies_check as anomalies_task
 from governance.tasks import outbox_send as outbox_task
 
@@ -145,7 +146,7 @@ def test_a_resumed_grant_is_not_suspended_again_for_the_same_burst_but_is_for_a_
     steady, a_principal, atlas, now, officer
 ):
     from accounts.services import actor_for
-    from governance.services.grants import grant_resume
+    from governance.grants.services import grant_resume
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
         use(a_principal, atlas, 25)
@@ -291,7 +292,7 @@ def test_a_grant_an_officer_suspended_again_after_resuming_it_says_the_officer_d
     steady, a_principal, atlas, now, officer
 ):
     from accounts.services import actor_for
-    from governance.services.grants import grant_resume, grant_suspend
+    from governance.grants.services import grant_resume, grant_suspend
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
         use(a_principal, atlas, 25)
@@ -307,7 +308,7 @@ def test_a_grant_an_officer_suspended_again_after_resuming_it_says_the_officer_d
 def test_a_suspended_grant_that_overrides_a_role_grant_still_says_the_checks_suspended_it(
     steady, make_grant, partner_a, a_principal, atlas, now
 ):
-    from governance.services.roles import partner_role_add_member, partner_role_create
+    from governance.grants.roles import partner_role_add_member, partner_role_create
     from tests.conftest import SETUP
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):

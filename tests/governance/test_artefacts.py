@@ -23,14 +23,14 @@ from accounts.services import actor_for
 from audit.models import Event
 from audit.trail import Actor
 from governance.models import Artefact, DataKey, DestructionCertificate
-from governance.services import artefacts
-from governance.services.artefacts import (
+from governance.vault import artefacts
+from governance.vault.artefacts import (
     CorruptArtefactError,
     KeyDestroyedError,
     artefact_read,
     artefact_store,
 )
-from governance.services.destruction import (
+from governance.vault.destruction import (
     certificate_valid,
     destruction_cancel,
     destruction_schedule,

@@ -7,12 +7,12 @@ from django.core.management import call_command
 from accounts.services import actor_for
 from audit.models import Event
 from charters.services.charters import charter_suspend
+from governance.grants.roles import partner_role_add_member, partner_role_remove_member
+from governance.grants.services import grant_hold, grant_revoke, grant_suspend
 from governance.models import PartnerRole, PolicyBundle
-from governance.policy import live
+from governance.policy import bundles, live
+from governance.policy.selectors import bundle_diff, bundle_lines
 from governance.policy.snapshot import compile_bundle
-from governance.services import bundles
-from governance.services.grants import grant_hold, grant_revoke, grant_suspend
-from governance.services.roles import partner_role_add_member, partner_role_remove_member
 from tests.conftest import SETUP
 
 
@@ -63,14 +63,14 @@ def test_a_bundle_rebuilt_from_its_checkpoint_and_deltas_holds_exactly_its_lines
     bundles.bundles_record()
     by_hash = {bundle.hash: bundle for bundle in PolicyBundle.objects.all()}
     for expected_hash, expected_lines in history:
-        assert bundles.bundle_lines(by_hash[expected_hash]) == expected_lines
+        assert bundle_lines(by_hash[expected_hash]) == expected_lines
 
 
 def test_the_diff_of_two_bundles_is_exact_and_grouped_by_charter(history, live_charter):
     bundles.bundles_record()
     by_hash = {bundle.hash: bundle for bundle in PolicyBundle.objects.all()}
     (old_hash, old_lines), (new_hash, new_lines) = history[0], history[2]
-    groups = bundles.bundle_diff(by_hash[old_hash], by_hash[new_hash])
+    groups = bundle_diff(by_hash[old_hash], by_hash[new_hash])
     added = {line for group in groups for line in group.added}
     removed = {line for group in groups for line in group.removed}
     assert added == new_lines - old_lines and removed == old_lines - new_lines and added and removed
@@ -90,7 +90,7 @@ def test_a_second_run_records_nothing_and_a_restarted_recorder_resumes_exactly(h
     assert bundles.bundles_record() == 1 and PolicyBundle.objects.count() == grant + 1
     newest = PolicyBundle.objects.first()
     assert newest.hash == compile_bundle().hash
-    assert bundles.bundle_lines(newest) == lines_of(compile_bundle())
+    assert bundle_lines(newest) == lines_of(compile_bundle())
 
 
 def test_a_change_that_leaves_the_lines_as_they_were_makes_no_bundle(make_grant):

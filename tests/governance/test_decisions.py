@@ -9,9 +9,9 @@ from django.utils import timezone
 from accounts.services import actor_for
 from audit.models import Event
 from charters.services.charters import charter_suspend, charter_terminate
+from governance.decisions import services as decisions
+from governance.grants.services import grant_hold, grant_request, grant_suspend
 from governance.policy.snapshot import Snapshot
-from governance.services import decisions
-from governance.services.grants import grant_hold, grant_request, grant_suspend
 from tests.conftest import SETUP
 from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL, activate
 
@@ -256,7 +256,7 @@ def test_a_grant_is_never_requested_beyond_its_charter(make_grant, demo_registry
 def test_a_grant_is_never_approved_beyond_its_charter(
     charter_text, live_charter, demo_registry, a_admin, a_principal, officer, second_officer
 ):
-    from governance.services.grants import grant_approve
+    from governance.grants.services import grant_approve
 
     grant = grant_request(
         partner=live_charter.charter.partner,
@@ -288,7 +288,7 @@ def test_a_grant_is_never_approved_beyond_its_charter(
 
 
 def test_nobody_approves_their_own_request(make_grant, live_charter, demo_registry, officer, a_principal):
-    from governance.services.grants import grant_approve
+    from governance.grants.services import grant_approve
 
     grant = grant_request(
         partner=live_charter.charter.partner,

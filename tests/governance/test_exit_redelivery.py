@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from accounts.services import actor_for
 from audit.models import Event
+from governance.exits import services as exits
 from governance.models import DataKey, DestructionCertificate, Exit, Grant
-from governance.services import artefacts, exits
-from governance.services.destruction import destruction_schedule
+from governance.vault import artefacts
+from governance.vault.destruction import destruction_schedule
 from tests.conftest import committing
 from tests.governance.test_review_redelivery import QUEUE, wait_for, worker
 

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from accounts.services import actor_for, api_token_issue
 from audit.models import Event
 from charters.models import Charter
+from governance.exits.services import exit_migration_confirm, exit_run, exit_start, exits_tick
 from governance.models import DataKey, Exit, ExitItem, Grant
-from governance.services import artefacts
-from governance.services.destruction import destructions_run, grace
-from governance.services.exits import exit_migration_confirm, exit_run, exit_start, exits_tick
+from governance.vault import artefacts
+from governance.vault.destruction import destructions_run, grace
 from tests.governance.conftest import activate
 
 # The exit starts at the hour the suite started: inside the live charter's window, and before the steps the test

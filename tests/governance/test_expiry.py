@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from audit.models import Event
 from charters.models import Charter
+from governance.decisions.services import DecisionRequest, decide
+from governance.grants import expiry
 from governance.models import Grant
-from governance.services import expiry
-from governance.services.decisions import DecisionRequest, decide
 from governance.tasks import expiry_run as expiry_task
 from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
 

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from audit.models import Event
+from governance.grants.services import grant_resume, grant_suspend
 from governance.models import PolicyBundle
-from governance.services import bundles
-from governance.services.grants import grant_resume, grant_suspend
+from governance.policy import bundles
 from tests.conftest import SETUP, TEST_PASSWORD
 
 

@@ -2,10 +2,10 @@ import html
 from datetime import timedelta
 
 from audit.models import Event
+from governance.exits.services import exit_run
+from governance.grants.services import grant_suspend
 from governance.models import Exit, Grant
 from governance.policy.snapshot import compile_bundle
-from governance.services.exits import exit_run
-from governance.services.grants import grant_suspend
 from tests.conftest import SETUP
 from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
 
@@ -67,7 +67,7 @@ def test_a_request_beyond_the_charter_shows_the_reason_on_its_field(client, a_ad
 def test_officers_decide_from_the_request_queue(client, officer, make_grant, live_charter, a_admin, a_principal, atlas):
     from accounts.services import actor_for
     from charters.models import AssetVersion
-    from governance.services.grants import grant_request
+    from governance.grants.services import grant_request
 
     grant = grant_request(
         partner=live_charter.charter.partner,

@@ -15,10 +15,12 @@ from accounts.services import actor_for
 from audit.context import request_context
 from audit.holds import evidence_intact
 from audit.models import Event, EvidenceBundle
+from governance.anomalies import services as anomalies
+from governance.decisions.services import DecisionRequest, decide
+from governance.grants.services import grant_resume, grant_suspend
+from governance.incidents import selectors as incident_selectors
+from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, Grant, Incident, IncidentStep, OutboxMessage
-from governance.services import anomalies, incidents
-from governance.services.decisions import DecisionRequest, decide
-from governance.services.grants import grant_resume, grant_suspend
 from governance.tasks import incident_run as incident_task
 
 SECURITY, LEGAL = "security@meridian.example", "legal@meridian.example"
@@ -168,7 +170,7 @@ def test_a_finished_drill_records_its_late_steps_and_timings(make_grant, live_ch
     assert finished.details["steps_late"] == [4] and finished.details["steps_not_done"] == []
     assert finished.details["minutes_open"] == 60 * 60
     assert not Event.objects.filter(action="incident.closed").exists()
-    timings = incidents.incident_timings(Incident.objects.get(pk=drill.pk))
+    timings = incident_selectors.incident_timings(Incident.objects.get(pk=drill.pk))
     assert timings.on_time == 4 and [row.position for row in timings.steps if row.late] == [4]
     assert timings.steps[3].margin_seconds == -2 * 3600 and not timings.ready
 
@@ -608,7 +610,7 @@ def test_the_page_marks_late_only_the_steps_the_timings_count_late(client, make_
         incidents.incident_step_complete(step=step(incident, 4), by=actor_for(officer), note="On a call.")
         client.force_login(officer)
         page = shown(client.get(f"/governance/incidents/{incident.pk}/"))
-        timings = incidents.incident_timings(incident)
+        timings = incident_selectors.incident_timings(incident)
     late = [position for position in range(1, 6) if ">late<" in row(page, position)]
     assert late == [timing.position for timing in timings.steps if timing.late and timing.done_at] == [4]
     assert re.search(r"Steps on time</strong><br>\s*3 of 5", page)
@@ -679,4 +681,4 @@ def test_a_drills_page_says_what_its_automatic_steps_would_have_done(client, mak
     ],
 )
 def test_each_automatic_result_reads_as_a_sentence(automatic, result, words):
-    assert incidents.step_result_in_words(IncidentStep(automatic=automatic, result=result)) == words
+    assert incident_selectors.step_result_in_words(IncidentStep(automatic=automatic, result=result)) == words

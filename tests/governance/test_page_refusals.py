@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from accord.middleware import PageRefusalMiddleware
+from governance.grants.services import grant_suspend
 from governance.models import Grant
-from governance.services.grants import grant_suspend
 from tests.conftest import SETUP
 
 

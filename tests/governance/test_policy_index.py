@@ -101,8 +101,8 @@ def test_a_role_link_holds_only_in_its_own_domain():
 def test_the_index_and_casbin_agree_on_a_bundle_compiled_from_real_grants(make_grant, partner_a, a_principal):
     from itertools import product
 
+    from governance.grants.services import grant_suspend
     from governance.models import PartnerRole
-    from governance.services.grants import grant_suspend
     from tests.conftest import SETUP
 
     role = PartnerRole.objects.create(partner=partner_a, slug="eval-jobs")

@@ -18,11 +18,11 @@ from accounts.services import actor_for
 from charters.models import PolicyChange, PolicyHead
 from charters.services.charters import charter_resume, charter_suspend
 from charters.services.policy_feed import policy_head
+from governance.decisions import services as decisions
+from governance.grants.roles import partner_role_add_member, partner_role_remove_member
+from governance.grants.services import grant_hold, grant_release, grant_revoke, grant_suspend
 from governance.models import PartnerRole
 from governance.policy import live
-from governance.services import decisions
-from governance.services.grants import grant_hold, grant_release, grant_revoke, grant_suspend
-from governance.services.roles import partner_role_add_member, partner_role_remove_member
 from tests.conftest import SETUP, committing
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,11 +19,12 @@ from playwright.sync_api import expect
 from accounts.roles import Role
 from accounts.services import actor_for, user_create
 from audit.models import Event
+from governance.decisions.services import DecisionRequest, decide
+from governance.grants.roles import partner_role_add_member, partner_role_create
+from governance.grants.services import grant_approve
 from governance.models import ReviewCampaign
-from governance.services import reviews
-from governance.services.decisions import DecisionRequest, decide
-from governance.services.grants import grant_approve
-from governance.services.roles import partner_role_add_member, partner_role_create
+from governance.reviews import selectors as review_selectors
+from governance.reviews import services as reviews
 from tests.conftest import SETUP, TEST_PASSWORD, committing
 from tests.e2e.test_browser import browse, log_in  # noqa: F401 (browse is a fixture)
 
@@ -144,7 +145,7 @@ def test_a_closed_reviews_evidence_ends_when_it_closed(used, officer, a_principa
     campaign.refresh_from_db()
     with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
         ask(a_principal, atlas, 2, action="export_outputs")  # after the close: not what its reviewers saw
-        rows = {row.item.grant_id: row.evidence for row in reviews.review_rows(campaign)}
+        rows = {row.item.grant_id: row.evidence for row in review_selectors.review_rows(campaign)}
     assert rows[used["busy"].pk].denies == 2 and rows[used["busy"].pk].until == campaign.closed_at
 
 

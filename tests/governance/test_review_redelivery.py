@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.services import actor_for
 from audit.models import Event
 from governance.models import Grant, ReviewCampaign, ReviewItem
-from governance.services import reviews
+from governance.reviews import services as reviews
 from tests.conftest import committing
 
 REPO = Path(__file__).resolve().parents[2]

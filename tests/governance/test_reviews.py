@@ -14,10 +14,10 @@ from django.db import connection, transaction
 from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter
+from governance.grants.services import grant_approve
 from governance.models import Grant, OutboxMessage, ReviewCampaign, ReviewItem
-from governance.services import reviews
-from governance.services.grants import grant_approve
-from governance.services.outbox import outbox_send
+from governance.outbox.services import outbox_send
+from governance.reviews import services as reviews
 from governance.tasks import reviews_run as reviews_task
 from tests.conftest import TEST_PASSWORD, committing
 

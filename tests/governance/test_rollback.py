@@ -5,11 +5,12 @@ from django.core.exceptions import ValidationError
 
 from accounts.services import actor_for
 from audit.models import Event
+from governance.grants.roles import partner_role_add_member
+from governance.grants.services import grant_resume, grant_revoke, grant_suspend
 from governance.models import Grant, PartnerRole, PolicyBundle
+from governance.policy import bundles, rollback
+from governance.policy.selectors import bundle_lines
 from governance.policy.snapshot import compile_bundle
-from governance.services import bundles, rollback
-from governance.services.grants import grant_resume, grant_revoke, grant_suspend
-from governance.services.roles import partner_role_add_member
 from tests.conftest import SETUP, TEST_PASSWORD
 
 
@@ -40,7 +41,7 @@ def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before
     assert status_of(added) == "suspended" and status_of(kept) == status_of(doomed) == "active"
     # A suspended grant compiles to deny lines, so the policy is not the same lines; the allow lines are.
     allow = {line for line in compile_bundle().policies if line[-1] == "allow"}
-    assert allow == {tuple(row[1:]) for row in bundles.bundle_lines(bundle) if row[0] == "p" and row[-1] == "allow"}
+    assert allow == {tuple(row[1:]) for row in bundle_lines(bundle) if row[0] == "p" and row[-1] == "allow"}
     assert result.policy_hash == compile_bundle().hash and result.allows_restored and not result.restored_exactly
     event = Event.objects.get(action="grant.suspended", target_id=str(added.pk))
     assert event.reason.startswith(f"Rollback to bundle {bundle.hash[:12]} (change {bundle.seq}): Bad approval.")

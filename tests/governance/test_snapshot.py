@@ -8,11 +8,11 @@ import dataclasses
 import random
 
 from charters.models import Charter
+from governance.decisions.services import DecisionRequest, evaluate
 from governance.models import Grant
 from governance.policy import synthetic
 from governance.policy.bundle import Bundle, CharterFact, bundle_hash, enforcer_for, principal_subject
 from governance.policy.snapshot import Snapshot
-from governance.services.decisions import DecisionRequest, evaluate
 
 
 def rebuilt(snapshot):

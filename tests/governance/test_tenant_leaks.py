@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from accounts.services import actor_for
-from governance.services.roles import partner_role_create
+from governance.grants.roles import partner_role_create
 from tests.governance.conftest import CHARTER_FROM, activate
 
 UNKNOWN = hashlib.sha256(b"no such artefact").hexdigest()

@@ -14,12 +14,12 @@ from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter
 from charters.services.charters import charter_apply, charter_version_submit
+from governance.decisions.services import DecisionRequest, decide_batch
+from governance.grants.services import grant_approve, grant_request, grant_suspend
 from governance.models import Grant
 from governance.policy.bundle import enforcer_for, principal_subject
 from governance.policy.snapshot import Snapshot
-from governance.services import whatif
-from governance.services.decisions import DecisionRequest, decide_batch
-from governance.services.grants import grant_approve, grant_request, grant_suspend
+from governance.whatif import services as whatif
 from tests.charters.conftest import example
 from tests.conftest import SETUP, _make
 from tests.governance.conftest import CHARTER_FROM, activate

@@ -14,7 +14,7 @@ from accounts.models import Partner
 from audit.trail import Actor
 from charters.models import AssetVersion
 from governance.models import Artefact, DataKey
-from governance.services import artefacts, destruction
+from governance.vault import artefacts, destruction
 
 OPERATOR = Actor.system("manage.py artefact")
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from governance.decisions.services import DecisionRequest, evaluate
 from governance.policy import synthetic
 from governance.policy.bundle import enforcer_for, principal_subject
 from governance.policy.snapshot import Snapshot
-from governance.services.decisions import DecisionRequest, evaluate
 
 
 def _sizes(text: str) -> list[int]:

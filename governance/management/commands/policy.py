@@ -27,10 +27,11 @@ from charters.models import CharterVersion
 from charters.services.policy_feed import policy_head
 from governance.models import Grant, PolicyBundle
 from governance.policy import cases
+from governance.policy.bundles import bundles_record
 from governance.policy.live import process_reports
+from governance.policy.selectors import bundle_get
 from governance.policy.snapshot import Snapshot
-from governance.services import whatif
-from governance.services.bundles import bundle_get, bundles_record
+from governance.whatif import services as whatif
 
 # Set in the child process that runs the cases on its own throwaway database.
 SCRATCH = "ACCORD_POLICY_TEST_SCRATCH"

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.services.demo import HOST_PEOPLE, PARTNERS, demo_password_path, seed_demo
+from governance.ops.demo import HOST_PEOPLE, PARTNERS, demo_password_path, seed_demo
 
 
 class Command(BaseCommand):

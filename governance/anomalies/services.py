@@ -1,0 +1,226 @@
+"""Anomaly checks, run by a worker every minute: each active grant's recent use against its charter's misuse rules.
+
+The use is read from the trail, where every decision names its grant, its principal, its asset and the client
+address it came from. A rule that is broken yields one finding per grant, rule and window (a unique key), and in
+the same transaction the grant is suspended (deny-override: every process denies it at its next decision) and
+the officers are mailed through the outbox, and the finding opens an incident run by the charter's playbook (or
+joins the charter's open one). A second run in the same window finds the finding already there and
+does nothing again.
+
+A suspension these checks made says so: the trail names the checks as its actor, and an officer (or the closing of
+its incident) can resume it.
+
+The rules, as the charter's `misuse` entries name them:
+- usage_spike (factor, window_minutes=60, min_uses=20): allowed decisions in the window exceed ``factor`` times the
+  grant's own average per window over the 24 hours before it, and number at least ``min_uses`` (the rule's floor,
+  so that a quiet grant's first busy hour is not a finding).
+- denied_exports (count, window_minutes=30): the grant's principals were denied ``export_outputs`` on its asset
+  ``count`` times or more.
+- outside_window (window_minutes=10): the grant's principals asked for its asset outside its validity window.
+- new_client_address (window_minutes=10): the grant was used from an address it had not been used from in the
+  30 days before, when it had been used at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Event
+from charters.models import Charter
+from governance.anomalies.selectors import CHECKER
+from governance.grants import services as grant_services
+from governance.incidents.services import incident_for_finding
+from governance.models import AnomalyFinding, Grant
+from governance.outbox.services import mail_enqueue, officer_addresses
+
+DEFAULT_MIN_USES = 20
+BASELINE = timedelta(hours=24)
+HISTORY = timedelta(days=30)
+DEFAULT_WINDOW = {"usage_spike": 60, "denied_exports": 30, "outside_window": 10, "new_client_address": 10}
+OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    rule: str
+    severity: str
+    params: dict[str, Any]
+
+    def window(self) -> timedelta:
+        return timedelta(minutes=int(self.params.get("window_minutes", DEFAULT_WINDOW[self.rule])))
+
+    def last(self) -> str:
+        """The window as a finding says it: "the last hour", "the last 30 minutes"."""
+        return f"the last {_unit(self.window())}"
+
+
+def _duration(span: timedelta) -> str:
+    """A span as people write it: "1 hour", "30 minutes", "1 hour 30 minutes" (not "1:30:00")."""
+    hours, minutes = divmod(round(span.total_seconds() / 60), 60)
+    units = ((hours, "hour"), (minutes, "minute"))
+    return " ".join(f"{count} {unit}{'' if count == 1 else 's'}" for count, unit in units if count) or "0 minutes"
+
+
+def _unit(span: timedelta) -> str:
+    """A span after "the last" or "per": "hour" for one hour, "30 minutes" for thirty."""
+    text = _duration(span)
+    return text.removeprefix("1 ") if text in ("1 hour", "1 minute") else text
+
+
+@dataclass(frozen=True)
+class Broken:
+    rule: Rule
+    summary: str
+    details: dict[str, Any]
+
+
+def _principals(grant: Grant) -> list[str]:
+    if grant.principal_id is not None:
+        return [str(grant.principal_id)]
+    assert grant.partner_role is not None  # noqa: S101 (a grant names a principal or a role: a constraint says so)
+    return [str(pk) for pk in grant.partner_role.members.values_list("pk", flat=True)]
+
+
+def _decisions(since: datetime, until: datetime) -> Any:
+    return Event.objects.filter(action__in=("decision.allow", "decision.deny"), occurred_at__gte=since,
+                                occurred_at__lt=until)  # fmt: skip
+
+
+def _allowed_for(grant: Grant, since: datetime, until: datetime) -> Any:
+    return _decisions(since, until).filter(action="decision.allow", details__grant=grant.pk)
+
+
+def _asked_by(grant: Grant, since: datetime, until: datetime) -> Any:
+    return _decisions(since, until).filter(
+        actor_id__in=_principals(grant), details__asset=grant.asset_version.fingerprint
+    )
+
+
+def _addresses(decisions: Any) -> set[str]:
+    return set(decisions.exclude(client_address=None).values_list("client_address", flat=True).distinct())
+
+
+def _since(rule: Rule, now: datetime, after: datetime | None) -> datetime:
+    """Where the evidence for a rule starts: its window back from now, but never before the grant's last finding
+    (that evidence was acted on; counting it again would suspend a resumed grant for the same burst)."""
+    start = now - rule.window()
+    return max(start, after) if after else start
+
+
+def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken | None:
+    """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
+    window = rule.window()
+    if rule.rule == "usage_spike":
+        recent = _allowed_for(grant, since, now).count()
+        before = _allowed_for(grant, since - BASELINE, since).count()
+        baseline = before / (BASELINE / window)
+        factor = float(rule.params.get("factor", 5))
+        floor = int(rule.params.get("min_uses", DEFAULT_MIN_USES))
+        if recent >= floor and recent > factor * max(baseline, 1.0):
+            if before:
+                summary = (
+                    f"{recent} uses in {rule.last()}, more than {factor:g}x the grant's average of {baseline:.1f} "
+                    f"per {_unit(window)} over the {_duration(BASELINE)} before"
+                )
+            else:
+                summary = (
+                    f"{recent} uses in {rule.last()}, over the rule's floor of {floor} uses; the grant has no "
+                    "earlier use to compare with"
+                )
+            details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
+            return Broken(rule, summary, details)
+    elif rule.rule == "denied_exports":
+        denied = _asked_by(grant, since, now).filter(action="decision.deny", details__action="export_outputs").count()
+        if denied >= int(rule.params.get("count", 3)):
+            return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
+    elif rule.rule == "outside_window":
+        outside = [
+            codes
+            for codes in _asked_by(grant, since, now).filter(action="decision.deny").values_list("details", flat=True)
+            if set(codes.get("codes", [])) & set(OUTSIDE_CODES)
+        ]
+        if outside:
+            return Broken(rule, f"{len(outside)} requests outside the grant's window", {"requests": len(outside)})
+    elif rule.rule == "new_client_address":
+        seen = _addresses(_allowed_for(grant, since - HISTORY, since))
+        recent = _addresses(_allowed_for(grant, since, now))
+        new = sorted(recent - seen)
+        if seen and new:
+            return Broken(rule, f"used from {', '.join(new[:3])}, never seen in the 30 days before", {"new": new})
+    return None
+
+
+def _rules(charter: Charter) -> list[Rule]:
+    document = charter.active_version.document if charter.active_version else {}
+    return [
+        Rule(entry["name"], entry["rule"], entry.get("severity", "medium"), dict(entry.get("params", {})))
+        for entry in document.get("misuse", [])
+        if entry.get("rule") in DEFAULT_WINDOW
+    ]
+
+
+def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> AnomalyFinding | None:
+    """The finding, the suspension and the mail, all or none; None when another run recorded this evidence or
+    moved the grant meanwhile."""
+    try:
+        with transaction.atomic():
+            finding, created = AnomalyFinding.objects.get_or_create(
+                grant=grant,
+                name=broken.rule.name,
+                window_start=since,
+                defaults={
+                    "rule": broken.rule.rule,
+                    "severity": broken.rule.severity,
+                    "window_end": now,
+                    "summary": broken.summary[:500],
+                    "details": broken.details,
+                    "created_at": now,
+                },
+            )
+            if not created:
+                return None
+            reason = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.summary}."
+            current = Grant.objects.select_related("partner", "charter", "asset_version__asset", "principal")
+            grant_services.grant_suspend(grant=current.get(pk=grant.pk), by=CHECKER, reason=reason)
+            mail_enqueue(
+                key=f"anomaly-finding-{finding.pk}",
+                to=officer_addresses(),
+                subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
+                body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
+                f"use from {since:%Y-%m-%d %H:%M} to {now:%H:%M} UTC.\n",
+            )
+            incident_for_finding(finding=finding, by=CHECKER)
+    except ValidationError:
+        return None  # an officer suspended or revoked it a moment ago: nothing left to stop
+    return finding
+
+
+def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
+    """Check every active grant of every active charter with misuse rules; the findings made by this run."""
+    now = now or timezone.now()
+    found = []
+    for charter in Charter.objects.select_related("active_version").filter(status=Charter.Status.ACTIVE):
+        rules = _rules(charter)
+        if not rules:
+            continue
+        grants: Iterable[Grant] = Grant.objects.select_related("partner", "asset_version", "partner_role").filter(
+            charter=charter, status=Grant.Status.ACTIVE
+        )
+        for grant in grants:
+            after = grant.findings.order_by("-created_at").values_list("created_at", flat=True).first()
+            for rule in rules:
+                since = _since(rule, now, after)
+                broken = _check(grant, rule, since, now)
+                finding = _record(grant, broken, since, now) if broken else None
+                if finding is not None:
+                    found.append(finding)
+                    break  # the grant is suspended: the other rules have nothing left to stop
+    return found

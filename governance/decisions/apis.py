@@ -1,0 +1,203 @@
+"""The decision point's API: one decision, a batch, and decision sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accord import dependencies
+from accord.fields import TextField
+from accord.parsers import nesting_depth
+from accord.postgres import guard
+from accounts.access import request_user
+from accounts.models import User
+from charters.services.policy_feed import Head
+from governance.decisions import services as decisions
+from governance.decisions.authentication import DecisionCredentials, DecisionTokenAuthentication
+
+MAX_BATCH = 1000
+
+
+# A decision request nests two levels ({"context": {...}}); client facts in its context may add a few. One nested
+# deeper is refused, in place within a batch (the parser refuses any body deeper than accord.parsers.MAX_DEPTH).
+MAX_REQUEST_DEPTH = 16
+
+
+def _principal(request: Request) -> User:
+    user = request_user(request)
+    if not user.is_service:
+        raise PermissionDenied("Only partner principals ask for decisions: call with a principal's API token.")
+    return user
+
+
+@extend_schema_serializer(component_name="DecisionRequest")
+class DecisionInputSerializer(serializers.Serializer[None]):
+    action = TextField(max_length=64, help_text="infer, evaluate, fine_tune, download_weights, ...")
+    asset = TextField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
+    purpose = TextField(max_length=64, help_text="One of the charter's purposes.")
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.context.
+    context = serializers.DictField(  # type: ignore[assignment]
+        required=False, default=dict, help_text='May carry "session" and client facts.'
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if nesting_depth(data) > MAX_REQUEST_DEPTH:
+            message = f"A decision request nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+        return super().to_internal_value(data)
+
+    def to_request(self) -> decisions.DecisionRequest:
+        return self.request_from(self.validated_data)
+
+    @staticmethod
+    def request_from(data: dict[str, Any]) -> decisions.DecisionRequest:
+        return decisions.DecisionRequest(
+            action=data["action"], asset=data["asset"], purpose=data["purpose"], context=dict(data["context"])
+        )
+
+
+@extend_schema_serializer(component_name="Decision")
+class DecisionOutputSerializer(serializers.Serializer[None]):
+    decision_id = serializers.CharField()
+    allow = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    obligations = serializers.ListField(child=serializers.DictField())
+    bundle = serializers.CharField(help_text="Content hash of the policy bundle the decision was made under.")
+
+
+def _head(request: Request) -> Head | None:
+    return request.auth.head if isinstance(request.auth, DecisionCredentials) else None
+
+
+class DecisionPathApi(APIView):
+    """The decision point's endpoints: a principal's token, and a short wait on the database (a gateway waits on
+    every answer; one that does not come is a deny, not a hang)."""
+
+    authentication_classes = [DecisionTokenAuthentication]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with guard.deadline(settings.ACCORD_DB_DECISION_TIMEOUT):
+            return super().dispatch(request, *args, **kwargs)
+
+
+class FailClosedDecisionApi(DecisionPathApi):
+    """A failing dependency anywhere on the way, the token lookup included, is a deny with
+    ``dependency_unavailable``: 200, never a 5xx and never an allow. Input that is wrong is still a 400."""
+
+    fail_closed = True  # the OpenAPI document lists no 503 for these (accord/schema.py)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if not dependencies.unavailable(exc):
+            return super().handle_exception(exc)
+        try:
+            denied = self.denied_while_unavailable(self.request)
+        except ValidationError as invalid:
+            return super().handle_exception(invalid)
+        return Response(denied)
+
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class DecisionApi(FailClosedDecisionApi):
+    @extend_schema(operation_id="decide", request=DecisionInputSerializer, responses=DecisionOutputSerializer)
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        payload = DecisionInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(decisions.decide(principal, payload.to_request(), head=_head(request)).as_json())
+
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        DecisionInputSerializer(data=request.data).is_valid(raise_exception=True)
+        return decisions.deny("dependency_unavailable").as_json()
+
+
+class DecisionBatchApi(FailClosedDecisionApi):
+    @extend_schema_serializer(component_name="DecisionBatchRequest")
+    class InputSerializer(serializers.Serializer[None]):
+        # Any JSON value is an item, null included: one that is not a decision request is answered in place.
+        requests = serializers.ListField(
+            child=serializers.JSONField(allow_null=True), allow_empty=False, max_length=MAX_BATCH
+        )
+
+    @extend_schema_serializer(component_name="DecisionBatch")
+    class OutputSerializer(serializers.Serializer[None]):
+        results = DecisionOutputSerializer(many=True)
+
+    @extend_schema(operation_id="decide_batch", request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        results = decisions.decide_batch(principal, self.items(request), head=_head(request))
+        return Response({"results": [decision.as_json() for decision in results]})
+
+    def denied_while_unavailable(self, request: Request) -> dict[str, Any]:
+        results = [
+            decisions.deny("invalid_request", message=item)
+            if isinstance(item, str)
+            else decisions.deny("dependency_unavailable")
+            for item in self.items(request)
+        ]
+        return {"results": [decision.as_json() for decision in results]}
+
+    def items(self, request: Request) -> list[decisions.DecisionRequest | str]:
+        """Each item as a request, or as the sentence saying why it is not one (answered in place)."""
+        envelope = self.InputSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        items: list[decisions.DecisionRequest | str] = []
+        # One serializer checks every item: building one per item would copy its fields a thousand times.
+        checker = DecisionInputSerializer()
+        for index, raw in enumerate(envelope.validated_data["requests"]):
+            try:
+                if not isinstance(raw, dict):
+                    raise ValidationError({"request": ["must be a JSON object"]})
+                items.append(DecisionInputSerializer.request_from(checker.run_validation(raw)))
+            except ValidationError as error:
+                problems = error.detail if isinstance(error.detail, dict) else {"request": error.detail}
+                detail = " ".join(f"{_named(field)}: {' '.join(map(str, msgs))}" for field, msgs in problems.items())
+                items.append(f"Item {index} is not a valid decision request. {detail}")
+        return items
+
+
+def _named(field: str) -> str:
+    """What an item's problem is about: one of its fields, or the request as a whole."""
+    return "request" if field == api_settings.NON_FIELD_ERRORS_KEY else field
+
+
+class SessionOpenApi(DecisionPathApi):
+    @extend_schema_serializer(component_name="SessionRequest")
+    class InputSerializer(serializers.Serializer[None]):
+        asset = TextField(max_length=128)
+        action = TextField(max_length=64)
+        purpose = TextField(max_length=64)
+
+    @extend_schema_serializer(component_name="Session")
+    class OutputSerializer(serializers.Serializer[Any]):
+        session = serializers.CharField(help_text="Pass it as context.session in decisions until it expires.")
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(operation_id="session_open", request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        principal = _principal(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        asked = decisions.DecisionRequest(**payload.validated_data)
+        opened = decisions.session_open(principal, asked)
+        if opened == "session_not_needed":
+            raise ValidationError(
+                {"asset": ["Your grant for this does not require a session: ask for decisions directly."]}
+            )
+        if isinstance(opened, str):
+            raise PermissionDenied(f"No session: {decisions.MESSAGES[opened]} ({opened})")
+        return Response(
+            self.OutputSerializer({"session": opened.token, "expires_at": opened.expires_at}).data,
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,438 @@
+"""The decision point: may principal S do action A on asset version R for purpose P?
+
+The process's policy snapshot (governance.policy.live) finds the principal's grants for the asset and answers as
+Casbin's Enforcer would over the compiled bundle; the guardrails around it (validity window, charter state,
+acceptance, session, attestation, quota and rate limit) say why not, in the words of the deny codes. Every
+decision is written to the trail before it is answered. Any dependency that fails turns into a deny with
+``dependency_unavailable``: never an error, never an allow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import actor_for
+from audit.models import Event
+from audit.trail import event, record, record_standalone
+from charters.models import Charter
+from charters.services.policy_feed import Head
+from governance.anomalies.selectors import suspending_finding
+from governance.decisions import limits
+from governance.models import DecisionSession, Grant
+from governance.policy import live
+from governance.policy.bundle import CharterFact, GrantFact, principal_subject
+from governance.policy.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = {
+    "no_grant": "No grant lets you use this asset. A partner admin can request one.",
+    "not_yet_valid": "The grant is not valid yet.",
+    "grant_expired": "The grant has expired. A partner admin can request a new one.",
+    "grant_suspended": "The grant is suspended by an officer.",  # or by the anomaly checks: see _suspended()
+    "action_not_permitted": "The grant or its charter does not permit this action on this asset.",
+    "purpose_not_permitted": "The grant or its charter does not permit this purpose for this action.",
+    "charter_suspended": "The charter this grant stands on is suspended.",
+    "charter_terminated": "The charter this grant stands on has ended.",
+    "charter_not_acknowledged": "The charter's current terms have not been accepted by your partner admin yet.",
+    "incident_hold": "The grant is held while an incident is investigated.",
+    "quota_exhausted": "The grant's daily or monthly quota is used up.",
+    "rate_limited": "Too many requests this minute for this grant; slow down.",
+    "session_required": "This grant needs a live session: open one with POST /api/v1/sessions.",
+    "attestation_required": "This grant needs an attestation, which cannot be verified yet: it is denied.",
+    "invalid_request": "The request is not valid.",
+    "dependency_unavailable": "Accord could not reach a service it needs; the request is denied. Try again shortly.",
+}
+
+# How far a grant got before it failed: the furthest one explains the deny best.
+PROGRESS = [
+    "no_grant",
+    "charter_terminated",
+    "charter_suspended",
+    "grant_expired",
+    "grant_suspended",
+    "incident_hold",
+    "not_yet_valid",
+    "action_not_permitted",
+    "purpose_not_permitted",
+    "charter_not_acknowledged",
+    "attestation_required",
+    "session_required",
+    "quota_exhausted",
+    "rate_limited",
+]
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    action: str
+    asset: str
+    purpose: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    decision_id: str
+    allow: bool
+    reasons: list[dict[str, str]]
+    obligations: list[dict[str, Any]]
+    bundle: str
+    grant_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "allow": self.allow,
+            "reasons": self.reasons,
+            "obligations": self.obligations,
+            "bundle": self.bundle,
+        }
+
+
+def deny(code: str, bundle: str = "", message: str | None = None) -> Decision:
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        allow=False,
+        reasons=[{"code": code, "message": message or MESSAGES[code]}],
+        obligations=[],
+        bundle=bundle,
+    )
+
+
+def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> bool:
+    token = request.context.get("session")
+    if not isinstance(token, str) or not token:
+        return False
+    return DecisionSession.objects.filter(
+        digest=hashlib.sha256(token.encode()).hexdigest(),
+        grant_id=grant.pk,
+        principal_id=principal_id,
+        action=request.action,
+        purpose=request.purpose,
+        expires_at__gt=now,
+    ).exists()
+
+
+def _why_not(
+    grant: GrantFact,
+    charter: CharterFact,
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+    *,
+    check_session: bool,
+) -> str | None:
+    """The first guardrail this grant fails for the request, or None when it would allow it."""
+    if grant.status in (Grant.Status.REQUESTED, Grant.Status.REFUSED, Grant.Status.REVOKED):
+        return "no_grant"
+    if charter.status in (Charter.Status.TERMINATED, Charter.Status.EXPIRED):
+        return "charter_terminated"
+    if charter.status == Charter.Status.SUSPENDED:
+        return "charter_suspended"
+    if charter.status != Charter.Status.ACTIVE:
+        return "no_grant"
+    if grant.status == Grant.Status.EXPIRED:
+        return "grant_expired"
+    if grant.status == Grant.Status.SUSPENDED:
+        return "grant_suspended"
+    if grant.held:
+        return "incident_hold"
+    if now < grant.valid_from:
+        return "not_yet_valid"
+    if now >= grant.valid_until:
+        return "grant_expired"
+    kind, fingerprint, terms = grant.kind, grant.fingerprint, charter.terms
+    if request.action not in grant.actions or request.action not in terms.active.get(kind, {}):
+        return "action_not_permitted"
+    if request.purpose not in grant.purposes or not terms.permits_now(
+        kind, fingerprint, request.action, request.purpose
+    ):
+        return "purpose_not_permitted"
+    if not terms.permitted_when_accepted(kind, fingerprint, request.action, request.purpose):
+        return "charter_not_acknowledged"
+    if grant.requires_attestation:
+        return "attestation_required"
+    if check_session and grant.requires_session and not _session_is_live(grant, principal_id, request, now):
+        return "session_required"
+    return None
+
+
+@dataclass
+class Evaluation:
+    code: str | None
+    grant: GrantFact | None
+    bundle: str
+    charter: CharterFact | None = None
+    denied_by: GrantFact | None = None  # on a deny: the grant whose guardrail gave its code, when one did
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """An evaluation that found an allowing grant, waiting for its use to be counted."""
+
+    grant: GrantFact
+    charter: CharterFact
+    bundle: str
+
+
+def _overriding(
+    grants: Iterable[GrantFact],
+    charters: dict[int, CharterFact],
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+) -> tuple[str, GrantFact | None]:
+    """The principal's grant whose deny line overrides an allow for the same use (suspended or held), and its
+    code; ``no_grant`` when there is none (the reference and the guardrails disagree)."""
+    for other in grants:
+        if other.charter_id in charters:
+            code = _why_not(other, charters[other.charter_id], principal_id, request, now, check_session=False)
+            if code in ("grant_suspended", "incident_hold"):
+                return code, other
+    return "no_grant", None
+
+
+def evaluate(
+    principal_id: int, request: DecisionRequest, snapshot: Snapshot, now: datetime, *, check_session: bool = True
+) -> Evaluation:
+    """The policy's answer without counting any use: the allowing grant, or the best deny code."""
+    with snapshot.lock:
+        # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be
+        # enumerated.
+        grants = snapshot.candidates(principal_id, request.asset)
+        bundle, charters = snapshot.bundle_hash, snapshot.charters
+        best, denied_by = "no_grant", None
+        for grant in grants:
+            charter = charters.get(grant.charter_id)
+            if charter is None:
+                continue
+            code = _why_not(grant, charter, principal_id, request, now, check_session=check_session)
+            failed: GrantFact | None = grant
+            if code is None:
+                allowed = snapshot.index.enforce(
+                    principal_subject(principal_id), charter.slug, request.asset, request.action, request.purpose
+                )
+                if allowed:
+                    return Evaluation(None, grant, bundle, charter)
+                # The reference says no although this grant passes every guardrail: a deny line won (another
+                # grant of the principal for the same use is suspended or held), or the two disagree. Either
+                # way: deny.
+                code, failed = _overriding(grants, charters, principal_id, request, now)
+            if PROGRESS.index(code) > PROGRESS.index(best):
+                best, denied_by = code, failed
+        return Evaluation(best, None, bundle, denied_by=denied_by)
+
+
+def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) -> Decision:
+    """The decision for a request a grant allows, once its use is counted (``refused``: the limit it hit)."""
+    grant = evaluation.grant
+    if refused:
+        decision = deny(refused, evaluation.bundle)
+        decision.grant_id = grant.pk
+        return decision
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        allow=True,
+        reasons=[],
+        obligations=[
+            {"code": obligation["code"], "params": obligation.get("params", {})}
+            for obligation in evaluation.charter.terms.obligations(grant.kind, request.action)
+        ],
+        bundle=evaluation.bundle,
+        grant_id=grant.pk,
+    )
+
+
+def _suspended(grant: GrantFact) -> str:
+    """Who suspended the grant, in the deny: the anomaly checks (read from the trail, on this deny only: the allow
+    path reads nothing) or an officer."""
+    try:
+        finding = suspending_finding(grant.pk)
+    except DatabaseError as error:
+        logger.warning("Could not read who suspended grant #%s: %s", grant.pk, error)
+        return "The grant is suspended; an officer can resume it."
+    if finding is None:
+        return MESSAGES["grant_suspended"]
+    return (
+        f"The grant was suspended automatically after anomaly finding #{finding.pk} ({finding.name}) at "
+        f"{finding.created_at:%Y-%m-%d %H:%M} UTC; an officer can resume it."
+    )
+
+
+def _denied(evaluation: Evaluation) -> Decision:
+    code = evaluation.code or "no_grant"
+    if code == "grant_suspended" and evaluation.denied_by is not None:
+        return deny(code, evaluation.bundle, _suspended(evaluation.denied_by))
+    return deny(code, evaluation.bundle)
+
+
+def _failed_closed(error: Exception) -> Decision:
+    if isinstance(error, DatabaseError | OSError | limits.LimitsUnavailableError):
+        logger.warning("Decision failed closed: %s", error)
+    else:
+        # The policy failed to load or evaluate: deny, and keep the traceback for the operators.
+        logger.error("Decision failed closed on an unexpected error", exc_info=error)
+    return deny("dependency_unavailable")
+
+
+def _decide_all(
+    principal: User, items: list[DecisionRequest | str], snapshot: Snapshot | None, now: datetime
+) -> list[Decision]:
+    """Evaluate every item on the snapshot, then count the uses of the allowed ones in one round trip to Redis."""
+    bundle = snapshot.bundle_hash if snapshot is not None else ""
+    decided: list[Decision | None] = []
+    allowing: list[tuple[int, Allowed, DecisionRequest]] = []
+    for position, item in enumerate(items):
+        if isinstance(item, str):
+            decided.append(deny("invalid_request", bundle, item))
+            continue
+        if snapshot is None:
+            decided.append(deny("dependency_unavailable"))
+            continue
+        try:
+            evaluation = evaluate(principal.pk, item, snapshot, now)
+        except Exception as error:
+            decided.append(_failed_closed(error))
+            continue
+        if evaluation.grant is None or evaluation.charter is None:
+            decided.append(_denied(evaluation))
+        else:
+            decided.append(None)
+            allowing.append((position, Allowed(evaluation.grant, evaluation.charter, evaluation.bundle), item))
+    if allowing:
+        try:
+            refusals = limits.consume_many([allowed.grant for _, allowed, _ in allowing], now)
+        except Exception as error:
+            _failed_closed(error)
+            refusals = ["dependency_unavailable"] * len(allowing)
+        for (position, allowed, item), refused in zip(allowing, refusals, strict=True):
+            decided[position] = _answer(allowed, item, refused)
+    return [decision or deny("dependency_unavailable") for decision in decided]
+
+
+def _event(principal: User, request: DecisionRequest | str, decision: Decision) -> Event:
+    asked = request if isinstance(request, DecisionRequest) else DecisionRequest(action="", asset="", purpose="")
+    return event(
+        action="decision.allow" if decision.allow else "decision.deny",
+        actor=actor_for(principal),
+        partner=principal.partner_slug,
+        outcome=Event.Outcome.SUCCESS if decision.allow else Event.Outcome.DENIED,
+        reason="" if decision.allow else decision.reasons[0]["message"][:500],
+        details={
+            "decision_id": decision.decision_id,
+            "action": asked.action[:64],
+            "asset": asked.asset[:64],
+            "purpose": asked.purpose[:64],
+            "codes": [reason["code"] for reason in decision.reasons],
+            "bundle": decision.bundle,
+            "grant": decision.grant_id,
+        },
+    )
+
+
+def _recorded(principal: User, items: list[DecisionRequest | str], decided: list[Decision]) -> list[Decision]:
+    """The decisions once their events are committed; denies when they cannot be written."""
+    try:
+        record_standalone([_event(principal, item, decision) for item, decision in zip(items, decided, strict=True)])
+    except DatabaseError:
+        # Nothing can be recorded while the database is down; the answer is then a deny, so nothing is allowed
+        # that the trail does not show.
+        logger.exception("Could not record %d decisions", len(decided))
+        return [deny("dependency_unavailable", decision.bundle) if decision.allow else decision for decision in decided]
+    return decided
+
+
+def _current(head: Head | None) -> Snapshot | None:
+    try:
+        return live.current(head)
+    except Exception as error:
+        _failed_closed(error)
+        return None
+
+
+def decide(
+    principal: User,
+    request: DecisionRequest,
+    *,
+    snapshot: Snapshot | None = None,
+    now: datetime | None = None,
+    head: Head | None = None,
+) -> Decision:
+    """Decide and record one request. Never raises for a failing dependency: it denies instead.
+
+    ``head`` is the policy feed's head when the caller has read it already (the decision endpoints read it with
+    the token); otherwise it is read here.
+    """
+    return decide_batch(principal, [request], snapshot=snapshot, now=now, head=head)[0]
+
+
+def decide_batch(
+    principal: User,
+    items: list[DecisionRequest | str],
+    *,
+    snapshot: Snapshot | None = None,
+    now: datetime | None = None,
+    head: Head | None = None,
+) -> list[Decision]:
+    """Decide each item in order under one version check, and record them all in one statement; an item given
+    as a string is invalid, and says why."""
+    now = now or timezone.now()
+    decided = _decide_all(principal, items, snapshot or _current(head), now)
+    return _recorded(principal, items, decided)
+
+
+# --- Sessions --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OpenedSession:
+    token: str
+    expires_at: datetime
+
+
+def session_open(principal: User, request: DecisionRequest, *, now: datetime | None = None) -> OpenedSession | str:
+    """Open a time-limited session for a grant that requires one; the deny code when none would allow it."""
+    now = now or timezone.now()
+    evaluation = evaluate(principal.pk, request, live.current(), now, check_session=False)
+    if evaluation.grant is None:
+        return evaluation.code or "no_grant"
+    if not evaluation.grant.requires_session:
+        return "session_not_needed"
+    token = "ses_" + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
+    with transaction.atomic():
+        session = DecisionSession.objects.create(
+            grant_id=evaluation.grant.pk,
+            principal=principal,
+            digest=hashlib.sha256(token.encode()).hexdigest(),
+            action=request.action,
+            purpose=request.purpose,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        record(
+            action="session.opened",
+            actor=actor_for(principal),
+            partner=principal.partner_slug,
+            target=session,
+            details={
+                "grant": evaluation.grant.pk,
+                "action": request.action,
+                "purpose": request.purpose,
+                "expires_at": expires_at,
+            },
+        )
+    return OpenedSession(token=token, expires_at=expires_at)

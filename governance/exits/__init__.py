@@ -1,0 +1,1 @@
+"""Exits: the end of a collaboration, from termination to the certificates of destruction."""

@@ -1,0 +1,108 @@
+"""Exit pages: confirm and start an exit, follow its progress, download its report."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accord.downloads import json_attachment
+from accounts.access import officer_required, request_user
+from accounts.models import User
+from accounts.services import actor_for
+from charters.access import charter_get_for_user
+from governance import access
+from governance.exits import selectors as exit_selectors
+from governance.exits import services as exits
+from governance.models import Exit, ExitItem
+from governance.vault import destruction
+
+
+def _officer(request: HttpRequest) -> User:
+    return officer_required(request, "Only governance officers run exits and destructions.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exit_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: what the exit plan will do, line by line. POST: terminate the charter and start it."""
+    user = _officer(request)
+    charter = charter_get_for_user(user, slug)
+    if request.method == "POST":
+        try:
+            exit_ = exits.exit_start(charter=charter, by=actor_for(user), reason=request.POST.get("reason", ""))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("exit-start", slug=slug)
+        messages.success(request, f"Charter {slug} is terminated and its exit has started.")
+        return redirect("exit-detail", pk=exit_.pk)
+    existing = Exit.objects.filter(charter=charter).first()
+    if existing is not None:
+        return redirect("exit-detail", pk=existing.pk)
+    try:
+        planned = exits.exit_plan_resolve(charter)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("charters:charter-detail", slug=slug)
+    return render(
+        request,
+        "governance/exit_start.html",
+        {"charter": charter, "planned": planned, "grace_hours": destruction.grace().total_seconds() // 3600},
+    )
+
+
+@login_required
+@require_GET
+def exit_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    page = Paginator(access.exits_visible_to(user), 50).get_page(request.GET.get("page"))
+    return render(request, "governance/exit_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def exit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    exit_ = access.exit_get_for_user(user, pk)
+    items = exit_.items.select_related("asset_version__asset").prefetch_related("keys__certificate")
+    return render(
+        request,
+        "governance/exit_detail.html",
+        {
+            "exit": exit_,
+            "items": items,
+            "blockers": exit_selectors.exit_blockers(exit_) if exit_.status != Exit.Status.CLOSED else [],
+            "certificates": exit_.certificates.select_related("data_key").order_by("number"),
+            "attestation": getattr(exit_, "attestation", None),
+            "can_act": user.is_officer,
+        },
+    )
+
+
+@login_required
+@require_POST
+def exit_item_migrated(request: HttpRequest, pk: int, item: int) -> HttpResponse:
+    user = _officer(request)
+    exit_ = access.exit_get_for_user(user, pk)
+    line = get_object_or_404(ExitItem, exit=exit_, pk=item)
+    try:
+        exits.exit_migration_confirm(item=line, by=actor_for(user), note=request.POST.get("note", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{line.subject}: migration confirmed.")
+    return redirect("exit-detail", pk=pk)
+
+
+@login_required
+@require_GET
+def exit_report(request: HttpRequest, pk: int) -> HttpResponse:
+    exit_ = access.exit_get_for_user(request_user(request), pk)
+    final = exit_.status == Exit.Status.CLOSED
+    report = exit_.report if final else exit_selectors.exit_report(exit_)
+    suffix = "" if final else "-draft"
+    return json_attachment({"final": final, "report": report}, f"exit-{exit_.charter.slug}{suffix}.json")

@@ -1,0 +1,124 @@
+"""Grant pages: the list and its decisions, a partner admin's request, a charter's termination."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accord.validation import errors_on, is_whole_number
+from accounts.access import request_user
+from accounts.roles import Role
+from accounts.services import actor_for
+from charters.access import charter_get_for_user
+from governance import access
+from governance.exits import services as exits
+from governance.grants import selectors as grant_selectors
+from governance.grants import services as grant_services
+from governance.grants.charter_lifecycle import charter_terminate_with_grants
+from governance.grants.forms import GrantRequestForm, ReasonForm, grant_status_choices
+
+
+@login_required
+def grant_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    # Officers open the list on what waits for them; "all" (or an empty choice) lists every status.
+    status = request.GET.get("status", "requested" if access.can_decide_grants(user) else "all") or "all"
+    statuses = dict(grant_status_choices())
+    if status not in statuses:
+        raise BadRequest(f"There is no grant status {status[:40]!r}. Choose one of: {', '.join(statuses)}.")
+    grants = access.grants_visible_to(user)
+    if is_whole_number(request.GET.get("grant", "")):
+        # One grant, whatever its status (the explanation of a decision links it so).
+        grants, status = grants.filter(pk=int(request.GET["grant"])), "all"
+    elif status != "all":
+        grants = grants.filter(status=status)
+    return render(
+        request,
+        "governance/grant_list.html",
+        {
+            "grants": grants[:200],
+            "status": status,
+            "status_label": statuses[status],
+            "statuses": statuses.items(),
+            "can_decide": access.can_decide_grants(user),
+            "can_request": user.has_role(Role.PARTNER_ADMIN),
+        },
+    )
+
+
+@login_required
+def grant_request(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if not user.has_role(Role.PARTNER_ADMIN):
+        raise PermissionDenied("Partner admins request grants for their principals.")
+    principals, versions, purposes = grant_selectors.requestable_by(user)
+    form = GrantRequestForm(request.POST or None, principals=principals, asset_versions=versions, purposes=purposes)
+    if request.method == "POST" and form.is_valid():
+        with errors_on(form):
+            grant = grant_services.grant_request(
+                partner=access.partner_of(user), requested_by=user, by=actor_for(user), **form.cleaned_data
+            )
+        if form.is_valid():
+            messages.success(request, f"Grant #{grant.pk} requested. An officer reviews it.")
+            return redirect("grant-list")
+    return render(request, "governance/grant_request.html", {"form": form, "has_terms": bool(purposes)})
+
+
+@login_required
+@require_POST
+def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
+    user = request_user(request)
+    if not access.can_decide_grants(user):
+        raise PermissionDenied("Only governance officers decide on grants.")
+    grant = access.grant_get_for_user(user, pk)
+    reason = ReasonForm(request.POST).data.get("reason", "")
+    actor = actor_for(user)
+    steps = {
+        "approve": lambda: grant_services.grant_approve(grant=grant, approver=user, by=actor),
+        "refuse": lambda: grant_services.grant_refuse(grant=grant, by=actor, reason=reason),
+        "suspend": lambda: grant_services.grant_suspend(grant=grant, by=actor, reason=reason),
+        "resume": lambda: grant_services.grant_resume(grant=grant, by=actor, reason=reason),
+        "revoke": lambda: grant_services.grant_revoke(grant=grant, by=actor, reason=reason),
+    }
+    if transition not in steps:
+        raise PermissionDenied(f"Unknown step {transition!r}.")
+    try:
+        done = steps[transition]()
+    except ValidationError as error:
+        messages.error(request, f"Grant #{grant.pk}: " + " ".join(error.messages))
+    else:
+        messages.success(request, f"Grant #{done.pk} is {done.get_status_display().lower()}.")
+    # Back to the list as the officer had it (its filter), not to the default one.
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
+    return redirect("grant-list")
+
+
+@login_required
+@require_POST
+def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
+    user = request_user(request)
+    if not user.is_officer:
+        raise PermissionDenied("Only governance officers terminate charters.")
+    charter = charter_get_for_user(user, slug)
+    reason = request.POST.get("reason", "")
+    try:
+        if charter.active_version_id is not None:
+            # A charter that ever ran ends by its exit plan: revocations, dispositions, attestation, report.
+            exit_ = exits.exit_start(charter=charter, by=actor_for(user), reason=reason)
+        else:
+            _, revoked = charter_terminate_with_grants(charter=charter, by=actor_for(user), reason=reason)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if charter.active_version_id is not None:
+            messages.success(request, f"Charter {slug} is terminated and its exit plan is running.")
+            return redirect("exit-detail", pk=exit_.pk)
+        messages.success(request, f"Charter {slug} is terminated; {revoked} grant(s) under it are revoked.")
+    return redirect("charters:charter-detail", slug=slug)

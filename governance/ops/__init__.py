@@ -1,0 +1,1 @@
+"""Running Accord: the start page, health, worker heartbeats and the demo."""

@@ -1,0 +1,35 @@
+"""The start page and the health check."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.access import partners_visible_to
+from accounts.models import User
+from charters.access import assets_visible_to, can_register_assets
+from governance.ops.health import health_report
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    healthy, body = health_report()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
+    partners = partners_visible_to(user)
+    assets = assets_visible_to(user).prefetch_related("versions")
+    return render(
+        request,
+        "governance/home.html",
+        {"partners": partners, "assets": assets, "can_register_assets": can_register_assets(user)},
+    )

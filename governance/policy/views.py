@@ -1,0 +1,96 @@
+"""Policy pages: the recorded bundles, their diff and rollback, and a decision's explanation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from accounts.access import host_member_required, request_user
+from accounts.models import User
+from accounts.services import actor_for
+from governance import access
+from governance.policy import explain as explain_services
+from governance.policy import rollback as rollback_services
+from governance.policy import selectors as bundle_selectors
+
+
+def _bundle_reader(request: HttpRequest) -> User:
+    return host_member_required(request, "Policy bundles")
+
+
+@login_required
+@require_GET
+def bundle_list(request: HttpRequest) -> HttpResponse:
+    _bundle_reader(request)
+    page = Paginator(bundle_selectors.bundle_history(), 50).get_page(request.GET.get("page"))
+    return render(request, "governance/bundle_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    _bundle_reader(request)
+    bundle = bundle_selectors.bundle_get(ref)
+    lines = bundle_selectors.lines_by_charter(bundle_selectors.bundle_lines(bundle))
+    return render(
+        request,
+        "governance/bundle_detail.html",
+        {"bundle": bundle, "lines": lines, "can_roll_back": request_user(request).is_officer},
+    )
+
+
+@login_required
+def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
+    """GET: what rolling back to the bundle would do. POST: do exactly that plan, or nothing."""
+    user = _bundle_reader(request)
+    if not user.is_officer:
+        raise PermissionDenied("Only governance officers roll the policy back.")
+    bundle = bundle_selectors.bundle_get(ref)
+    if request.method == "POST":
+        try:
+            result = rollback_services.bundle_rollback(
+                bundle=bundle,
+                officer=user,
+                by=actor_for(user),
+                reason=request.POST.get("reason", ""),
+                expected_plan=request.POST.get("plan", ""),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Rolled back: {result.summary()}")
+            return redirect("bundle-detail", ref=bundle.seq)
+    plan = rollback_services.rollback_plan(bundle)
+    return render(request, "governance/bundle_rollback.html", {"bundle": bundle, "plan": plan})
+
+
+@login_required
+@require_GET
+def bundle_diff(request: HttpRequest) -> HttpResponse:
+    _bundle_reader(request)
+    old_ref, new_ref = request.GET.get("from", "").strip(), request.GET.get("to", "").strip()
+    if not old_ref or not new_ref:
+        messages.error(request, "Name two bundles to compare: their hashes (8 characters or more) or change numbers.")
+        return redirect("bundle-list")
+    old, new = bundle_selectors.bundle_get(old_ref), bundle_selectors.bundle_get(new_ref)
+    groups = bundle_selectors.bundle_diff(old, new)
+    return render(request, "governance/bundle_diff.html", {"old": old, "new": new, "groups": groups})
+
+
+@login_required
+@require_GET
+def decision_explain(request: HttpRequest) -> HttpResponse:
+    user = host_member_required(request, "Decision explanations")
+    decision_id = request.GET.get("decision", "").strip()
+    explanation = None
+    if decision_id:
+        explanation = explain_services.decision_explain(decision_id, grants=access.grants_visible_to(user))
+    # Without a decision (none asked for, or none with that id) the page asks for one, saying why.
+    status = 404 if decision_id and explanation is None else 200
+    context = {"explanation": explanation, "decision_id": decision_id}
+    return render(request, "governance/decision_explain.html", context, status=status)

@@ -1,0 +1,1 @@
+"""Access reviews: every grant of a charter kept or revoked by an officer, on a cadence."""

@@ -1,0 +1,151 @@
+"""Reading access reviews: each item with the evidence its reviewer needs, and the report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+
+from accord.validation import is_whole_number
+from audit.models import Event
+from governance.models import Grant, PartnerRole, ReviewCampaign, ReviewItem
+
+EVIDENCE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the trail says of a grant's use up to ``until``: its last allowed use in its life, and over the
+    EVIDENCE_DAYS days before ``until`` its allowed uses and the denies of its grantee on its asset."""
+
+    until: datetime
+    last_use: datetime | None = None
+    uses: int = 0
+    denies: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    item: ReviewItem
+    evidence: Evidence
+
+
+def review_evidence_until(campaign: ReviewCampaign, now: datetime | None = None) -> datetime:
+    """Evidence ends when the review closed, so a closed review's page and report show what its reviewers saw."""
+    return campaign.closed_at or now or timezone.now()
+
+
+def review_rows(campaign: ReviewCampaign, *, now: datetime | None = None) -> list[ReviewRow]:
+    """The review's items in order, each with its grant's evidence: at most three queries, whatever its size."""
+    items = list(campaign.items.select_related("reviewer", "grant__asset_version").order_by("pk"))
+    evidence = review_evidence([item.grant for item in items], until=review_evidence_until(campaign, now))
+    return [ReviewRow(item, evidence[item.grant_id]) for item in items]
+
+
+def _named_grant(value: object) -> int | None:
+    """The grant a decision event names, as the database returns the key: text on PostgreSQL, a number on SQLite;
+    None when the decision named none (JSON null, which SQLite may return as "null")."""
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and is_whole_number(value) else None
+
+
+def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Evidence]:
+    """Each grant's Evidence, by grant id, from the decision events of the trail in one aggregate query (and one
+    more for the members of the partner roles among the grantees).
+
+    An allow names the grant it used. Most denies name none (no grant let the request through), so a deny counts
+    against every grant of the asking principal on the asked asset; one that names its grant (a quota or the rate
+    limit refused it) counts against that grant only.
+    """
+    if not grants:
+        return {}
+    since = until - timedelta(days=EVIDENCE_DAYS)
+    born = min(grant.created_at for grant in grants)  # no grant was used before it existed
+    askers: dict[int, set[str]] = {grant.pk: set() for grant in grants}
+    role_grants: dict[int, list[int]] = defaultdict(list)
+    for grant in grants:
+        if grant.principal_id is not None:
+            askers[grant.pk].add(str(grant.principal_id))
+        elif grant.partner_role_id is not None:
+            role_grants[grant.partner_role_id].append(grant.pk)
+    if role_grants:
+        for role_id, user_id in PartnerRole.members.through.objects.filter(partnerrole_id__in=role_grants).values_list(
+            "partnerrole_id", "user_id"
+        ):
+            for grant_id in role_grants[role_id]:
+                askers[grant_id].add(str(user_id))
+    by_ask: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for grant in grants:
+        for actor in askers[grant.pk]:
+            by_ask[(actor, grant.asset_version.fingerprint)].append(grant.pk)
+
+    rows = (
+        Event.objects.filter(occurred_at__lt=until)
+        .filter(
+            Q(action="decision.allow", occurred_at__gte=born, details__grant__in=sorted(askers))
+            | Q(
+                action="decision.deny",
+                occurred_at__gte=since,
+                actor_id__in=sorted({actor for actor, _ in by_ask}),
+                details__asset__in=sorted({asset for _, asset in by_ask}),
+            )
+        )
+        .annotate(grant_key=KeyTextTransform("grant", "details"), asset_key=KeyTextTransform("asset", "details"))
+        .values("action", "grant_key", "actor_id", "asset_key")
+        .annotate(recent=Count("pk", filter=Q(occurred_at__gte=since)), last=Max("occurred_at"))
+        .order_by()
+    )
+    last: dict[int, datetime] = {}
+    uses: dict[int, int] = defaultdict(int)
+    denies: dict[int, int] = defaultdict(int)
+    for row in rows:
+        named = _named_grant(row["grant_key"])
+        if row["action"] == "decision.allow":
+            if named is not None:
+                uses[named] += row["recent"]
+                last[named] = max(last.get(named, row["last"]), row["last"])
+            continue
+        asked = by_ask.get((row["actor_id"], row["asset_key"]), [])
+        for grant_id in [named] if named is not None else asked:
+            if grant_id in askers:
+                denies[grant_id] += row["recent"]
+    return {
+        grant.pk: Evidence(until=until, last_use=last.get(grant.pk), uses=uses[grant.pk], denies=denies[grant.pk])
+        for grant in grants
+    }
+
+
+def review_report(campaign: ReviewCampaign) -> str:
+    """The review as CSV: each item, the grant as it stood, who answered what and why, what became of it, and the
+    evidence of the grant's use (up to when the review closed, or to now while it is open)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(["review", "charter", "item", "grant", "grantee", "asset", "actions", "purposes", "reviewer",
+                     "decision", "justification", "decided_at", "outcome", "last_use",
+                     f"uses_{EVIDENCE_DAYS}d", f"denies_{EVIDENCE_DAYS}d", "evidence_until"])  # fmt: skip
+    for row in review_rows(campaign):
+        item, evidence, snapshot = row.item, row.evidence, row.item.snapshot
+        writer.writerow([campaign.pk, campaign.charter.slug, item.pk, item.grant_id, snapshot.get("grantee", ""),
+                         snapshot.get("fingerprint", ""), " ".join(snapshot.get("actions", [])),
+                         " ".join(snapshot.get("purposes", [])), item.reviewer.username, item.decision,
+                         item.justification, item.decided_at.isoformat() if item.decided_at else "",
+                         item.outcome, evidence.last_use.isoformat() if evidence.last_use else "",
+                         evidence.uses, evidence.denies, evidence.until.isoformat()])  # fmt: skip
+    return buffer.getvalue()
+
+
+def reviews_with_counts() -> QuerySet[ReviewCampaign]:
+    """The reviews, newest first, each with its number of items (``total``) and of those waiting (``waiting``)."""
+    return (
+        ReviewCampaign.objects.select_related("charter")
+        .annotate(total=Count("items"), waiting=Count("items", filter=Q(items__outcome="")))
+        .order_by("-created_at", "-id")
+    )

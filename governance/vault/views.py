@@ -1,0 +1,145 @@
+"""Vault pages: the artefact store, a key's destruction or its cancellation in the grace period, certificates."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accord.downloads import json_attachment
+from accord.validation import errors_on
+from accounts.access import officer_required, request_user
+from accounts.models import Partner, User
+from accounts.services import actor_for
+from audit import chain
+from charters.models import AssetVersion
+from governance import access
+from governance.models import Artefact, DataKey, ExitItem
+from governance.vault import artefacts, destruction
+from governance.vault import selectors as vault_selectors
+
+
+def _officer(request: HttpRequest) -> User:
+    return officer_required(request, "Only governance officers run the artefact store and destructions.")
+
+
+@login_required
+@require_POST
+def key_cancel(request: HttpRequest, key_id: str) -> HttpResponse:
+    user = _officer(request)
+    data_key = get_object_or_404(DataKey, key_id=key_id)
+    try:
+        destruction.destruction_cancel(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The destruction of data key {key_id} is cancelled; its files are kept.")
+    if data_key.exit_item_id is not None:
+        return redirect("exit-detail", pk=ExitItem.objects.get(pk=data_key.exit_item_id).exit_id)
+    return redirect("artefact-list")
+
+
+@login_required
+@require_POST
+def key_destroy(request: HttpRequest, key_id: str) -> HttpResponse:
+    user = _officer(request)
+    data_key = get_object_or_404(DataKey, key_id=key_id)
+    try:
+        destruction.destruction_schedule(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"Data key {key_id} will be destroyed after {data_key.destroy_after:%Y-%m-%d %H:%M} UTC."
+        )
+    return redirect("artefact-list")
+
+
+@login_required
+@require_GET
+def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
+    certificate = access.certificate_get_for_user(request_user(request), number)
+    if request.GET.get("format") == "json":
+        return json_attachment(
+            {
+                "document": certificate.document,
+                "signature": certificate.signature,
+                "signing_key_id": certificate.signing_key_id,
+            },
+            f"certificate-{certificate.number}.json",
+        )
+    return render(
+        request,
+        "governance/certificate_detail.html",
+        {
+            "certificate": certificate,
+            "document": certificate.document,
+            "valid": destruction.certificate_valid(certificate),
+            "canonical_sha256": hashlib.sha256(chain.canonical(certificate.document)).hexdigest(),
+        },
+    )
+
+
+class ArtefactForm(forms.Form):
+    file = forms.FileField()
+    asset_version = forms.ModelChoiceField(
+        AssetVersion.objects.select_related("asset"), required=False, help_text="Required for an asset file."
+    )
+    kind = forms.ChoiceField(choices=Artefact.Kind.choices)
+    partner = forms.ModelChoiceField(
+        Partner.objects.all(), required=False, help_text="Who it is produced for (not for an asset file)."
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def artefact_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if not user.is_host_member:
+        raise PermissionDenied("The artefact store is for the host's officers and auditors.")
+    form = ArtefactForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        _officer(request)
+        if form.is_valid():
+            upload = cast(UploadedFile, form.cleaned_data["file"])
+            with errors_on(form):
+                artefact = artefacts.artefact_store(
+                    source=upload,
+                    name=upload.name or "upload",
+                    kind=form.cleaned_data["kind"],
+                    asset_version=form.cleaned_data["asset_version"],
+                    partner=form.cleaned_data["partner"],
+                    by=actor_for(user),
+                )
+            if form.is_valid():
+                messages.success(request, f"{artefact.name} is stored, encrypted under key {artefact.data_key.key_id}.")
+                return redirect("artefact-list")
+    page = Paginator(vault_selectors.artefacts_stored(), 50).get_page(request.GET.get("page"))
+    return render(request, "governance/artefact_list.html", {"page": page, "form": form, "can_act": user.is_officer})
+
+
+@login_required
+@require_GET
+def artefact_download(request: HttpRequest, uid: str) -> HttpResponse | StreamingHttpResponse:
+    _officer(request)
+    artefact = get_object_or_404(Artefact.objects.select_related("data_key"), uid=uid)
+    try:
+        chunks = artefacts.artefact_read(artefact)
+    except artefacts.KeyDestroyedError as error:
+        return render(
+            request, "governance/artefact_gone.html", {"artefact": artefact, "reason": str(error)}, status=410
+        )
+    response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=artefact.name)
+    response["Content-Length"] = str(artefact.size_bytes)
+    return response

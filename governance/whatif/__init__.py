@@ -1,0 +1,1 @@
+"""What-if replays: recorded decisions replayed against a candidate charter version or grant."""
