@@ -28,6 +28,9 @@ from governance.policy import live
 from governance.policy.bundle import forget_documents
 from governance.policy.bundles import bundles_forget
 
+# The fixture world (registry, example charters, a live collaboration) and the browser, for every folder's tests.
+pytest_plugins = ["tests.world", "tests.e2e.browser"]
+
 TEST_PASSWORD = "correct horse battery staple"
 
 # For tests whose work happens in other threads or processes and so must really commit. Serialized rollback

@@ -12,10 +12,9 @@ import functools
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.faults import free_port
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,16 +53,6 @@ def accord_env(**overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy or ``timeout`` seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 class WebServer:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the fixtures of tests/governance/conftest.py, imported below, are the tests' parameters)
 """Hostile input is a 4xx, never a 500: in the API's error shape under /api/, a styled page elsewhere (issue 17).
 
 Bodies nested too deep, NUL characters in addresses, too many fields or files, paging parameters out of range and
@@ -26,8 +25,9 @@ from governance.decisions.apis import DecisionInputSerializer
 from governance.grants.roles import partner_role_create
 from governance.models import PolicyBundle
 from governance.policy import bundles
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401 (fixtures used below)
-from tests.governance.conftest import _fresh_usage_counters, atlas, live_charter, make_grant, make_request  # noqa: F401
+
+# Usage counters start fresh in each test, as in tests/governance/ (tests/world.py says why).
+pytestmark = pytest.mark.usefixtures("fresh_usage_counters")
 
 STYLED = "pico.min.css"  # the layout of base.html: a page in Accord's style, not Django's bare one
 

@@ -14,7 +14,7 @@ from accord.celery import app as celery_app
 from charters.services import policy_feed
 from governance.decisions.limits import _windows
 from governance.policy import live
-from tests.e2e.test_incidents_browser import take_queued
+from tests.helpers import take_queued
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit import dispatch
 from audit.models import QueuedTask
 from tests.conftest import committing
-from tests.e2e.test_incidents_browser import take_queued
+from tests.helpers import take_queued
 
 TASK = "governance.tasks.whatif_run"  # any registered task; nothing here runs it
 

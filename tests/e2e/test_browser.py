@@ -12,71 +12,19 @@ later tests lose the rows the data migrations wrote (the role groups). So the va
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from functools import partial
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from pytest_django.live_server_helper import LiveServer
+from playwright.sync_api import expect
 
 from accounts.models import ApiToken, Organisation, Partner, User
 from charters.models import Asset
-from tests.conftest import TEST_PASSWORD, committing
+from tests.conftest import committing
+from tests.e2e.browser import Browse, log_in
 from tests.factories import AssetFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = [pytest.mark.browser, committing]
-
-Browse = Callable[[], AbstractContextManager[Page]]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-@contextmanager
-def _chromium_page(base_url: str) -> Iterator[Page]:
-    """A page in a freshly launched Chromium (Playwright gives each launch a new, empty profile)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=base_url)
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def browse(live_server: LiveServer) -> Browse:
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        reason = f"{CHROMIUM} is missing: browser tests drive Debian's Chromium (apt-get install chromium)"
-        if _in_ci():
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return partial(_chromium_page, live_server.url)
-
-
-def log_in(page: Page, user: User) -> None:
-    page.goto("/login/")
-    page.locator("input[name=username]").fill(user.username)
-    page.locator("input[name=password]").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def test_an_officer_registers_an_asset_and_a_version_and_sees_the_version_on_its_page(

@@ -1,6 +1,6 @@
 """End-to-end tests of the charter pages: Debian's Chromium, driven by Playwright, against the live server.
 
-The same rules as tests/e2e/test_browser.py (whose ``browse`` fixture and ``log_in`` these reuse): the ORM is
+The same rules as tests/e2e/test_browser.py (``browse`` and ``log_in`` from tests/e2e/browser.py): the ORM is
 touched only before or after each ``with browse() as page:`` block, and DJANGO_ALLOW_ASYNC_UNSAFE is not set.
 Playwright's sync API cannot be nested in one thread, so a second person's session is a second block.
 """
@@ -17,9 +17,8 @@ from accounts.models import Partner, User
 from accounts.services import actor_for
 from charters.models import Charter, CharterAcknowledgement, CharterVersion
 from charters.services.charters import charter_apply, charter_version_approve, charter_version_submit
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
-from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
+from tests.e2e.browser import Browse, log_in
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -28,10 +27,10 @@ CHARTER_URL = re.compile(r"/registry/charters/northwind-evaluation/$")
 
 
 def test_an_officer_writes_and_submits_a_charter_and_only_a_second_officer_can_approve_it(
-    browse: Browse,  # noqa: F811
+    browse: Browse,
     officer: User,
     second_officer: User,
-    charter_text: CharterText,  # noqa: F811
+    charter_text: CharterText,
 ) -> None:
     title = "Atlas safety evaluation, written in the browser"
     text = charter_text(lambda document: document.update(title=title))
@@ -83,9 +82,9 @@ def test_an_officer_writes_and_submits_a_charter_and_only_a_second_officer_can_a
 
 
 def test_a_charter_that_shares_a_proprietary_asset_shows_the_problem_and_saves_nothing(
-    browse: Browse,  # noqa: F811
+    browse: Browse,
     officer: User,
-    charter_text: CharterText,  # noqa: F811
+    charter_text: CharterText,
 ) -> None:
     text = charter_text(lambda d: d["assets"]["shareable"].append({"asset": "atlas-70b", "version": "2.0"}))
     with browse() as page:
@@ -110,12 +109,12 @@ def test_a_charter_that_shares_a_proprietary_asset_shows_the_problem_and_saves_n
 
 
 def test_partner_a_admin_accepts_the_active_charter_only_after_confirming_the_training(
-    browse: Browse,  # noqa: F811
+    browse: Browse,
     officer: User,
     second_officer: User,
     a_admin: User,
     partner_a: Partner,
-    charter_text: CharterText,  # noqa: F811
+    charter_text: CharterText,
 ) -> None:
     version = charter_apply(text=charter_text(), by=actor_for(officer), author=officer)
     assert version is not None

@@ -18,11 +18,10 @@ import pytest
 from django.conf import settings
 
 from audit.models import ExportJob, QueuedTask
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
 from tests.faults import LoopbackPeer, loopback_peer
-from tests.governance.conftest import atlas, live_charter, make_grant, make_request  # noqa: F401  (fixtures)
-from tests.processes import celery, database_url, wait_for, web_server
+from tests.helpers import wait_for
+from tests.processes import celery, database_url, web_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, committing]
 
@@ -63,7 +62,7 @@ def codes(decision: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def world(make_grant, api_as, a_principal, a_admin, atlas):  # noqa: F811
+def world(make_grant, api_as, a_principal, a_admin, atlas):
     make_grant()
     return {"principal": api_as(a_principal).token, "admin": api_as(a_admin).token, "asset": atlas}
 

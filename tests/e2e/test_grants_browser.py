@@ -1,6 +1,6 @@
 """End-to-end tests of the grant pages: Debian's Chromium, driven by Playwright, against the live server.
 
-The same rules as tests/e2e/test_browser.py (whose ``browse`` fixture and ``log_in`` these reuse): the ORM and
+The same rules as tests/e2e/test_browser.py (``browse`` and ``log_in`` from tests/e2e/browser.py): the ORM and
 the API client are used only before, between or after the ``with browse() as page:`` blocks, and
 DJANGO_ALLOW_ASYNC_UNSAFE is not set. The partner admin and the officer are two people, so two blocks.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,10 +17,10 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from charters.models import CharterVersion
 from governance.models import Grant
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import Caller, committing
-from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
-from tests.governance.conftest import CHARTER_FROM, atlas, live_charter  # noqa: F401  (fixtures used from here)
+from tests.e2e.browser import Browse, log_in
+from tests.helpers import decide
+from tests.world import CHARTER_FROM
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -47,22 +46,13 @@ def fill_request(page: Page, *, action: str) -> None:
     page.get_by_label("Justification").fill("Capability benchmarks for the joint paper.")
 
 
-def decide(caller: Caller, asset: str) -> dict[str, Any]:
-    response = caller.client.post(
-        "/api/v1/decisions", {"action": "infer", "asset": asset, "purpose": "benchmarking"}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
 def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_queue(
-    browse: Browse,  # noqa: F811
+    browse: Browse,
     officer: User,
     a_admin: User,
     a_principal: User,
-    live_charter: CharterVersion,  # noqa: F811
-    atlas: str,  # noqa: F811
+    live_charter: CharterVersion,
+    atlas: str,
     api_as: Callable[[User], Caller],
 ) -> None:
     gateway = api_as(a_principal)
@@ -125,10 +115,10 @@ def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_qu
 
 
 def test_a_request_for_download_weights_shows_the_charters_refusal_and_saves_nothing(
-    browse: Browse,  # noqa: F811
+    browse: Browse,
     a_admin: User,
     a_principal: User,
-    live_charter: CharterVersion,  # noqa: F811
+    live_charter: CharterVersion,
 ) -> None:
     with browse() as page:
         log_in(page, a_admin)

@@ -2,7 +2,7 @@
 working its checklist, and ending a charter with its exit plan and cancelling a destruction in its grace period.
 
 Debian's Chromium, driven by Playwright, against the live server. The same rules as tests/e2e/test_browser.py
-(whose ``browse`` fixture and ``log_in`` these reuse): the ORM and the services are used only before, between or
+(``browse`` and ``log_in`` from tests/e2e/browser.py): the ORM and the services are used only before, between or
 after the ``with browse() as page:`` blocks, and DJANGO_ALLOW_ASYNC_UNSAFE is not set. No Celery worker runs: the
 test takes the task the page queued from the configured broker and carries it out between two blocks, as a worker
 would.
@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from accord.celery import app as celery_app
 from accounts.models import User
 from audit.context import request_context
 from audit.models import Event
@@ -27,11 +26,9 @@ from governance.decisions.services import DecisionRequest, decide
 from governance.exits import services as exits
 from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
-from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
-from tests.governance.conftest import live_charter, make_grant, make_request  # noqa: F401  (fixtures used from here)
-from tests.governance.test_exits import northwind_holdings, store  # noqa: F401  (fixtures used from here)
+from tests.e2e.browser import Browse, log_in
+from tests.helpers import take_queued
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -47,22 +44,6 @@ CHECKLIST = [  # the model-misuse playbook of Northwind's charter, as its rows b
     "4. Partner explains the usage",
     "5. Decide on remediation or exit",
 ]
-
-
-def take_queued(task: str) -> list[Any]:
-    """Take every message waiting in the configured broker's default queue, as a worker would, and return the
-    arguments of the ``task`` messages among them (so nothing is left for a later test's worker)."""
-    queue = celery_app.conf.task_default_queue  # "celery": its exchange and routing key are named the same
-    runs: list[Any] = []
-    with celery_app.connection_for_read() as connection, connection.SimpleQueue(queue, no_ack=False) as waiting:
-        while True:
-            try:
-                message = waiting.get(timeout=0.5)
-            except waiting.Empty:
-                return runs
-            if message.headers.get("task") == task:
-                runs.append(message.payload[0])
-            message.ack()
 
 
 def number_in(page: Page, pattern: re.Pattern[str]) -> int:
@@ -97,8 +78,8 @@ def clocks_count_down(page: Page) -> None:
 
 
 def test_an_officer_declares_an_incident_the_worker_holds_the_grant_and_the_officer_works_and_closes_it(
-    browse: Browse,  # noqa: F811
-    make_grant: MakeGrant,  # noqa: F811
+    browse: Browse,
+    make_grant: MakeGrant,
     officer: User,
 ) -> None:
     grant = make_grant()
@@ -188,8 +169,8 @@ def test_an_officer_declares_an_incident_the_worker_holds_the_grant_and_the_offi
 
 
 def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
-    browse: Browse,  # noqa: F811
-    make_grant: MakeGrant,  # noqa: F811
+    browse: Browse,
+    make_grant: MakeGrant,
     officer: User,
 ) -> None:
     grant = make_grant()
@@ -237,8 +218,8 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
 
 
 def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
-    browse: Browse,  # noqa: F811
-    make_grant: MakeGrant,  # noqa: F811
+    browse: Browse,
+    make_grant: MakeGrant,
     officer: User,
     a_principal: User,
 ) -> None:
@@ -275,9 +256,9 @@ def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
 
 
 def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_destruction(
-    browse: Browse,  # noqa: F811
-    live_charter: CharterVersion,  # noqa: F811
-    northwind_holdings: dict[str, Any],  # noqa: F811
+    browse: Browse,
+    live_charter: CharterVersion,
+    northwind_holdings: dict[str, Any],
     officer: User,
 ) -> None:
     model_key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)

@@ -1,7 +1,7 @@
 """End-to-end tests of the policy pages: rolling back to a bundle, and a what-if replay before approving a version.
 
 Debian's Chromium, driven by Playwright, against the live server. The same rules as tests/e2e/test_browser.py
-(whose ``browse`` fixture and ``log_in`` these reuse): the ORM and the services are used only before, between or
+(``browse`` and ``log_in`` from tests/e2e/browser.py): the ORM and the services are used only before, between or
 after the ``with browse() as page:`` blocks, and DJANGO_ALLOW_ASYNC_UNSAFE is not set. No Celery worker runs: the
 test takes the task the page queued from the configured broker and carries it out between two blocks, as a worker
 would.
@@ -23,14 +23,10 @@ from governance.decisions.services import DecisionRequest, decide_batch
 from governance.models import Grant, PolicyBundle, WhatIfRun
 from governance.policy.bundles import bundles_record
 from governance.whatif.services import RUN_TASK, whatif_run
-from tests.charters.conftest import charter_text, demo_registry, example  # noqa: F401  (fixtures used from here)
 from tests.conftest import Caller, committing
-from tests.e2e.test_browser import Browse, browse, log_in  # noqa: F401  (browse is a fixture)
-from tests.e2e.test_grants_browser import decide
-from tests.e2e.test_incidents_browser import take_queued
-from tests.governance.conftest import atlas, live_charter, make_grant, make_request  # noqa: F401  (fixtures used from here)
-from tests.governance.test_rollback import before, status_of  # noqa: F401  (before is a fixture)
-from tests.governance.test_whatif import in_review
+from tests.e2e.browser import Browse, log_in
+from tests.helpers import decide, status_of, take_queued
+from tests.world import example, in_review
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -62,12 +58,12 @@ def take_queued_runs() -> list[Any]:
 
 
 def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_since_is_suspended(
-    browse: Browse,  # noqa: F811
-    before: tuple[Grant, Grant, PolicyBundle],  # noqa: F811
-    make_grant: MakeGrant,  # noqa: F811
+    browse: Browse,
+    before: tuple[Grant, Grant, PolicyBundle],
+    make_grant: MakeGrant,
     officer: User,
     a_principal: User,
-    atlas: str,  # noqa: F811
+    atlas: str,
     api_as: Callable[[User], Caller],
 ) -> None:
     kept, doomed, bundle = before
@@ -135,13 +131,13 @@ def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_sin
 
 
 def test_a_second_officer_runs_a_what_if_on_a_version_in_review_and_reads_which_decisions_would_flip(
-    browse: Browse,  # noqa: F811
-    make_grant: MakeGrant,  # noqa: F811
+    browse: Browse,
+    make_grant: MakeGrant,
     officer: User,
     second_officer: User,
     a_principal: User,
     b_principal: User,
-    atlas: str,  # noqa: F811
+    atlas: str,
 ) -> None:
     make_grant(actions=["infer", "export_outputs"], purposes=["benchmarking"])
     exported, inferred, evaluated = (
@@ -231,8 +227,8 @@ def test_a_second_officer_runs_a_what_if_on_a_version_in_review_and_reads_which_
 
 
 def test_a_what_if_over_5000_days_is_refused_on_the_version_page_and_queues_nothing(
-    browse: Browse,  # noqa: F811
-    live_charter: CharterVersion,  # noqa: F811
+    browse: Browse,
+    live_charter: CharterVersion,
     officer: User,
     settings: Any,
 ) -> None:

@@ -20,9 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.charters.conftest import charter_text, demo_registry  # noqa: F401  (fixtures used from here)
 from tests.conftest import committing
-from tests.governance.conftest import atlas, live_charter, make_grant, make_request  # noqa: F401  (fixtures)
 from tests.processes import WebServer, web_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, committing]
@@ -184,7 +182,7 @@ def unanswered(clients: list[SlowClient]) -> list[SlowClient]:
 
 
 @pytest.fixture
-def world(make_grant, api_as, a_principal, atlas):  # noqa: F811
+def world(make_grant, api_as, a_principal, atlas):
     make_grant()
     return {"token": api_as(a_principal).token, "asset": atlas}
 

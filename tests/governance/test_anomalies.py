@@ -190,7 +190,7 @@ def test_officers_see_findings_in_the_admin_read_only(steady, a_principal, atlas
 
 def spike_floor(charter_text, officer, second_officer, a_admin, floor):
     """Amend the live charter so that its usage-spike rule has ``floor`` as its min_uses."""
-    from tests.governance.conftest import activate
+    from tests.world import activate
 
     activate(
         charter_text(lambda document: document["misuse"][0]["params"].update(min_uses=floor)),

@@ -15,8 +15,7 @@ from rest_framework.test import APIClient
 
 from governance.policy import cases
 from tests.conftest import RUN_CHARTER_WINDOW, CharterWindow
-from tests.governance.test_decisions import ask, codes
-from tests.governance.test_policy_cases import REPO_CASES
+from tests.helpers import REPO_CASES, ask, codes
 
 TWO_YEARS_ON = datetime.now(UTC) + timedelta(days=730)
 

@@ -13,23 +13,12 @@ from governance.decisions import services as decisions
 from governance.grants.services import grant_hold, grant_request, grant_suspend
 from governance.policy.snapshot import Snapshot
 from tests.conftest import SETUP
-from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL, activate
+from tests.helpers import ask, codes
+from tests.world import CHARTER_FROM, CHARTER_UNTIL, activate
 
 # A grant's window inside the charter's, for requests through the API.
 REQUESTED_FROM = (CHARTER_FROM + timedelta(days=30)).isoformat()
 REQUESTED_UNTIL = (CHARTER_FROM + timedelta(days=150)).isoformat()
-
-
-def ask(caller, asset, action="infer", purpose="safety-evaluation", **context):
-    response = caller.client.post(
-        "/api/v1/decisions", {"action": action, "asset": asset, "purpose": purpose, "context": context}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def codes(answer):
-    return [reason["code"] for reason in answer["reasons"]]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from celery import current_app
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.services import actor_for
@@ -20,7 +19,7 @@ from governance.models import DataKey, DestructionCertificate, Exit, Grant
 from governance.vault import artefacts
 from governance.vault.destruction import destruction_schedule
 from tests.conftest import committing
-from tests.governance.test_review_redelivery import QUEUE, wait_for, worker
+from tests.helpers import QUEUE, needs_the_real_broker, wait_for, worker
 
 GRANTS = 200
 KEYS = 120
@@ -47,7 +46,9 @@ def kill_midway(task, args, progress, *, at_least):
     first = worker(worker_env())
     try:
         current_app.send_task(task, args=args, queue=QUEUE)
-        assert wait_for(lambda: progress() >= at_least, timeout=60), "the first worker never started the task"
+        assert wait_for(lambda: progress() >= at_least, timeout=60, every=0.01), (
+            "the first worker never started the task"
+        )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -59,15 +60,10 @@ def kill_midway(task, args, progress, *, at_least):
 def finish_with_a_new_worker(done, timeout=90):
     second = worker(worker_env())
     try:
-        assert wait_for(done, timeout=timeout), "the restarted worker did not finish the redelivered task"
+        assert wait_for(done, timeout=timeout, every=0.01), "the restarted worker did not finish the redelivered task"
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
-
-
-def needs_the_real_broker():
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and the Redis broker")
 
 
 @pytest.mark.postgres

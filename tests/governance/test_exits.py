@@ -1,7 +1,6 @@
 """Exits: revoke everything, dispose of each asset as the plan says, collect the attestation and the certificates,
 close with a report. Time travel carries the grace and retention periods."""
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,40 +14,11 @@ from governance.exits.services import exit_migration_confirm, exit_run, exit_sta
 from governance.models import DataKey, Exit, ExitItem, Grant
 from governance.vault import artefacts
 from governance.vault.destruction import destructions_run, grace
-from tests.governance.conftest import activate
+from tests.world import activate
 
 # The exit starts at the hour the suite started: inside the live charter's window, and before the steps the test
 # takes without travelling (the partner's attestation, its last reads).
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def store(officer):
-    def make(kind, *, asset_version=None, partner=None, content=b"weights and outputs"):
-        return artefacts.artefact_store(
-            source=io.BytesIO(content),
-            name=f"{kind}.bin",
-            kind=kind,
-            asset_version=asset_version,
-            partner=partner,
-            by=actor_for(officer),
-        )
-
-    return make
-
-
-@pytest.fixture
-def northwind_holdings(make_grant, store, demo_registry, partner_a, partner_b):
-    """Two grants, a model and a dataset delivered to Northwind, its own suite held here, an evaluation output;
-    and a copy of the model delivered to Helix, which Northwind's exit must not touch."""
-    return {
-        "grants": [make_grant(), make_grant(purposes=["benchmarking"])],
-        "model": store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_a),
-        "dataset": store("delivery", asset_version=demo_registry["clinical-notes-deid 2026-09"], partner=partner_a),
-        "suite": store("asset_file", asset_version=demo_registry["northwind-eval-suite 1.0"]),
-        "output": store("evaluation_output", partner=partner_a),
-        "helix_copy": store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_b),
-    }
 
 
 def statuses(exit_):

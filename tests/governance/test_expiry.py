@@ -13,7 +13,7 @@ from governance.decisions.services import DecisionRequest, decide
 from governance.grants import expiry
 from governance.models import Grant
 from governance.tasks import expiry_run as expiry_task
-from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
+from tests.world import CHARTER_FROM, CHARTER_UNTIL
 
 
 def events(action):

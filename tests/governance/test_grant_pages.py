@@ -7,7 +7,7 @@ from governance.grants.services import grant_suspend
 from governance.models import Exit, Grant
 from governance.policy.snapshot import compile_bundle
 from tests.conftest import SETUP
-from tests.governance.conftest import CHARTER_FROM, CHARTER_UNTIL
+from tests.world import CHARTER_FROM, CHARTER_UNTIL
 
 # A grant's window inside the charter's, as the form's datetime-local inputs take it.
 REQUESTED_FROM = (CHARTER_FROM + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")

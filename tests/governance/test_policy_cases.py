@@ -12,9 +12,9 @@ import pytest
 from accounts.services import partner_create
 from governance.policy import cases
 from tests.conftest import SETUP
+from tests.helpers import REPO_CASES
 
 REPO = Path(__file__).resolve().parents[2]
-REPO_CASES = sorted((REPO / "policy_tests").glob("*.yaml"))
 
 A_CASE = """
 case: {name}

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -24,18 +23,9 @@ from governance.grants.services import grant_hold, grant_release, grant_revoke, 
 from governance.models import PartnerRole
 from governance.policy import live
 from tests.conftest import SETUP, committing
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, *, timeout=5.0, step=0.01):
-    """Poll until ``predicate`` holds; False at the deadline. Returns as soon as it holds, never sleeps blindly."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def answer(principal, atlas, purpose="safety-evaluation"):
@@ -120,7 +110,9 @@ def test_the_listener_applies_an_announced_change_before_any_decision(make_grant
         grant_revoke(grant=grant, by=SETUP, reason="Revoked while nobody asks.")
         target = policy_head()
         # Nothing here calls current(): only the listener thread can move the snapshot.
-        assert wait_for(lambda: snapshot.version == target), "the listener did not apply the change within 5 s"
+        assert wait_for(lambda: snapshot.version == target, timeout=5.0, every=0.01), (
+            "the listener did not apply the change within 5 s"
+        )
         assert grant.pk not in snapshot.grants
     finally:
         live.stop()
@@ -183,15 +175,17 @@ def test_a_revocation_is_denied_by_every_process_of_a_multi_process_server(make_
             pids = children(server.pid)
             return {pid: reports.get(f"{socket.gethostname()}:{pid}") for pid in pids} if len(pids) == workers else {}
 
-        assert wait_for(lambda: reporting() and all(reporting().values()), timeout=30), "workers did not start"
+        assert wait_for(lambda: reporting() and all(reporting().values()), timeout=30, every=0.01), (
+            "workers did not start"
+        )
         body = {"action": "infer", "asset": atlas, "purpose": "safety-evaluation"}
         assert all(post(port, token, body)["allow"] for _ in range(3 * workers))
 
         grant_revoke(grant=grant, by=SETUP, reason="Revoked under load.")
         version = policy_head().seq
-        assert wait_for(lambda: all(report["version"] >= version for report in reporting().values()), timeout=5), (
-            f"not every worker applied version {version} within 5 s: {reporting()}"
-        )
+        assert wait_for(
+            lambda: all(report["version"] >= version for report in reporting().values()), timeout=5, every=0.01
+        ), f"not every worker applied version {version} within 5 s: {reporting()}"
         answers = [post(port, token, body) for _ in range(10 * workers)]
         assert {tuple(reason["code"] for reason in answer["reasons"]) for answer in answers} == {("no_grant",)}
     finally:

@@ -26,7 +26,7 @@ from governance.models import ReviewCampaign
 from governance.reviews import selectors as review_selectors
 from governance.reviews import services as reviews
 from tests.conftest import SETUP, TEST_PASSWORD, committing
-from tests.e2e.test_browser import browse, log_in  # noqa: F401 (browse is a fixture)
+from tests.e2e.browser import log_in
 
 
 def ask(principal, asset, times=1, *, action="infer"):
@@ -253,7 +253,7 @@ def test_without_javascript_the_select_all_box_stays_hidden_and_only_the_reviewe
 @pytest.mark.browser
 @committing
 def test_the_select_all_box_ticks_every_waiting_item_and_answers_them_in_one_go(
-    browse,  # noqa: F811 (the fixture imported above)
+    browse,
     make_grant,
     live_charter,
     officer,

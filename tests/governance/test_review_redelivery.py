@@ -3,16 +3,11 @@ visibility timeout) hands the task to a restarted worker, which finishes it; no 
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from celery import current_app
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.services import actor_for
@@ -20,45 +15,9 @@ from audit.models import Event
 from governance.models import Grant, ReviewCampaign, ReviewItem
 from governance.reviews import services as reviews
 from tests.conftest import committing
+from tests.helpers import QUEUE, needs_the_real_broker, wait_for, worker
 
-REPO = Path(__file__).resolve().parents[2]
-QUEUE = "redelivery-test"
 GRANTS = 200
-
-
-def worker(env):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "accord",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            QUEUE,
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def resolved(campaign):
@@ -70,8 +29,7 @@ def resolved(campaign):
 @committing
 def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_grant, live_charter, officer):
     database = settings.DATABASES["default"]
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and the Redis broker")
+    needs_the_real_broker()
     purposes = (["benchmarking"], ["safety-evaluation"], ["benchmarking", "safety-evaluation"])
     for number in range(GRANTS):
         make_grant(purposes=purposes[number % 3], valid_until=timezone.now() + timedelta(days=30 + number))
@@ -89,7 +47,9 @@ def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_g
     first = worker(env)
     try:
         current_app.send_task("governance.tasks.reviews_run", queue=QUEUE)
-        assert wait_for(lambda: resolved(campaign) >= 5, timeout=60), "the first worker never started the run"
+        assert wait_for(lambda: resolved(campaign) >= 5, timeout=60, every=0.01), (
+            "the first worker never started the run"
+        )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -100,9 +60,9 @@ def test_a_deadline_run_killed_midway_is_finished_once_by_the_next_worker(make_g
 
     second = worker(env)
     try:
-        assert wait_for(lambda: ReviewCampaign.objects.get(pk=campaign.pk).status == "closed", timeout=90), (
-            "the restarted worker did not finish the redelivered run"
-        )
+        assert wait_for(
+            lambda: ReviewCampaign.objects.get(pk=campaign.pk).status == "closed", timeout=90, every=0.01
+        ), "the restarted worker did not finish the redelivered run"
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)

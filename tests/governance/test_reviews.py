@@ -2,7 +2,6 @@
 before the deadline, and at the deadline exactly the unanswered items are revoked or escalated, once."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from governance.outbox.services import outbox_send
 from governance.reviews import services as reviews
 from governance.tasks import reviews_run as reviews_task
 from tests.conftest import TEST_PASSWORD, committing
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -37,15 +37,6 @@ def campaign(three, live_charter, officer):
 def status_of(grant):
     grant.refresh_from_db()
     return grant.status
-
-
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def waiting_for_a_lock():
@@ -296,7 +287,9 @@ def test_two_reviewers_answering_the_last_two_items_at_once_close_the_review(
                               by=actor_for(second_officer))  # fmt: skip
         olivia = threading.Thread(target=answer_as_olivia)
         olivia.start()
-        assert wait_until(lambda: not olivia.is_alive() or waiting_for_a_lock()), "Olivia's answer went nowhere"
+        assert wait_for(lambda: not olivia.is_alive() or waiting_for_a_lock(), timeout=30, every=0.01), (
+            "Olivia's answer went nowhere"
+        )
     olivia.join(timeout=30)
     assert not olivia.is_alive() and errors == []
     campaign.refresh_from_db()

@@ -7,25 +7,12 @@ from accounts.services import actor_for
 from audit.models import Event
 from governance.grants.roles import partner_role_add_member
 from governance.grants.services import grant_resume, grant_revoke, grant_suspend
-from governance.models import Grant, PartnerRole, PolicyBundle
-from governance.policy import bundles, rollback
+from governance.models import Grant, PartnerRole
+from governance.policy import rollback
 from governance.policy.selectors import bundle_lines
 from governance.policy.snapshot import compile_bundle
 from tests.conftest import SETUP, TEST_PASSWORD
-
-
-def status_of(grant):
-    grant.refresh_from_db()
-    return grant.status
-
-
-@pytest.fixture
-def before(make_grant):
-    """Two grants active in a recorded bundle; the policy then changes."""
-    kept = make_grant(purposes=["safety-evaluation"])
-    doomed = make_grant(actions=["evaluate"], purposes=["benchmarking"])
-    bundles.bundles_record()
-    return kept, doomed, PolicyBundle.objects.first()
+from tests.helpers import status_of
 
 
 def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before, make_grant, officer):

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.services import actor_for
 from governance.grants.roles import partner_role_create
-from tests.governance.conftest import CHARTER_FROM, activate
+from tests.world import CHARTER_FROM, activate
 
 UNKNOWN = hashlib.sha256(b"no such artefact").hexdigest()
 

@@ -5,7 +5,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-import yaml
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -13,16 +12,14 @@ from accounts.roles import Role
 from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter
-from charters.services.charters import charter_apply, charter_version_submit
 from governance.decisions.services import DecisionRequest, decide_batch
 from governance.grants.services import grant_approve, grant_request, grant_suspend
 from governance.models import Grant
 from governance.policy.bundle import enforcer_for, principal_subject
 from governance.policy.snapshot import Snapshot
 from governance.whatif import services as whatif
-from tests.charters.conftest import example
 from tests.conftest import SETUP, _make
-from tests.governance.conftest import CHARTER_FROM, activate
+from tests.world import CHARTER_FROM, activate, example, in_review
 
 ACTIONS = ["infer", "evaluate", "export_outputs"]
 PURPOSES = ["safety-evaluation", "benchmarking", "research-evaluation"]
@@ -79,11 +76,6 @@ def amendment(rng: random.Random) -> dict:
     if rng.random() < 0.5 or document == example():
         document["assets"]["shareable"] = [a for a in document["assets"]["shareable"] if a["version"] != "1.1"]
     return document
-
-
-def in_review(document, officer):
-    version = charter_apply(text=yaml.safe_dump(document, sort_keys=False), by=actor_for(officer), author=officer)
-    return charter_version_submit(version=version, by=actor_for(officer))
 
 
 def casbin_flips(candidate):

@@ -1,6 +1,5 @@
 """A real Celery worker consumes the heartbeat from the real broker and writes to the database."""
 
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -12,22 +11,16 @@ from governance.models import WorkerHeartbeat
 from governance.policy import live
 from governance.tasks import worker_heartbeat
 from tests.conftest import committing
-
-
-def wait_for(predicate, *, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.helpers import wait_for
 
 
 def roundtrip():
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"):
             worker_heartbeat.delay()
-            assert wait_for(lambda: WorkerHeartbeat.objects.exists()), "the worker did not run the heartbeat in time"
+            assert wait_for(lambda: WorkerHeartbeat.objects.exists(), timeout=20.0), (
+                "the worker did not run the heartbeat in time"
+            )
     finally:
         live.stop()  # the worker started this process's policy listener (accord/celery.py); it must not outlive it
     return WorkerHeartbeat.objects.get()

@@ -1,0 +1,117 @@
+"""Plain helpers the tests share (no fixtures: those are in tests/conftest.py and the plugins it names).
+
+Tests import from here, never from one another: a test module's helpers are its own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accord.celery import app as celery_app
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The repository's own policy test cases.
+REPO_CASES = sorted((REPO / "policy_tests").glob("*.yaml"))
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+def needs_the_real_broker() -> None:
+    """Skip unless this run has PostgreSQL and the Redis broker (the tests are marked for both as well)."""
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and the Redis broker")
+
+
+# --- Redelivery: a Celery worker of its own, on a queue of its own, that a test may kill midway ---------------
+
+QUEUE = "redelivery-test"
+
+
+def worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "accord",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            QUEUE,
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def take_queued(task: str) -> list[Any]:
+    """Take every message waiting in the configured broker's default queue, as a worker would, and return the
+    arguments of the ``task`` messages among them (so nothing is left for a later test's worker)."""
+    queue = celery_app.conf.task_default_queue  # "celery": its exchange and routing key are named the same
+    runs: list[Any] = []
+    with celery_app.connection_for_read() as connection, connection.SimpleQueue(queue, no_ack=False) as waiting:
+        while True:
+            try:
+                message = waiting.get(timeout=0.5)
+            except waiting.Empty:
+                return runs
+            if message.headers.get("task") == task:
+                runs.append(message.payload[0])
+            message.ack()
+
+
+# --- Decisions through the API ----------------------------------------------------------------------------------
+
+
+def ask(caller, asset, action="infer", purpose="safety-evaluation", **context):
+    response = caller.client.post(
+        "/api/v1/decisions", {"action": action, "asset": asset, "purpose": purpose, "context": context}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def codes(answer):
+    return [reason["code"] for reason in answer["reasons"]]
+
+
+def decide(caller: Any, asset: str) -> dict[str, Any]:
+    """An infer-for-benchmarking decision asked through the API as ``caller`` (a tests.conftest.Caller)."""
+    response = caller.client.post(
+        "/api/v1/decisions", {"action": "infer", "asset": asset, "purpose": "benchmarking"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def status_of(grant):
+    grant.refresh_from_db()
+    return grant.status
