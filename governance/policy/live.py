@@ -128,10 +128,13 @@ def start() -> None:
         state.listener.start()
 
 
-def stop() -> None:
+def stop(*, wait_seconds: float = 5.0) -> None:
+    """Stop the listener and wait for it to end (it wakes at least every second), so that no query of its runs
+    after this returns."""
     state = _here()
     if state.listener is not None:
         state.listener.stop()
+        state.listener.join(wait_seconds)
         state.listener = None
 
 
