@@ -129,6 +129,16 @@ def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
 
 
+def chunked_decision(world: dict[str, Any], body: bytes) -> bytes:
+    """A decision request whose body (already chunk-encoded) comes with Transfer-Encoding: chunked."""
+    headers = {
+        "Authorization": f"Bearer {world['token']}",
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+    }
+    return request("POST", "/api/v1/decisions", headers=headers, body=body)
+
+
 @dataclass
 class SlowClient:
     """A request whose headers arrive at once and whose body never does: ``truncated`` sends 10 of the 1,000
@@ -278,19 +288,7 @@ def test_a_body_that_arrives_in_time_is_served(world):
 def test_a_chunked_decision_request_is_read(world):
     with web_server() as server:
         body = decision_body(world["asset"])
-        answer = exchange(
-            server,
-            request(
-                "POST",
-                "/api/v1/decisions",
-                headers={
-                    "Authorization": f"Bearer {world['token']}",
-                    "Content-Type": "application/json",
-                    "Transfer-Encoding": "chunked",
-                },
-                body=chunked(body[:7], body[7:]),
-            ),
-        )
+        answer = exchange(server, chunked_decision(world, chunked(body[:7], body[7:])))
         assert answer.status == 200, answer.body[:300]
         assert answer.json()["allow"] is True
 
@@ -299,19 +297,7 @@ def test_a_chunked_body_over_the_limit_is_refused_like_one_with_a_content_length
     with web_server() as server:
         piece = b" " * 65536
         pieces = [piece] * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // len(piece) + 1)
-        answer = exchange(
-            server,
-            request(
-                "POST",
-                "/api/v1/decisions",
-                headers={
-                    "Authorization": f"Bearer {world['token']}",
-                    "Content-Type": "application/json",
-                    "Transfer-Encoding": "chunked",
-                },
-                body=chunked(*pieces),
-            ),
-        )
+        answer = exchange(server, chunked_decision(world, chunked(*pieces)))
         assert answer.status == 400
         error = answer.json()["error"]
         assert (
@@ -322,19 +308,7 @@ def test_a_chunked_body_over_the_limit_is_refused_like_one_with_a_content_length
 
 def test_a_malformed_chunked_body_is_a_400_in_the_error_shape(world):
     with web_server() as server:
-        answer = exchange(
-            server,
-            request(
-                "POST",
-                "/api/v1/decisions",
-                headers={
-                    "Authorization": f"Bearer {world['token']}",
-                    "Content-Type": "application/json",
-                    "Transfer-Encoding": "chunked",
-                },
-                body=b"zz\r\n{}\r\n0\r\n\r\n",
-            ),
-        )
+        answer = exchange(server, chunked_decision(world, b"zz\r\n{}\r\n0\r\n\r\n"))
         assert answer.status == 400
         error = answer.json()["error"]
         assert error["code"] == "incomplete_body" and "chunked" in error["message"], error
