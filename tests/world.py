@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +28,8 @@ from governance.models import PolicyBundle
 from governance.ops.demo import ASSETS, demo_fingerprint
 from governance.policy import bundles
 from governance.vault import artefacts
-from tests.conftest import RUN_CHARTER_WINDOW, CharterWindow
-from tests.factories import AssetFactory, AssetVersionFactory
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "charters" / "examples"
+from tests.conftest import RUN_CHARTER_WINDOW
+from tests.factories import AssetFactory, AssetVersionFactory, example
 
 # The live charter's window as a grant may span it, for tests that place a grant's window inside, before or after it.
 CHARTER_FROM = RUN_CHARTER_WINDOW.valid_from
@@ -57,13 +54,6 @@ def demo_registry(host, partner_a, partner_b):
                 fingerprint=demo_fingerprint(name, label),
             )
     return versions
-
-
-def example(name: str = "northwind-evaluation", *, window: CharterWindow = RUN_CHARTER_WINDOW) -> dict[str, Any]:
-    """An example charter's parsed form, valid for ``window``."""
-    document = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
-    document["validity"] = window.validity()
-    return document
 
 
 @pytest.fixture

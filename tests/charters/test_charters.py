@@ -351,7 +351,7 @@ def run(*args):
 
 
 def test_plan_shows_a_new_charter_then_apply_then_no_changes(demo_registry, officer, tmp_path):
-    from tests.world import EXAMPLES
+    from tests.factories import EXAMPLES
 
     path = str(EXAMPLES / "northwind-evaluation.yaml")
     assert "compared with nothing (a new charter)" in run("plan", path)
@@ -360,7 +360,7 @@ def test_plan_shows_a_new_charter_then_apply_then_no_changes(demo_registry, offi
 
 
 def test_export_then_plan_shows_no_change(demo_registry, officer, tmp_path):
-    from tests.world import EXAMPLES
+    from tests.factories import EXAMPLES
 
     run("apply", str(EXAMPLES / "helix-finetune.yaml"), "--author", "olivia")
     exported = tmp_path / "exported.yaml"
@@ -396,7 +396,7 @@ def test_plan_on_broken_yaml_names_the_line(demo_registry, tmp_path):
 
 
 def test_apply_needs_an_officer_as_author(demo_registry, a_admin):
-    from tests.world import EXAMPLES
+    from tests.factories import EXAMPLES
 
     with pytest.raises(CommandError, match="--author must name a governance officer"):
         run("apply", str(EXAMPLES / "northwind-evaluation.yaml"), "--author", "northwind-admin")

@@ -1,13 +1,19 @@
 """Debian's Chromium, driven by Playwright, against pytest-django's live server: the ``browse`` fixture and
 ``log_in``, shared by every folder's browser tests (tests/conftest.py names this plugin in ``pytest_plugins``).
 
+One Chromium serves the whole session, started on the first test that asks for it with a fresh profile; each test
+connects to it over the DevTools protocol and gets a new browser context (its own cookies and storage), closed
+when the test ends. Playwright itself is started per test, not per session, because while its sync API is
+running Django refuses ORM calls in the same thread (the rules are in tests/e2e/test_browser.py's docstring).
+
 Without /usr/bin/chromium the tests that ask for ``browse`` are skipped with the reason shown; under CI=true they
-fail instead. The rules for using it are in tests/e2e/test_browser.py's docstring.
+fail instead.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -19,6 +25,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
 from tests.conftest import TEST_PASSWORD
+from tests.helpers import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,27 +45,52 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-@contextmanager
-def _chromium_page(base_url: str) -> Iterator[Page]:
-    """A page in a freshly launched Chromium (Playwright gives each launch a new, empty profile)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=base_url)
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def browse(live_server: LiveServer) -> Browse:
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Chromium, headless with a fresh profile: its DevTools address."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         reason = f"{CHROMIUM} is missing: browser tests drive Debian's Chromium (apt-get install chromium)"
         if _in_ci():
             pytest.fail(f"CI=true: {reason}", pytrace=False)
         pytest.skip(reason)
-    return partial(_chromium_page, live_server.url)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    command = [str(CHROMIUM), "--headless", "--remote-debugging-port=0", f"--user-data-dir={profile}", *CHROMIUM_ARGS]
+    with open(profile.parent / "chromium.log", "wb") as log:
+        process = subprocess.Popen([*command, "about:blank"], stdout=log, stderr=subprocess.STDOUT)
+    # Chromium writes the port it chose into the profile once it listens.
+    port_file = profile / "DevToolsActivePort"
+    started = wait_for(
+        lambda: process.poll() is not None or (port_file.is_file() and port_file.read_text()), timeout=30
+    )
+    try:
+        if process.poll() is not None or not started:
+            pytest.fail(f"Chromium did not start (exit status {process.poll()}); see {log.name}", pytrace=False)
+        yield f"http://127.0.0.1:{port_file.read_text().split()[0]}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def _chromium_page(endpoint: str, base_url: str) -> Iterator[Page]:
+    """A page in a new context of the session's Chromium: nothing of an earlier test's cookies or storage."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.connect_over_cdp(endpoint)
+        context = browser.new_context(base_url=base_url)
+        try:
+            context.set_default_timeout(10_000)
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def browse(chromium: str, live_server: LiveServer) -> Browse:
+    return partial(_chromium_page, chromium, live_server.url)
 
 
 def log_in(page: Page, user: User) -> None:

@@ -3,6 +3,7 @@ before the deadline, and at the deadline exactly the unanswered items are revoke
 
 import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -13,19 +14,38 @@ from django.db import connection, transaction
 from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter
-from governance.grants.services import grant_approve
 from governance.models import Grant, OutboxMessage, ReviewCampaign, ReviewItem
 from governance.outbox.services import outbox_send
 from governance.reviews import services as reviews
 from governance.tasks import reviews_run as reviews_task
 from tests.conftest import TEST_PASSWORD, committing
+from tests.factories import CharterVersionFactory, GrantFactory
 from tests.helpers import wait_for
 
 
 @pytest.fixture
-def three(make_grant):
-    return [make_grant(purposes=[purpose]) for purpose in ("benchmarking", "safety-evaluation")] + [
-        make_grant(actions=["evaluate"], purposes=["benchmarking"])
+def live_charter(partner_a, officer, second_officer):
+    """Northwind's charter as rows: reviews need its state and terms, not its way through approval."""
+    return CharterVersionFactory(charter__partner=partner_a, author=officer, approved_by=second_officer)
+
+
+@pytest.fixture
+def grant_for_a(live_charter, demo_registry, a_principal, a_admin, officer):
+    """An active grant for A's principal on atlas-7b 1.0, approved by Olivia unless ``approved_by`` says otherwise."""
+    return partial(
+        GrantFactory,
+        charter_version=live_charter,
+        asset_version=demo_registry["atlas-7b 1.0"],
+        principal=a_principal,
+        requested_by=a_admin,
+        approved_by=officer,
+    )
+
+
+@pytest.fixture
+def three(grant_for_a):
+    return [grant_for_a(purposes=[purpose]) for purpose in ("benchmarking", "safety-evaluation")] + [
+        grant_for_a(actions=["evaluate"], purposes=["benchmarking"])
     ]
 
 
@@ -263,11 +283,11 @@ def test_a_review_closed_early_refuses_further_answers(campaign, officer, second
 @pytest.mark.postgres
 @committing
 def test_two_reviewers_answering_the_last_two_items_at_once_close_the_review(
-    make_grant, make_request, live_charter, officer, second_officer
+    grant_for_a, live_charter, officer, second_officer
 ):
     # Olivia approved the first grant and Oscar the second: each reviews the other's.
-    make_grant()
-    grant_approve(grant=make_request(), approver=second_officer, by=actor_for(second_officer))
+    grant_for_a()
+    grant_for_a(approved_by=second_officer)
     campaign = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
     olivias, oscars = campaign.items.get(reviewer=officer), campaign.items.get(reviewer=second_officer)
 
