@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.models import ApiToken, Partner, User
+from accounts.models import ApiToken, Organisation, Partner, User
+from accounts.operations import REFUSALS, Operation, may
 from accounts.roles import Role
 
 
@@ -36,6 +37,22 @@ def officer_required(request: Any, refusal: str) -> User:
     user = request_user(request)
     if not user.is_officer:
         raise PermissionDenied(refusal)
+    return user
+
+
+def partner_only(user: User | None, partner: Organisation) -> None:
+    """A partner's people act for their own partner only; the host's people (and system actors, None) for any.
+    The refusal names no partner: which partners exist is not the asker's to learn."""
+    if user is not None and not user.organisation.is_host and user.organisation_id != partner.pk:
+        raise PermissionDenied("You act only for your own partner.")
+
+
+def user_who_may(request: Any, operation: Operation) -> User:
+    """The signed-in user when the operation table lets them perform ``operation``; a 403 with its refusal
+    otherwise. For pages and endpoints that offer an act before its service (which asks again) runs."""
+    user = request_user(request)
+    if not may(user, operation):
+        raise PermissionDenied(REFUSALS[operation])
     return user
 
 

@@ -91,7 +91,6 @@ class ApiTokenIssueApi(APIView):
             name=payload.validated_data["name"],
             expires_in_days=payload.validated_data.get("expires_in_days"),
             by=services.actor_for(user),
-            created_by=user,
         )
         token.token = raw  # type: ignore[attr-defined]
         return Response(self.OutputSerializer(token).data, status=status.HTTP_201_CREATED)
@@ -102,5 +101,5 @@ class ApiTokenRevokeApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         user = request_user(request)
         token = access.token_get_for_user(user, pk)
-        token = services.api_token_revoke(token=token, by=services.actor_for(user), revoked_by=user)
+        token = services.api_token_revoke(token=token, by=services.actor_for(user))
         return Response(ApiTokenOutputSerializer(token).data)

@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.access import token_owners_manageable_by
 from accounts.models import ApiToken, Organisation, Partner, User
+from accounts.operations import Operation, performs, person_or_none
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
 from accounts.tokens import token_digest, token_generate, token_visible_prefix
 from audit.models import Event
@@ -27,9 +29,10 @@ logger = logging.getLogger(__name__)
 def actor_for(user: User) -> Actor:
     """The trail's name for a user: principals are told apart from people."""
     kind = Event.ActorType.PRINCIPAL if user.is_service else Event.ActorType.USER
-    return Actor(type=kind, id=str(user.pk), label=user.get_username())
+    return Actor(type=kind, id=str(user.pk), label=user.get_username(), user=user)
 
 
+@performs(Operation.HOST_ENSURE)
 @transaction.atomic
 def host_organisation_ensure(*, name: str, by: Actor) -> Organisation:
     """The host organisation, created on first use."""
@@ -43,6 +46,7 @@ def host_organisation_ensure(*, name: str, by: Actor) -> Organisation:
     return host
 
 
+@performs(Operation.PARTNER_CREATE)
 @transaction.atomic
 def partner_create(*, name: str, slug: str = "", by: Actor) -> Partner:
     partner = Partner(name=name, slug=slug or slugify(name), kind=Organisation.Kind.PARTNER)
@@ -52,6 +56,7 @@ def partner_create(*, name: str, slug: str = "", by: Actor) -> Partner:
     return partner
 
 
+@performs(Operation.USER_CREATE)
 @transaction.atomic
 def user_create(
     *,
@@ -107,11 +112,12 @@ def _token_lifetime(days: int | None) -> timedelta:
     return timedelta(days=days)
 
 
+@performs(Operation.TOKEN_ISSUE)
 @transaction.atomic
-def api_token_issue(
-    *, user: User, name: str, by: Actor, created_by: User | None = None, expires_in_days: int | None = None
-) -> tuple[ApiToken, str]:
+def api_token_issue(*, user: User, name: str, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Issue a token for ``user``. Returns the row and the token itself, which is never retrievable again."""
+    created_by = person_or_none(by)
+    _may_manage_tokens_of(by, user)
     if not user.is_active:
         raise ValidationError({"user": f"{user.username} is deactivated; reactivate them before issuing a token."})
     _refuse_after_exit(user)
@@ -136,10 +142,13 @@ def api_token_issue(
     return token, raw
 
 
+@performs(Operation.TOKEN_REVOKE)
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, by: Actor, revoked_by: User | None = None) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, by: Actor) -> ApiToken:
     # Lock the row: a second revoke waiting here sees the first one's answer and records nothing.
     token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
+    _may_manage_tokens_of(by, token.user)
+    revoked_by = person_or_none(by)
     if token.revoked_at is not None:
         return token
     token.revoked_at = timezone.now()
@@ -155,6 +164,51 @@ def api_token_revoke(*, token: ApiToken, by: Actor, revoked_by: User | None = No
     return token
 
 
+def _may_manage_tokens_of(by: Actor, owner: User) -> None:
+    # A person manages their own tokens and those of the principals they answer for (accounts.access says whose).
+    actor = person_or_none(by)
+    if actor is not None and not token_owners_manageable_by(actor).filter(pk=owner.pk).exists():
+        raise PermissionDenied(f"You cannot manage API tokens for {owner.username!r}.")
+
+
+@performs(Operation.PARTNER_ACCESS_END)
+@transaction.atomic
+def partner_access_end(*, partner: Organisation, by: Actor, reason: str) -> bool:
+    """End a partner's access to the API (its exit does): its people's tokens stop working, and no new token is
+    issued until a new charter with them is approved. False when it had ended already."""
+    now = timezone.now()
+    ended = Organisation.objects.filter(pk=partner.pk, access_ended_at__isnull=True).update(access_ended_at=now)
+    if ended:
+        record(
+            action="partner.access_ended",
+            actor=by,
+            partner=partner.slug,
+            target=partner,
+            reason=reason,
+            details={"ended_at": now},
+        )
+    return bool(ended)
+
+
+@performs(Operation.PARTNER_ACCESS_RESTORE)
+@transaction.atomic
+def partner_access_restore(*, partner: Organisation, by: Actor, reason: str) -> bool:
+    """Give a partner whose access ended its access back (a newly approved charter with them does). False when
+    its access had not ended."""
+    ended_at = Organisation.objects.filter(pk=partner.pk).values_list("access_ended_at", flat=True).first()
+    restored = Organisation.objects.filter(pk=partner.pk, access_ended_at__isnull=False).update(access_ended_at=None)
+    if restored:
+        record(
+            action="partner.access_restored",
+            actor=by,
+            partner=partner.slug,
+            target=partner,
+            reason=reason,
+            details={"ended_at": ended_at},
+        )
+    return bool(restored)
+
+
 def _refuse_after_exit(user: User) -> None:
     # Read afresh: the user object may carry its organisation as it was before an exit.
     ended = Organisation.objects.filter(pk=user.organisation_id).values_list("access_ended_at", flat=True).first()
@@ -166,6 +220,7 @@ def _refuse_after_exit(user: User) -> None:
         raise ValidationError({"user": message})
 
 
+@performs(Operation.TOKEN_NARROW)
 @transaction.atomic
 def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
     """Narrow a token to what an exit still needs; False when it was narrowed (or revoked) already."""
@@ -184,10 +239,12 @@ def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
     return bool(narrowed)
 
 
+@performs(Operation.TOKEN_ROTATE)
 @transaction.atomic
 def api_token_rotate(*, token: ApiToken, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Give an existing token row a new secret and lifetime; the old secret stops working at commit."""
     token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
+    _may_manage_tokens_of(by, token.user)
     _refuse_after_exit(token.user)
     raw = token_generate()
     token.prefix = token_visible_prefix(raw)

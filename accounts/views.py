@@ -80,7 +80,6 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 by=services.actor_for(user),
-                created_by=user,
             )
         if form.is_valid():
             messages.success(
@@ -104,6 +103,6 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     user = request_user(request)
     token = access.token_get_for_user(user, pk)
-    services.api_token_revoke(token=token, by=services.actor_for(user), revoked_by=user)
+    services.api_token_revoke(token=token, by=services.actor_for(user))
     messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked; it no longer works.")
     return redirect("accounts:tokens")

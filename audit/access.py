@@ -46,4 +46,4 @@ def actor_of(user: Any) -> Actor:
     """The trail's name for the user behind a request (this app cannot ask accounts for it): principals are told
     apart from people."""
     kind = Event.ActorType.PRINCIPAL if getattr(user, "is_service", False) else Event.ActorType.USER
-    return Actor(type=kind, id=str(user.pk), label=user.get_username())
+    return Actor(type=kind, id=str(user.pk), label=user.get_username(), user=user)

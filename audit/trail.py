@@ -6,7 +6,7 @@ import datetime
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -36,6 +36,9 @@ class Actor:
     type: str
     id: str
     label: str
+    # The user behind a person's or principal's actor, for the role check of the service it is handed to (this
+    # app cannot name accounts' User). Not part of the trail: two actors for the same user are equal.
+    user: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def system(cls, name: str) -> Actor:

@@ -11,7 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from accounts.roles import Role
+from accounts.operations import Operation, may
 from charters.models import Asset, AssetVersion, Charter, CharterVersion
 
 
@@ -34,7 +34,7 @@ def asset_get_for_user(user: User, pk: int) -> Asset:
 
 
 def can_register_assets(user: User) -> bool:
-    return user.is_officer and user.has_perm("charters.add_asset")
+    return may(user, Operation.ASSET_REGISTER)
 
 
 def charters_visible_to(user: User) -> QuerySet[Charter]:
@@ -66,8 +66,9 @@ def charter_version_get_for_user(user: User, slug: str, number: int) -> CharterV
 
 
 def can_manage_charters(user: User) -> bool:
-    return user.is_officer and user.has_perm("charters.add_charter")
+    return may(user, Operation.CHARTER_WRITE)
 
 
 def can_acknowledge(user: User, charter: Charter) -> bool:
-    return user.has_role(Role.PARTNER_ADMIN) and user.organisation_id == charter.partner_id
+    """The table says who accepts charters; only the charter's own partner's admins accept it."""
+    return may(user, Operation.CHARTER_ACCEPT) and user.organisation_id == charter.partner_id

@@ -83,7 +83,7 @@ class AssetRegisterApi(APIView):
         _require_registrar(user)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        asset = services.asset_register(**payload.validated_data, by=actor_for(user), created_by=user)
+        asset = services.asset_register(**payload.validated_data, by=actor_for(user))
         return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,9 +106,7 @@ class AssetVersionRegisterApi(APIView):
         _require_registrar(user)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        version = services.asset_version_register(
-            asset=asset, **payload.validated_data, by=actor_for(user), created_by=user
-        )
+        version = services.asset_version_register(asset=asset, **payload.validated_data, by=actor_for(user))
         return Response(AssetVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -205,7 +203,6 @@ class CharterAcknowledgeApi(APIView):
         version = access.charter_version_get_for_user(user, slug, payload.validated_data["version"])
         acknowledgement = charter_services.charter_acknowledge(
             version=version,
-            partner_admin=user,
             trainings_confirmed=payload.validated_data["trainings"],
             by=actor_for(user),
         )

@@ -42,7 +42,7 @@ def charter_list(request: HttpRequest) -> HttpResponse:
 def _write(*, text: str, user: User, **apply_options: Any) -> CharterVersion | str | None:
     """Apply the editor's text; returns the version (or None: no change), or the problems as one message."""
     try:
-        return services.charter_apply(text=text, by=actor_for(user), author=user, source="the editor", **apply_options)
+        return services.charter_apply(text=text, by=actor_for(user), source="the editor", **apply_options)
     except CharterDocumentError as error:
         return "\n".join(str(problem) for problem in error.problems)
     except ValidationError as error:
@@ -144,7 +144,7 @@ def version_transition(request: HttpRequest, slug: str, number: int, transition:
             services.charter_version_submit(version=version, by=actor)
             done = f"Version {number} is in review. Another officer approves it."
         elif transition == "approve":
-            services.charter_version_approve(version=version, approver=user, by=actor)
+            services.charter_version_approve(version=version, by=actor_for(user))
             done = f"Version {number} is active. The partner admin is asked to accept it."
         elif transition == "return":
             services.charter_version_return(version=version, by=actor, reason=request.POST.get("reason", ""))
@@ -171,7 +171,7 @@ def charter_transition(request: HttpRequest, slug: str, transition: str) -> Http
     }
     try:
         if transition == "amend":
-            version = services.charter_amend(charter=charter, by=actor, author=user)
+            version = services.charter_amend(charter=charter, by=actor_for(user))
             return redirect("charters:version-edit", slug=slug, number=version.number)
         if transition not in steps:
             raise PermissionDenied(f"Unknown step {transition!r}.")
@@ -228,7 +228,6 @@ def acknowledge(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             services.charter_acknowledge(
                 version=version,
-                partner_admin=user,
                 trainings_confirmed=request.POST.getlist("training"),
                 by=actor_for(user),
             )

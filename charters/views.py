@@ -32,7 +32,7 @@ def asset_register(request: HttpRequest) -> HttpResponse:
     form = AssetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
-            asset = services.asset_register(**form.cleaned_data, by=actor_for(user), created_by=user)
+            asset = services.asset_register(**form.cleaned_data, by=actor_for(user))
         if form.is_valid():
             messages.success(request, f"Asset {asset.name} is registered. Add its first version below.")
             return redirect("charters:asset-detail", pk=asset.pk)
@@ -48,9 +48,7 @@ def asset_version_register(request: HttpRequest, pk: int) -> HttpResponse:
     form = AssetVersionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
-            version = services.asset_version_register(
-                asset=asset, **form.cleaned_data, by=actor_for(user), created_by=user
-            )
+            version = services.asset_version_register(asset=asset, **form.cleaned_data, by=actor_for(user))
         if form.is_valid():
             messages.success(request, f"Version {version.label} of {asset.name} is registered.")
             return redirect("charters:asset-detail", pk=asset.pk)

@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Partner, User
+from accounts.operations import Operation, may
 from accounts.roles import Role
 from charters import documents
 from charters.models import AssetVersion, Charter
@@ -35,7 +36,7 @@ def grant_get_for_user(user: User, pk: int) -> Grant:
 
 
 def can_decide_grants(user: User) -> bool:
-    return user.is_officer
+    return may(user, Operation.GRANT_DECIDE)
 
 
 def roles_visible_to(user: User) -> QuerySet[PartnerRole]:

@@ -38,7 +38,9 @@ TEST_PASSWORD = "correct horse battery staple"
 # that run later still find them; every committing test uses it, or a flush without it would leave the
 # restored rows clashing with the ones post_migrate re-creates.
 committing = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-SETUP = Actor.system("test-setup")
+# Setting up a test's world is the operator's work: a system actor named as the operator's commands are, which the
+# operation table lets do everything (accounts/operations.py).
+SETUP = Actor.system("manage.py test-setup")
 
 
 def _in_ci() -> bool:

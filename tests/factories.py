@@ -26,7 +26,7 @@ from governance.models import Grant
 from tests.conftest import RUN_CHARTER_WINDOW, CharterWindow
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "charters" / "examples"
-FACTORIES = Actor.system("test-factories")
+FACTORIES = Actor.system("manage.py test-factories")  # the operator, as tests/conftest.py SETUP
 
 
 def example(name: str = "northwind-evaluation", *, window: CharterWindow = RUN_CHARTER_WINDOW) -> dict[str, Any]:

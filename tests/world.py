@@ -73,13 +73,12 @@ def charter_text(demo_registry, charter_window) -> Callable[..., str]:
 
 
 def activate(text, officer, second_officer, *, accept_by=None):
-    version = charter_apply(text=text, by=actor_for(officer), author=officer)
+    version = charter_apply(text=text, by=actor_for(officer))
     charter_version_submit(version=version, by=actor_for(officer))
-    version = charter_version_approve(version=version, approver=second_officer, by=actor_for(second_officer))
+    version = charter_version_approve(version=version, by=actor_for(second_officer))
     if accept_by is not None:
         charter_acknowledge(
             version=version,
-            partner_admin=accept_by,
             trainings_confirmed=[training["name"] for training in version.document.get("trainings", [])],
             by=actor_for(accept_by),
         )
@@ -88,7 +87,7 @@ def activate(text, officer, second_officer, *, accept_by=None):
 
 def in_review(document, officer):
     """``document`` applied by ``officer`` as a new charter version and submitted for review."""
-    version = charter_apply(text=yaml.safe_dump(document, sort_keys=False), by=actor_for(officer), author=officer)
+    version = charter_apply(text=yaml.safe_dump(document, sort_keys=False), by=actor_for(officer))
     return charter_version_submit(version=version, by=actor_for(officer))
 
 
@@ -115,7 +114,6 @@ def make_request(live_charter, demo_registry, a_admin, a_principal, charter_wind
             "monthly_quota": 10000,
             "rate_per_minute": 1000,
             "justification": "Safety evaluation runs.",
-            "requested_by": a_admin,
             "by": actor_for(a_admin),
         }
         fields.update(overrides)
@@ -129,7 +127,7 @@ def make_grant(make_request, officer):
     """A grant requested by A's admin and approved by Olivia."""
 
     def make(**overrides):
-        return grant_approve(grant=make_request(**overrides), approver=officer, by=actor_for(officer))
+        return grant_approve(grant=make_request(**overrides), by=actor_for(officer))
 
     return make
 

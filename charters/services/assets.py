@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from accounts.models import Organisation, User
+from accounts.models import Organisation
+from accounts.operations import Operation, performs, person_or_none
 from audit.trail import Actor, record
 from charters.models import Asset, AssetVersion
 
@@ -24,10 +25,10 @@ def _insert(instance: models.Model, *, conflict: dict[str, str]) -> None:
         raise ValidationError(conflict) from None
 
 
+@performs(Operation.ASSET_REGISTER)
 @transaction.atomic
-def asset_register(
-    *, name: str, kind: str, owner: Organisation, by: Actor, created_by: User | None = None, description: str = ""
-) -> Asset:
+def asset_register(*, name: str, kind: str, owner: Organisation, by: Actor, description: str = "") -> Asset:
+    created_by = person_or_none(by)
     asset = Asset(name=name.strip(), kind=kind, owner=owner, description=description, created_by=created_by)
     if Asset.objects.filter(owner=owner, name=asset.name).exists():
         raise ValidationError({"name": f"{owner.name} already has an asset called {asset.name!r}."})
@@ -43,6 +44,7 @@ def asset_register(
     return asset
 
 
+@performs(Operation.ASSET_REGISTER)
 @transaction.atomic
 def asset_version_register(
     *,
@@ -53,8 +55,8 @@ def asset_version_register(
     classification: str,
     storage_uri: str,
     by: Actor,
-    created_by: User | None = None,
 ) -> AssetVersion:
+    created_by = person_or_none(by)
     version = AssetVersion(
         asset=asset,
         label=label.strip(),

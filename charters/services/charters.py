@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, Partner, User
-from accounts.roles import Role
+from accounts.operations import Operation, performs, person
+from accounts.services import partner_access_restore
 from audit.trail import Actor, record
 from charters import documents, guardrails
 from charters.documents import CharterDocumentError, Parsed, Problem
@@ -25,6 +26,8 @@ from charters.services.policy_feed import Kind, policy_changed
 
 Status = Charter.Status
 VersionStatus = CharterVersion.Status
+# Who gives a partner its access back when a new charter with it is approved (the reason names the officer).
+APPROVAL = Actor.system("charter-approval")
 
 
 # --- Reading a version back as a document ---------------------------------------------------------------
@@ -245,12 +248,12 @@ def _next_number(charter: Charter) -> int:
     return (charter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
 
 
+@performs(Operation.CHARTER_WRITE)
 @transaction.atomic
 def charter_apply(
     *,
     text: str,
     by: Actor,
-    author: User,
     source: str = "",
     expected_revision: int | None = None,
     charter_slug: str | None = None,
@@ -261,6 +264,7 @@ def charter_apply(
     ``expected_revision`` (from an editor) makes a concurrent edit of the same draft fail instead of being lost;
     ``charter_slug`` (from an editor of one charter) refuses a document that names another charter.
     """
+    author = person(by)
     checked = document_check(text, source=source)
     if charter_slug is not None and checked.data["name"] != charter_slug:
         raise CharterDocumentError(
@@ -382,6 +386,7 @@ def _claim(version: CharterVersion, *, old: str, **changes: Any) -> None:
     version.refresh_from_db()
 
 
+@performs(Operation.CHARTER_SUBMIT)
 @transaction.atomic
 def charter_version_submit(*, version: CharterVersion, by: Actor) -> CharterVersion:
     _recheck(version)
@@ -393,6 +398,7 @@ def charter_version_submit(*, version: CharterVersion, by: Actor) -> CharterVers
     return version
 
 
+@performs(Operation.CHARTER_RETURN)
 @transaction.atomic
 def charter_version_return(*, version: CharterVersion, by: Actor, reason: str) -> CharterVersion:
     """Send a version in review back to draft, saying why."""
@@ -405,11 +411,11 @@ def charter_version_return(*, version: CharterVersion, by: Actor, reason: str) -
     return version
 
 
+@performs(Operation.CHARTER_APPROVE)
 @transaction.atomic
-def charter_version_approve(*, version: CharterVersion, approver: User, by: Actor) -> CharterVersion:
+def charter_version_approve(*, version: CharterVersion, by: Actor) -> CharterVersion:
     """Activate a version in review. Two-person rule: nobody who wrote it may approve it."""
-    if not approver.has_role(Role.OFFICER):
-        raise ValidationError({"approver": "Only a governance officer can approve a charter version."})
+    approver = person(by)
     if version.contributors.filter(pk=approver.pk).exists() or version.author_id == approver.pk:
         raise ValidationError(
             {
@@ -436,7 +442,11 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
         charter.status = Status.ACTIVE
     charter.save(update_fields=["active_version", "status"])
     # A new collaboration with a partner whose last one ended by an exit: its people may have tokens again.
-    Organisation.objects.filter(pk=charter.partner_id, access_ended_at__isnull=False).update(access_ended_at=None)
+    partner_access_restore(
+        partner=charter.partner,
+        by=APPROVAL,
+        reason=f"Charter {charter.slug} v{version.number} approved by {approver.username}.",
+    )
     _policy_changed(charter, by)
     _record_version(
         "charter_version.approved",
@@ -449,9 +459,11 @@ def charter_version_approve(*, version: CharterVersion, approver: User, by: Acto
     return version
 
 
+@performs(Operation.CHARTER_WRITE)
 @transaction.atomic
-def charter_amend(*, charter: Charter, by: Actor, author: User) -> CharterVersion:
+def charter_amend(*, charter: Charter, by: Actor) -> CharterVersion:
     """Start a new draft from the active version (the web UI's "Amend"); files use charter_apply instead."""
+    author = person(by)
     active = charter.active_version
     if active is None:
         raise ValidationError({"status": f"Charter {charter.slug} has no active version to amend."})
@@ -503,6 +515,7 @@ def _charter_transition(
     return charter
 
 
+@performs(Operation.CHARTER_SUSPEND)
 @transaction.atomic
 def charter_suspend(*, charter: Charter, by: Actor, reason: str) -> Charter:
     return _charter_transition(
@@ -510,6 +523,7 @@ def charter_suspend(*, charter: Charter, by: Actor, reason: str) -> Charter:
     )
 
 
+@performs(Operation.CHARTER_RESUME)
 @transaction.atomic
 def charter_resume(*, charter: Charter, by: Actor, reason: str) -> Charter:
     return _charter_transition(
@@ -517,8 +531,11 @@ def charter_resume(*, charter: Charter, by: Actor, reason: str) -> Charter:
     )
 
 
+@performs(Operation.CHARTER_TERMINATE)
 @transaction.atomic
 def charter_terminate(*, charter: Charter, by: Actor, reason: str) -> Charter:
+    """Record the end of a charter. Only an exit does this (governance's ``charter_end``, which revokes the grants
+    under it): charters know nothing of grants, so nothing else may end one."""
     charter = _charter_transition(
         charter,
         old=(Status.DRAFT, Status.IN_REVIEW, Status.ACTIVE, Status.SUSPENDED),
@@ -533,6 +550,7 @@ def charter_terminate(*, charter: Charter, by: Actor, reason: str) -> Charter:
     return charter
 
 
+@performs(Operation.CHARTER_EXPIRE)
 @transaction.atomic
 def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | None:
     """Expire a charter whose active version's window has ended. Idempotent: None when there is nothing to do."""
@@ -563,18 +581,18 @@ def required_trainings(version: CharterVersion) -> list[dict[str, str]]:
     return list(version.document.get("trainings", []))
 
 
+@performs(Operation.CHARTER_ACCEPT)
 @transaction.atomic
 def charter_acknowledge(
-    *, version: CharterVersion, partner_admin: User, trainings_confirmed: list[str], by: Actor
+    *, version: CharterVersion, trainings_confirmed: list[str], by: Actor
 ) -> CharterAcknowledgement:
     """A partner admin accepts the charter's active version and confirms each training it requires."""
+    partner_admin = person(by)
     # The caller's copy may be stale: judge the version as it is now.
     version = CharterVersion.objects.select_related("charter__partner").get(pk=version.pk)
     charter = version.charter
-    if not (partner_admin.has_role(Role.PARTNER_ADMIN) and partner_admin.organisation_id == charter.partner_id):
-        raise ValidationError(
-            {"partner_admin": f"Only a partner admin of {charter.partner.name} can accept this charter."}
-        )
+    if partner_admin.organisation_id != charter.partner_id:
+        raise PermissionDenied(f"Only a partner admin of {charter.partner.name} can accept this charter.")
     if version.status != VersionStatus.ACTIVE:
         raise ValidationError(
             {

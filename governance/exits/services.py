@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiToken, Partner, User
+from accounts.operations import Operation, performs, person
 from accounts.roles import Role
-from accounts.services import api_token_narrow, api_token_revoke
+from accounts.services import api_token_narrow, api_token_revoke, partner_access_end
 from audit import chain
 from audit.dispatch import task_queue
 from audit.trail import Actor, record
@@ -167,6 +168,29 @@ def _queue_run(exit_: Exit) -> None:
     task_queue(RUN_TASK, [exit_.pk])
 
 
+@dataclass(frozen=True)
+class CharterEnded:
+    charter: Charter
+    exit: Exit | None  # None for a charter that never ran: no grant, no key, nothing to dispose of
+
+
+@performs(Operation.CHARTER_END)
+@transaction.atomic
+def charter_end(*, charter: Charter, by: Actor, reason: str) -> CharterEnded:
+    """The one way a charter ends early. One that ever ran ends by its exit plan (``exit_start``; its run on a
+    worker revokes the grants, then dispositions, attestation, report: from the commit on, every decision under the
+    charter is denied); a draft or one still in review, which cannot have grants, is terminated at once and its
+    open version withdrawn."""
+    if charter.active_version_id is not None:
+        exit_ = exit_start(charter=charter, by=by, reason=reason)
+        return CharterEnded(charter=exit_.charter, exit=exit_)
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
+    ended = charter_terminate(charter=charter, by=EXITS, reason=f"Ended by {by.label}: {reason.strip()}")
+    return CharterEnded(charter=ended, exit=None)
+
+
+@performs(Operation.EXIT_START)
 @transaction.atomic
 def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None = None) -> Exit:
     """Terminate the charter (if it still runs) and start its exit plan; the revocations run on a worker."""
@@ -185,7 +209,7 @@ def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None
         raise ValidationError({"charter": f"Charter {charter.slug}'s exit began on {existing.started_at:%Y-%m-%d}."})
     planned = exit_plan_resolve(charter)
     if charter.status not in (Charter.Status.TERMINATED, Charter.Status.EXPIRED):
-        charter = charter_terminate(charter=charter, by=by, reason=reason)
+        charter = charter_terminate(charter=charter, by=EXITS, reason=reason)
     others = Charter.objects.filter(
         partner=charter.partner, status__in=(Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
     )
@@ -201,7 +225,7 @@ def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None
     if exit_.ends_partner_access:
         # From now on the partner's people reach only the exit, whatever they authenticate with; their tokens are
         # revoked or narrowed by the run.
-        Partner.objects.filter(pk=charter.partner_id).update(access_ended_at=now)
+        partner_access_end(partner=charter.partner, by=EXITS, reason=f"Exit of charter {charter.slug}: {reason}")
     ExitItem.objects.bulk_create(
         ExitItem(
             exit=exit_,
@@ -360,14 +384,14 @@ def _revocations_done(exit_: Exit, now: datetime) -> None:
 # --- People's part --------------------------------------------------------------------------------------------
 
 
+@performs(Operation.EXIT_ATTEST)
 @transaction.atomic
-def exit_attest(
-    *, exit_: Exit, admin: User, statement: str, method: str, destroyed: list[str], by: Actor
-) -> ExitAttestation:
+def exit_attest(*, exit_: Exit, statement: str, method: str, destroyed: list[str], by: Actor) -> ExitAttestation:
     """The partner admin attests that the partner destroyed its copies of every asset version the plan destroys."""
+    admin = person(by)
     exit_ = Exit.objects.select_for_update().select_related("partner", "charter").get(pk=exit_.pk)
-    if admin.organisation_id != exit_.partner_id or not admin.has_role(Role.PARTNER_ADMIN):
-        raise ValidationError({"exit": "Only the partner's own admins attest its destruction."})
+    if admin.organisation_id != exit_.partner_id:
+        raise PermissionDenied("Only the partner's own admins attest its destruction.")
     if exit_.status == Exit.Status.CLOSED:
         raise ValidationError({"exit": f"This exit closed on {exit_.closed_at:%Y-%m-%d}; nothing more is needed."})
     existing = ExitAttestation.objects.filter(exit=exit_).select_related("partner_admin").first()
@@ -402,6 +426,7 @@ def exit_attest(
     return attestation
 
 
+@performs(Operation.EXIT_CONFIRM)
 @transaction.atomic
 def exit_migration_confirm(*, item: ExitItem, by: Actor, note: str, now: datetime | None = None) -> ExitItem:
     """An officer confirms the hand-over of a migrate line."""

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accord.downloads import json_attachment
-from accounts.access import officer_required, request_user
-from accounts.models import User
+from accounts.access import request_user, user_who_may
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from charters.access import charter_get_for_user
 from governance import access
@@ -22,15 +22,11 @@ from governance.models import Exit, ExitItem
 from governance.vault import destruction
 
 
-def _officer(request: HttpRequest) -> User:
-    return officer_required(request, "Only governance officers run exits and destructions.")
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def exit_start(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: what the exit plan will do, line by line. POST: terminate the charter and start it."""
-    user = _officer(request)
+    user = user_who_may(request, Operation.EXIT_START)
     charter = charter_get_for_user(user, slug)
     if request.method == "POST":
         try:
@@ -78,7 +74,7 @@ def exit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "blockers": exit_selectors.exit_blockers(exit_) if exit_.status != Exit.Status.CLOSED else [],
             "certificates": exit_.certificates.select_related("data_key").order_by("number"),
             "attestation": getattr(exit_, "attestation", None),
-            "can_act": user.is_officer,
+            "can_act": may(user, Operation.EXIT_CONFIRM),
         },
     )
 
@@ -86,7 +82,7 @@ def exit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def exit_item_migrated(request: HttpRequest, pk: int, item: int) -> HttpResponse:
-    user = _officer(request)
+    user = user_who_may(request, Operation.EXIT_CONFIRM)
     exit_ = access.exit_get_for_user(user, pk)
     line = get_object_or_404(ExitItem, exit=exit_, pk=item)
     try:

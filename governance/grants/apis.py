@@ -7,16 +7,16 @@ from typing import Any
 from django.core.validators import validate_slug
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
-from accounts.access import request_user
+from accounts.access import request_user, user_who_may
 from accounts.models import User
-from accounts.roles import Role
+from accounts.operations import Operation
 from accounts.services import actor_for
 from governance import access
 from governance.grants import roles
@@ -84,9 +84,7 @@ class GrantRequestApi(APIView):
 
     @extend_schema(operation_id="grant_request", request=InputSerializer, responses={201: GrantOutputSerializer})
     def post(self, request: Request) -> Response:
-        user = request_user(request)
-        if not user.has_role(Role.PARTNER_ADMIN):
-            raise PermissionDenied("Partner admins request grants for their principals.")
+        user = user_who_may(request, Operation.GRANT_REQUEST)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(payload.validated_data)
@@ -106,7 +104,6 @@ class GrantRequestApi(APIView):
             asset_version=asset,
             principal=principal,
             partner_role=role,
-            requested_by=user,
             by=actor_for(user),
             **data,
         )
@@ -126,10 +123,7 @@ class PartnerRoleOutputSerializer(serializers.ModelSerializer[PartnerRole]):
 
 
 def _partner_admin(request: Request) -> User:
-    user = request_user(request)
-    if not user.has_role(Role.PARTNER_ADMIN):
-        raise PermissionDenied("Partner admins manage their partner's roles.")
-    return user
+    return user_who_may(request, Operation.PARTNER_ROLE_MANAGE)
 
 
 class PartnerRoleListApi(ListAPIView[PartnerRole]):

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.access import partner_only
 from accounts.models import Partner, User
-from accounts.roles import Role
+from accounts.operations import Operation, performs, person
 from audit.trail import Actor, record
 from charters import documents
 from charters.models import AssetVersion, Charter, CharterVersion
@@ -85,6 +86,7 @@ def _charter_for(partner: Partner, asset_version: AssetVersion) -> Charter:
     )
 
 
+@performs(Operation.GRANT_REQUEST)
 @transaction.atomic
 def grant_request(
     *,
@@ -98,13 +100,15 @@ def grant_request(
     monthly_quota: int,
     rate_per_minute: int,
     justification: str,
-    requested_by: User,
     by: Actor,
     principal: User | None = None,
     partner_role: PartnerRole | None = None,
     requires_session: bool = False,
     requires_attestation: bool = False,
 ) -> Grant:
+    """A partner admin asks for access for one of their principals (or a role of them), within the charter."""
+    requested_by = person(by)
+    partner_only(requested_by, partner)
     if (principal is None) == (partner_role is None):
         raise ValidationError({"principal": "Name either one principal or one partner role."})
     if principal is not None and not (principal.is_service and principal.organisation_id == partner.pk):
@@ -180,11 +184,11 @@ def _transition(
     return grant
 
 
+@performs(Operation.GRANT_DECIDE)
 @transaction.atomic
-def grant_approve(*, grant: Grant, approver: User, by: Actor) -> Grant:
+def grant_approve(*, grant: Grant, by: Actor) -> Grant:
     """Activate a requested grant. Never one's own request; never beyond the charter's active version."""
-    if not approver.has_role(Role.OFFICER):
-        raise ValidationError({"approver": "Only a governance officer approves grants."})
+    approver = person(by)
     if grant.requested_by_id == approver.pk:
         raise ValidationError({"approver": "You requested this grant; another officer must approve it."})
     charter = Charter.objects.select_related("active_version").get(pk=grant.charter_id)
@@ -207,6 +211,7 @@ def grant_approve(*, grant: Grant, approver: User, by: Actor) -> Grant:
     )
 
 
+@performs(Operation.GRANT_DECIDE)
 @transaction.atomic
 def grant_refuse(*, grant: Grant, by: Actor, reason: str) -> Grant:
     return _transition(
@@ -221,6 +226,7 @@ def grant_refuse(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_SUSPEND)
 @transaction.atomic
 def grant_suspend(*, grant: Grant, by: Actor, reason: str) -> Grant:
     return _transition(
@@ -234,6 +240,7 @@ def grant_suspend(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_RESUME)
 @transaction.atomic
 def grant_resume(*, grant: Grant, by: Actor, reason: str) -> Grant:
     return _transition(
@@ -247,6 +254,7 @@ def grant_resume(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_REVOKE)
 @transaction.atomic
 def grant_revoke(*, grant: Grant, by: Actor, reason: str) -> Grant:
     return _transition(
@@ -260,6 +268,7 @@ def grant_revoke(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_EXPIRE)
 @transaction.atomic
 def grant_expire(*, grant: Grant, by: Actor, reason: str) -> Grant:
     """The grant's window ended, or its charter's did. Final, like a revocation: a new grant is requested."""
@@ -274,6 +283,7 @@ def grant_expire(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_HOLD)
 @transaction.atomic
 def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
     """An incident holds the grant: denied (deny-override) until released, whatever its status says."""
@@ -287,6 +297,7 @@ def grant_hold(*, grant: Grant, by: Actor, reason: str) -> Grant:
     )
 
 
+@performs(Operation.GRANT_HOLD)
 @transaction.atomic
 def grant_release(*, grant: Grant, by: Actor, reason: str) -> Grant:
     return _transition(grant, old=Grant.LIVE, action="released", by=by, reason=_reason(reason), held_at=None)

@@ -11,15 +11,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accord.validation import errors_on, is_whole_number
-from accounts.access import request_user
-from accounts.roles import Role
+from accounts.access import request_user, user_who_may
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from charters.access import charter_get_for_user
 from governance import access
 from governance.exits import services as exits
 from governance.grants import selectors as grant_selectors
 from governance.grants import services as grant_services
-from governance.grants.charter_lifecycle import charter_terminate_with_grants
 from governance.grants.forms import GrantRequestForm, ReasonForm, grant_status_choices
 
 
@@ -46,22 +45,20 @@ def grant_list(request: HttpRequest) -> HttpResponse:
             "status_label": statuses[status],
             "statuses": statuses.items(),
             "can_decide": access.can_decide_grants(user),
-            "can_request": user.has_role(Role.PARTNER_ADMIN),
+            "can_request": may(user, Operation.GRANT_REQUEST),
         },
     )
 
 
 @login_required
 def grant_request(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
-    if not user.has_role(Role.PARTNER_ADMIN):
-        raise PermissionDenied("Partner admins request grants for their principals.")
+    user = user_who_may(request, Operation.GRANT_REQUEST)
     principals, versions, purposes = grant_selectors.requestable_by(user)
     form = GrantRequestForm(request.POST or None, principals=principals, asset_versions=versions, purposes=purposes)
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
             grant = grant_services.grant_request(
-                partner=access.partner_of(user), requested_by=user, by=actor_for(user), **form.cleaned_data
+                partner=access.partner_of(user), by=actor_for(user), **form.cleaned_data
             )
         if form.is_valid():
             messages.success(request, f"Grant #{grant.pk} requested. An officer reviews it.")
@@ -73,13 +70,11 @@ def grant_request(request: HttpRequest) -> HttpResponse:
 @require_POST
 def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     user = request_user(request)
-    if not access.can_decide_grants(user):
-        raise PermissionDenied("Only governance officers decide on grants.")
     grant = access.grant_get_for_user(user, pk)
     reason = ReasonForm(request.POST).data.get("reason", "")
     actor = actor_for(user)
     steps = {
-        "approve": lambda: grant_services.grant_approve(grant=grant, approver=user, by=actor),
+        "approve": lambda: grant_services.grant_approve(grant=grant, by=actor_for(user)),
         "refuse": lambda: grant_services.grant_refuse(grant=grant, by=actor, reason=reason),
         "suspend": lambda: grant_services.grant_suspend(grant=grant, by=actor, reason=reason),
         "resume": lambda: grant_services.grant_resume(grant=grant, by=actor, reason=reason),
@@ -104,21 +99,14 @@ def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResp
 @require_POST
 def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
     user = request_user(request)
-    if not user.is_officer:
-        raise PermissionDenied("Only governance officers terminate charters.")
     charter = charter_get_for_user(user, slug)
-    reason = request.POST.get("reason", "")
     try:
-        if charter.active_version_id is not None:
-            # A charter that ever ran ends by its exit plan: revocations, dispositions, attestation, report.
-            exit_ = exits.exit_start(charter=charter, by=actor_for(user), reason=reason)
-        else:
-            _, revoked = charter_terminate_with_grants(charter=charter, by=actor_for(user), reason=reason)
+        ended = exits.charter_end(charter=charter, by=actor_for(user), reason=request.POST.get("reason", ""))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    else:
-        if charter.active_version_id is not None:
-            messages.success(request, f"Charter {slug} is terminated and its exit plan is running.")
-            return redirect("exit-detail", pk=exit_.pk)
-        messages.success(request, f"Charter {slug} is terminated; {revoked} grant(s) under it are revoked.")
+        return redirect("charters:charter-detail", slug=slug)
+    if ended.exit is not None:
+        messages.success(request, f"Charter {slug} is terminated and its exit plan is running.")
+        return redirect("exit-detail", pk=ended.exit.pk)
+    messages.success(request, f"Charter {slug} is terminated; it had no grants.")
     return redirect("charters:charter-detail", slug=slug)

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.operations import Operation, performs
 from accounts.roles import Role
 from audit.dispatch import task_queue
 from audit.holds import legal_hold_place
@@ -66,6 +67,7 @@ def _severity(wanted: str, levels: list[str]) -> str:
     return min(above, key=SEVERITIES.index) if above else max(levels, key=SEVERITIES.index)
 
 
+@performs(Operation.INCIDENT_DECLARE)
 @transaction.atomic
 def incident_declare(
     *,
@@ -146,6 +148,7 @@ def incident_declare(
     return incident
 
 
+@performs(Operation.INCIDENT_DECLARE)
 def incident_for_finding(*, finding: AnomalyFinding, by: Actor) -> Incident:
     """The incident an anomaly finding opens, in the finding's transaction: the charter's open incident when
     there is one (a burst of findings is one incident), otherwise a new one run by the charter's playbook."""
@@ -302,6 +305,7 @@ def _record_step(
 # --- People's part --------------------------------------------------------------------------------------------
 
 
+@performs(Operation.INCIDENT_RUN)
 @transaction.atomic
 def incident_step_complete(*, step: IncidentStep, by: Actor, note: str, now: datetime | None = None) -> IncidentStep:
     """An officer ticks a step off. A step owned by someone else (the partner admin, an auditor) needs a note
@@ -328,6 +332,7 @@ def incident_step_complete(*, step: IncidentStep, by: Actor, note: str, now: dat
     return step
 
 
+@performs(Operation.INCIDENT_RUN)
 @transaction.atomic
 def incident_close(
     *, incident: Incident, by: Actor, resolution: str, release_holds: bool = False, now: datetime | None = None

@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import host_member_required, officer_required
+from accounts.access import host_member_required, user_who_may
 from accounts.models import User
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from charters.access import charter_get_for_user
 from governance import access
@@ -22,10 +23,6 @@ from governance.models import IncidentStep
 
 def _reader(request: HttpRequest) -> User:
     return host_member_required(request, "Incidents")
-
-
-def _officer(request: HttpRequest) -> User:
-    return officer_required(request, "Only governance officers run incidents.")
 
 
 @login_required
@@ -39,7 +36,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def incident_declare(request: HttpRequest, slug: str) -> HttpResponse:
-    user = _officer(request)
+    user = user_who_may(request, Operation.INCIDENT_DECLARE)
     charter = charter_get_for_user(user, slug)
     try:
         incident = incidents.incident_declare(
@@ -72,7 +69,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "checklist": incident_selectors.incident_checklist(incident, timings),
             "timings": timings,
             "findings": incident.findings.select_related("grant"),
-            "can_act": user.is_officer and incident.status == "open",
+            "can_act": may(user, Operation.INCIDENT_RUN) and incident.status == "open",
         },
     )
 
@@ -80,7 +77,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def incident_step_done(request: HttpRequest, pk: int, position: int) -> HttpResponse:
-    user = _officer(request)
+    user = user_who_may(request, Operation.INCIDENT_RUN)
     incident = access.incident_get_for_user(user, pk)
     step = get_object_or_404(IncidentStep, incident=incident, position=position)
     try:
@@ -95,7 +92,7 @@ def incident_step_done(request: HttpRequest, pk: int, position: int) -> HttpResp
 @login_required
 @require_POST
 def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _officer(request)
+    user = user_who_may(request, Operation.INCIDENT_RUN)
     incident = access.incident_get_for_user(user, pk)
     try:
         incidents.incident_close(

@@ -169,15 +169,14 @@ def _charters(result: SeedResult, *, officer: User, approver: User, people: dict
         if Charter.objects.filter(slug=slug).exists():
             continue
         document["validity"] = demo_validity(document["validity"], today=today)
-        version = charter_apply(text=documents.to_yaml(document), source=path.name, by=SEEDER, author=officer)
+        version = charter_apply(text=documents.to_yaml(document), source=path.name, by=actor_for(officer))
         if version is None:
             continue
         charter_version_submit(version=version, by=SEEDER)
-        charter_version_approve(version=version, approver=approver, by=SEEDER)
+        charter_version_approve(version=version, by=actor_for(approver))
         admin = people[version.charter.partner.slug]["admin"]
         charter_acknowledge(
             version=version,
-            partner_admin=admin,
             trainings_confirmed=[training["name"] for training in required_trainings(version)],
             by=actor_for(admin),
         )
@@ -222,13 +221,12 @@ def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, U
             valid_from=datetime.fromisoformat(window["from"]).replace(tzinfo=UTC),
             valid_until=datetime.fromisoformat(window["until"]).replace(tzinfo=UTC),
             justification="Demo access for the gateway.",
-            requested_by=admin,
             by=actor_for(admin),
             daily_quota=DEMO_LIMITS["daily_quota"],
             monthly_quota=DEMO_LIMITS["monthly_quota"],
             rate_per_minute=DEMO_LIMITS["rate_per_minute"],
         )
-        grant_approve(grant=grant, approver=approver, by=actor_for(approver))
+        grant_approve(grant=grant, by=actor_for(approver))
         result.created.append(f"grant #{grant.pk} for {principal.username}")
     return examples
 

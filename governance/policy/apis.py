@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
-from accounts.access import request_user
+from accounts.access import request_user, user_who_may
 from accounts.models import User
+from accounts.operations import Operation
 from accounts.services import actor_for
 from governance import access
 from governance.models import PolicyBundle
@@ -129,9 +130,8 @@ class BundleRollbackApi(APIView):
 
     @extend_schema(operation_id="bundle_rollback", request=InputSerializer, responses=dict)
     def post(self, request: Request, ref: str) -> Response:
-        user = _bundle_reader(request)
-        if not user.is_officer:
-            raise PermissionDenied("Only governance officers roll the policy back.")
+        _bundle_reader(request)
+        user = user_who_may(request, Operation.POLICY_ROLLBACK)
         bundle = bundle_selectors.bundle_get(ref)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -139,6 +139,6 @@ class BundleRollbackApi(APIView):
         if data["dry_run"]:
             return Response(rollback.rollback_plan(bundle).as_json())
         result = rollback.bundle_rollback(
-            bundle=bundle, officer=user, by=actor_for(user), reason=data["reason"], expected_plan=data["plan"]
+            bundle=bundle, by=actor_for(user), reason=data["reason"], expected_plan=data["plan"]
         )
         return Response(result.as_json())

@@ -203,17 +203,16 @@ class _World:
         except OSError:
             where = self.where(*path, "file")
             raise CaseError(f"{where}: cannot read {entry['file']} (paths start at the repository).") from None
-        version = charter_apply(text=text, source=entry["file"], by=RUNNER, author=self.officer)
+        version = charter_apply(text=text, source=entry["file"], by=actor_for(self.officer))
         if version is None:
             raise CaseError(f"{self.where(*path)}: {entry['file']} is already applied by an earlier entry.")
         charter_version_submit(version=version, by=RUNNER)
-        version = charter_version_approve(version=version, approver=self.approver, by=actor_for(self.approver))
+        version = charter_version_approve(version=version, by=actor_for(self.approver))
         charter = version.charter
         if entry.get("accepted", True):
             admin = self.admins[charter.partner.slug]
             charter_acknowledge(
                 version=version,
-                partner_admin=admin,
                 trainings_confirmed=[training["name"] for training in required_trainings(version)],
                 by=actor_for(admin),
             )
@@ -244,15 +243,14 @@ class _World:
             valid_from=_when(entry.get("from", window["from"]), self.where(*path, "from")),
             valid_until=_when(entry.get("until", window["until"]), self.where(*path, "until")),
             justification="Policy test case.",
-            requested_by=self.admins[partner.slug],
-            by=RUNNER,
+            by=actor_for(self.admins[partner.slug]),
             requires_session=entry.get("requires_session", False),
             requires_attestation=entry.get("requires_attestation", False),
             daily_quota=entry.get("daily_quota", LIMITS["daily_quota"]),
             monthly_quota=LIMITS["monthly_quota"],
             rate_per_minute=entry.get("rate_per_minute", LIMITS["rate_per_minute"]),
         )
-        grant = grant_approve(grant=grant, approver=self.officer, by=actor_for(self.officer))
+        grant = grant_approve(grant=grant, by=actor_for(self.officer))
         status = entry.get("status", "active")
         if status == "suspended":
             grant_suspend(grant=grant, by=RUNNER, reason="As the policy test case says.")

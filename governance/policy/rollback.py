@@ -18,8 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.models import User
-from accounts.roles import Role
+from accounts.operations import Operation, performs
 from audit.trail import Actor, record
 from charters.models import Charter, PolicyChange
 from charters.services.charters import charter_policy_state
@@ -237,16 +236,13 @@ def _roles_unrestored(facts: dict[str, Any]) -> list[Unrestored]:
     return found
 
 
-def bundle_rollback(
-    *, bundle: PolicyBundle, officer: User, by: Actor, reason: str, expected_plan: str = ""
-) -> RollbackResult:
+@performs(Operation.POLICY_ROLLBACK)
+def bundle_rollback(*, bundle: PolicyBundle, by: Actor, reason: str, expected_plan: str = "") -> RollbackResult:
     """Roll back to ``bundle``: every transition of the plan, or none of them.
 
     ``expected_plan`` is the digest of the plan the officer confirmed; when the plan has changed since (another
     officer acted, a grant was approved), nothing is done and the officer reviews the new plan.
     """
-    if not officer.has_role(Role.OFFICER):
-        raise ValidationError({"officer": "Only a governance officer rolls the policy back."})
     if not reason.strip():
         raise ValidationError({"reason": "Say why the policy is rolled back: it goes into the trail and to partners."})
     with transaction.atomic():

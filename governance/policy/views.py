@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from accounts.access import host_member_required, request_user
+from accounts.access import host_member_required, request_user, user_who_may
 from accounts.models import User
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from governance import access
 from governance.policy import explain as explain_services
@@ -40,22 +41,20 @@ def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
     return render(
         request,
         "governance/bundle_detail.html",
-        {"bundle": bundle, "lines": lines, "can_roll_back": request_user(request).is_officer},
+        {"bundle": bundle, "lines": lines, "can_roll_back": may(request_user(request), Operation.POLICY_ROLLBACK)},
     )
 
 
 @login_required
 def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: what rolling back to the bundle would do. POST: do exactly that plan, or nothing."""
-    user = _bundle_reader(request)
-    if not user.is_officer:
-        raise PermissionDenied("Only governance officers roll the policy back.")
+    _bundle_reader(request)
+    user = user_who_may(request, Operation.POLICY_ROLLBACK)
     bundle = bundle_selectors.bundle_get(ref)
     if request.method == "POST":
         try:
             result = rollback_services.bundle_rollback(
                 bundle=bundle,
-                officer=user,
                 by=actor_for(user),
                 reason=request.POST.get("reason", ""),
                 expected_plan=request.POST.get("plan", ""),

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.access import active_officers
 from accounts.models import User
-from accounts.roles import Role
+from accounts.operations import Operation, performs, person
 from audit.trail import Actor, record
 from charters.models import Charter
 from governance.grants import services as grant_services
@@ -61,6 +61,7 @@ def _reviewer_for(grant: Grant, officers: list[User], number: int) -> User:
     return officers[number % len(officers)]
 
 
+@performs(Operation.REVIEW_START)
 def review_start(
     *, charter: Charter, by: Actor, trigger: str = "on_demand", now: datetime | None = None
 ) -> ReviewCampaign:
@@ -117,10 +118,10 @@ def review_start(
     return campaign
 
 
-def review_decide(*, item: ReviewItem, reviewer: User, decision: str, justification: str, by: Actor) -> ReviewItem:
+@performs(Operation.REVIEW_ANSWER)
+def review_decide(*, item: ReviewItem, decision: str, justification: str, by: Actor) -> ReviewItem:
     """Keep or revoke one item, with a justification; a revocation revokes the grant at once."""
-    if not reviewer.has_role(Role.OFFICER):
-        raise ValidationError({"reviewer": "Only a governance officer answers access reviews."})
+    reviewer = person(by)
     if item.reviewer_id != reviewer.pk:
         raise ValidationError({"reviewer": f"Item #{item.pk} is for {item.reviewer.username} to answer."})
     if decision not in ReviewItem.Decision.values:
@@ -131,8 +132,9 @@ def review_decide(*, item: ReviewItem, reviewer: User, decision: str, justificat
         return _decide(item, decision, justification.strip(), by)
 
 
+@performs(Operation.REVIEW_ANSWER)
 def review_decide_bulk(
-    *, campaign: ReviewCampaign, item_ids: list[int], reviewer: User, decision: str, justification: str, by: Actor
+    *, campaign: ReviewCampaign, item_ids: list[int], decision: str, justification: str, by: Actor
 ) -> int:
     """The same answer for several items of one review: all of them, or none if any cannot take it."""
     if not item_ids:
@@ -144,7 +146,7 @@ def review_decide_bulk(
         raise ValidationError({"items": "Some ticked items are not in this review."})
     with transaction.atomic():
         for item in items:
-            review_decide(item=item, reviewer=reviewer, decision=decision, justification=justification, by=by)
+            review_decide(item=item, decision=decision, justification=justification, by=by)
     return len(items)
 
 
@@ -201,15 +203,12 @@ def _decide(item: ReviewItem, decision: str, justification: str, by: Actor) -> R
     return item
 
 
-def review_close(
-    *, campaign: ReviewCampaign, officer: User, reason: str, by: Actor, now: datetime | None = None
-) -> ReviewCampaign:
+@performs(Operation.REVIEW_CLOSE)
+def review_close(*, campaign: ReviewCampaign, reason: str, by: Actor, now: datetime | None = None) -> ReviewCampaign:
     """Close a review before every item is answered, with the officer's reason. The unanswered items are resolved
     as the deadline would resolve them: revoked or escalated, as the charter's `review.unanswered` says, each
     recorded as unanswered. All of it, or nothing."""
     now = now or timezone.now()
-    if not officer.has_role(Role.OFFICER):
-        raise ValidationError({"officer": "Only a governance officer closes an access review."})
     reason = reason.strip()
     if len(reason) < CLOSE_REASON_MIN:
         raise ValidationError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.validation import is_whole_number
-from accounts.access import host_member_required, officer_required
+from accounts.access import host_member_required, user_who_may
 from accounts.models import User
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from charters.models import Charter
 from governance.models import ReviewCampaign
@@ -25,9 +26,9 @@ def _reader(request: HttpRequest) -> User:
     return host_member_required(request, "Access reviews")
 
 
-def _officer(request: HttpRequest) -> User:
+def _reviewer(request: HttpRequest) -> User:
     _reader(request)
-    return officer_required(request, "Only governance officers answer or close access reviews; auditors read them.")
+    return user_who_may(request, Operation.REVIEW_ANSWER)
 
 
 @login_required
@@ -42,8 +43,6 @@ def review_list(request: HttpRequest) -> HttpResponse:
         )
         if charter is None:
             messages.error(request, "Choose a charter to review.")
-        elif not user.is_officer:
-            raise PermissionDenied("Only governance officers start access reviews.")
         else:
             try:
                 campaign = review_services.review_start(charter=charter, by=actor_for(user))
@@ -60,7 +59,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the items. POST: the same answer for the ticked items, with a justification."""
-    user = _officer(request) if request.method == "POST" else _reader(request)
+    user = _reviewer(request) if request.method == "POST" else _reader(request)
     campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
     if request.method == "POST":
         ids = [int(value) for value in request.POST.getlist("items") if is_whole_number(value)]
@@ -68,7 +67,6 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
             answered = review_services.review_decide_bulk(
                 campaign=campaign,
                 item_ids=ids,
-                reviewer=user,
                 decision=request.POST.get("decision", ""),
                 justification=request.POST.get("justification", ""),
                 by=actor_for(user),
@@ -96,7 +94,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "answerable": answerable,
             # Only the items this officer may answer get a box: a bulk answer is all or nothing.
             "mine": {row.item.pk for row in waiting if row.item.reviewer_id == user.pk} if answerable else set(),
-            "can_close": is_open and user.is_officer,
+            "can_close": is_open and may(user, Operation.REVIEW_CLOSE),
         },
     )
 
@@ -105,11 +103,11 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def review_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close the review now, with a reason; its unanswered items are resolved as at the deadline."""
-    user = _officer(request)
+    user = _reader(request)
     campaign = get_object_or_404(ReviewCampaign.objects.select_related("charter"), pk=pk)
     try:
         campaign = review_services.review_close(
-            campaign=campaign, officer=user, reason=request.POST.get("reason", ""), by=actor_for(user)
+            campaign=campaign, reason=request.POST.get("reason", ""), by=actor_for(user)
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))

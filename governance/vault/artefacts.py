@@ -33,6 +33,7 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 
 from accounts.models import Partner
+from accounts.operations import Operation, performs
 from audit.trail import Actor, record
 from charters.models import AssetVersion
 from governance.models import Artefact, DataKey
@@ -100,6 +101,7 @@ def _unwrap(data_key: DataKey) -> bytes:
         ) from None
 
 
+@performs(Operation.ARTEFACT_STORE)
 def data_key_create(
     *,
     scope: str,
@@ -191,6 +193,7 @@ def _file_sha256(storage: Storage, name: str) -> str:
     return digest.hexdigest()
 
 
+@performs(Operation.ARTEFACT_STORE)
 def artefact_store(
     *,
     source: IO[bytes],

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.operations import Operation, performs
 from audit import chain
 from audit.models import SigningKey
 from audit.trail import Actor, record
@@ -48,6 +49,7 @@ def _partner_slug(data_key: DataKey) -> str:
     return data_key.partner.slug if data_key.partner is not None else ""
 
 
+@performs(Operation.KEY_DESTROY)
 @transaction.atomic
 def destruction_schedule(
     *,
@@ -85,6 +87,7 @@ def destruction_schedule(
     return data_key
 
 
+@performs(Operation.KEY_DESTROY)
 @transaction.atomic
 def destruction_cancel(*, data_key: DataKey, by: Actor, reason: str, now: datetime | None = None) -> DataKey:
     """Cancel a scheduled destruction within its grace period: the key and its files are kept."""

@@ -28,9 +28,10 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from accord.validation import is_whole_number
-from accounts.models import User
+from accounts.operations import Operation, performs, person
 from audit.dispatch import task_queue
 from audit.models import Event
+from audit.trail import Actor
 from charters.models import Charter, CharterVersion
 from governance.decisions.services import DecisionRequest, evaluate
 from governance.models import Grant, WhatIfRun
@@ -308,12 +309,12 @@ def _candidate_of(run: WhatIfRun) -> Candidate:
     return candidate_grant(run.grant)
 
 
+@performs(Operation.WHATIF_RUN)
 def whatif_request(
-    *, user: User, days: int, version: CharterVersion | None = None, grant: Grant | None = None
+    *, by: Actor, days: int, version: CharterVersion | None = None, grant: Grant | None = None
 ) -> WhatIfRun:
     """Queue a replay for a worker, once the candidate and the window are known to be good."""
-    if not user.is_host_member:
-        raise ValidationError({"user": "What-if replays read every partner's decisions: the host's staff run them."})
+    user = person(by)
     window_check(days)
     run = WhatIfRun(charter_version=version, grant=grant, days=days, requested_by=user)
     _candidate_of(run)  # says what is wrong with the candidate now, not in a worker later

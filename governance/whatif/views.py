@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accord.validation import is_whole_number
 from accounts.access import host_member_required
+from accounts.services import actor_for
 from charters.models import CharterVersion
 from governance.models import Grant, WhatIfRun
 from governance.whatif import selectors as whatif_selectors
@@ -35,7 +36,9 @@ def whatif_list(request: HttpRequest) -> HttpResponse:
             version = CharterVersion.objects.select_related("charter").filter(pk=data["version"]).first()
             grant = Grant.objects.select_related("asset_version__asset").filter(pk=data["grant"]).first()
             try:
-                run = whatif_services.whatif_request(user=user, days=data["days"], version=version, grant=grant)
+                run = whatif_services.whatif_request(
+                    by=actor_for(user), days=data["days"], version=version, grant=grant
+                )
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:

@@ -14,14 +14,14 @@ def shown(response):
 
 
 def apply(text, author):
-    return charter_apply(text=text, by=actor_for(author), author=author)
+    return charter_apply(text=text, by=actor_for(author))
 
 
 @pytest.fixture
 def active_charter(charter_text, officer, second_officer):
     version = apply(charter_text(), officer)
     charter_version_submit(version=version, by=actor_for(officer))
-    return charter_version_approve(version=version, approver=second_officer, by=actor_for(second_officer))
+    return charter_version_approve(version=version, by=actor_for(second_officer))
 
 
 def test_an_officer_writes_a_charter_in_the_editor(client, officer, charter_text):

@@ -116,10 +116,10 @@ def test_partner_a_admin_accepts_the_active_charter_only_after_confirming_the_tr
     partner_a: Partner,
     charter_text: CharterText,
 ) -> None:
-    version = charter_apply(text=charter_text(), by=actor_for(officer), author=officer)
+    version = charter_apply(text=charter_text(), by=actor_for(officer))
     assert version is not None
     charter_version_submit(version=version, by=actor_for(officer))
-    charter_version_approve(version=version, approver=second_officer, by=actor_for(second_officer))
+    charter_version_approve(version=version, by=actor_for(second_officer))
     with browse() as page:
         log_in(page, a_admin)
         page.get_by_role("link", name="Charters").click()

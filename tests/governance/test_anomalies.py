@@ -256,7 +256,7 @@ def test_a_floor_that_is_not_a_whole_number_of_uses_is_refused(charter_text, off
 
     text = charter_text(lambda document: document["misuse"][0]["params"].update(min_uses=floor))
     with pytest.raises(CharterDocumentError) as refused:
-        charter_apply(text=text, by=actor_for(officer), author=officer)
+        charter_apply(text=text, by=actor_for(officer))
     [problem] = refused.value.problems
     assert problem.path == "misuse[0].params.min_uses"
     assert problem.message == (

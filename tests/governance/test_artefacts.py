@@ -41,7 +41,7 @@ from governance.vault.destruction import (
 SMALL_CHUNK = 1024
 HEADER = len(artefacts.MAGIC) + 12
 START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
-KEEPER = Actor.system("test-keeper")
+KEEPER = Actor.system("manage.py test-keeper")
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts.services import actor_for
@@ -11,8 +11,10 @@ from audit.models import Event
 from charters.services.charters import charter_suspend, charter_terminate
 from governance.decisions import services as decisions
 from governance.grants.services import grant_hold, grant_request, grant_suspend
+from governance.models import Grant
 from governance.policy.snapshot import Snapshot
 from tests.conftest import SETUP
+from tests.factories import GrantFactory
 from tests.helpers import ask, codes
 from tests.world import CHARTER_FROM, CHARTER_UNTIL, activate
 
@@ -259,7 +261,6 @@ def test_a_grant_is_never_approved_beyond_its_charter(
         monthly_quota=100,
         rate_per_minute=10,
         justification="x",
-        requested_by=a_admin,
         by=actor_for(a_admin),
     )
     # The charter stops sharing atlas-7b 1.1 before an officer gets to the request.
@@ -271,7 +272,7 @@ def test_a_grant_is_never_approved_beyond_its_charter(
         second_officer,
     )
     with pytest.raises(ValidationError, match="not shareable"):
-        grant_approve(grant=grant, approver=officer, by=actor_for(officer))
+        grant_approve(grant=grant, by=actor_for(officer))
     grant.refresh_from_db()
     assert grant.status == "requested"
 
@@ -279,23 +280,27 @@ def test_a_grant_is_never_approved_beyond_its_charter(
 def test_nobody_approves_their_own_request(make_grant, live_charter, demo_registry, officer, a_principal):
     from governance.grants.services import grant_approve
 
-    grant = grant_request(
-        partner=live_charter.charter.partner,
-        asset_version=demo_registry["atlas-7b 1.0"],
-        principal=a_principal,
-        actions=["infer"],
-        purposes=["benchmarking"],
-        valid_from=CHARTER_FROM,
-        valid_until=CHARTER_FROM + timedelta(days=9),
-        daily_quota=1,
-        monthly_quota=1,
-        rate_per_minute=1,
-        justification="x",
-        requested_by=officer,
-        by=actor_for(officer),
+    request = {
+        "partner": live_charter.charter.partner,
+        "asset_version": demo_registry["atlas-7b 1.0"],
+        "principal": a_principal,
+        "actions": ["infer"],
+        "purposes": ["benchmarking"],
+        "valid_from": CHARTER_FROM,
+        "valid_until": CHARTER_FROM + timedelta(days=9),
+        "daily_quota": 1,
+        "monthly_quota": 1,
+        "rate_per_minute": 1,
+        "justification": "x",
+    }
+    # Officers do not request grants (the operation table), so the rule guards the requests already on record.
+    with pytest.raises(PermissionDenied, match="Partner admins request grants"):
+        grant_request(**request, by=actor_for(officer))
+    grant = GrantFactory(
+        charter_version=live_charter, requested_by=officer, status=Grant.Status.REQUESTED, approved_by=None, **request
     )
     with pytest.raises(ValidationError, match="another officer must approve it"):
-        grant_approve(grant=grant, approver=officer, by=actor_for(officer))
+        grant_approve(grant=grant, by=actor_for(officer))
 
 
 def test_a_charter_restriction_applies_at_once(gateway, make_grant, atlas, charter_text, officer, second_officer):
@@ -324,7 +329,6 @@ def test_a_new_permission_applies_only_after_acknowledgement(
 
     charter_acknowledge(
         version=new_version,
-        partner_admin=a_admin,
         trainings_confirmed=["responsible-evaluation"],
         by=actor_for(a_admin),
     )

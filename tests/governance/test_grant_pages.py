@@ -81,7 +81,6 @@ def test_officers_decide_from_the_request_queue(client, officer, make_grant, liv
         monthly_quota=1,
         rate_per_minute=1,
         justification="queue me",
-        requested_by=a_admin,
         by=actor_for(a_admin),
     )
     client.force_login(officer)

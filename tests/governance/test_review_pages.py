@@ -114,7 +114,7 @@ def test_the_evidence_takes_the_same_queries_for_one_item_as_for_many(
     client.login(username=second_officer.username, password=TEST_PASSWORD)
     with CaptureQueriesContext(connection) as one:
         assert client.get(f"/governance/reviews/{small.pk}/").status_code == 200
-    reviews.review_close(campaign=small, officer=officer, reason="Replaced by a wider review.", by=actor_for(officer))
+    reviews.review_close(campaign=small, reason="Replaced by a wider review.", by=actor_for(officer))
     make_grant(principal=None, partner_role=role)
     other = user_create(username="northwind-batch", organisation=a_principal.organisation,
                         role=Role.PARTNER_PRINCIPAL, by=SETUP)  # fmt: skip
@@ -140,7 +140,7 @@ def test_the_report_has_each_items_evidence(used, client, auditor):
 
 def test_a_closed_reviews_evidence_ends_when_it_closed(used, officer, a_principal, atlas):
     campaign = used["campaign"]
-    reviews.review_close(campaign=campaign, officer=officer, reason="The partner ended the engagement.",
+    reviews.review_close(campaign=campaign, reason="The partner ended the engagement.",
                          by=actor_for(officer))  # fmt: skip
     campaign.refresh_from_db()
     with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
@@ -211,7 +211,7 @@ def test_partners_cannot_close_reviews(campaign, client, a_admin):
 
 def test_a_closed_review_refuses_answers_with_a_message_that_says_what_to_do(campaign, client, officer, second_officer):
     item = campaign.items.get()
-    reviews.review_close(campaign=campaign, officer=officer, reason="The partner ended the engagement.",
+    reviews.review_close(campaign=campaign, reason="The partner ended the engagement.",
                          by=actor_for(officer))  # fmt: skip
     client.login(username=second_officer.username, password=TEST_PASSWORD)
     response = client.post(f"/governance/reviews/{campaign.pk}/",
@@ -241,7 +241,7 @@ def test_without_javascript_the_select_all_box_stays_hidden_and_only_the_reviewe
     client,
 ):
     make_grant()  # approved by Olivia: Oscar reviews it
-    grant_approve(grant=make_request(), approver=second_officer, by=actor_for(second_officer))  # Olivia reviews it
+    grant_approve(grant=make_request(), by=actor_for(second_officer))  # Olivia reviews it
     campaign = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
     page = page_of(client, second_officer, campaign)
     assert re.search(r'<input type="checkbox" data-select-all="items"[^>]* hidden>', page)
@@ -263,7 +263,7 @@ def test_the_select_all_box_ticks_every_waiting_item_and_answers_them_in_one_go(
         make_grant(purposes=[purpose])
     campaign = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
     first = campaign.items.order_by("pk").first()
-    reviews.review_decide(item=first, reviewer=second_officer, decision="keep", justification="Needed.",
+    reviews.review_decide(item=first, decision="keep", justification="Needed.",
                           by=actor_for(second_officer))  # fmt: skip
     with browse() as page:
         log_in(page, second_officer)

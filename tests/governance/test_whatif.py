@@ -51,10 +51,9 @@ def world(
         monthly_quota=10000,
         rate_per_minute=1000,
         justification="Evaluating the base model.",
-        requested_by=b_admin,
         by=actor_for(b_admin),
     )
-    grant_approve(grant=helix, approver=officer, by=actor_for(officer))
+    grant_approve(grant=helix, by=actor_for(officer))
     rng = random.Random(7)
     assets = [atlas.fingerprint, atlas_11.fingerprint]
     for principal in (a_principal, second, b_principal):
@@ -215,8 +214,8 @@ def test_a_run_whose_change_moved_on_fails_saying_why(world, officer, second_off
     from governance.models import WhatIfRun
 
     version = in_review(amendment(random.Random(2)), officer)
-    run = whatif.whatif_request(user=officer, days=7, version=version)
-    charter_version_approve(version=version, approver=second_officer, by=actor_for(second_officer))
+    run = whatif.whatif_request(by=actor_for(officer), days=7, version=version)
+    charter_version_approve(version=version, by=actor_for(second_officer))
     failed = whatif.whatif_run(run.pk)
     assert failed.status == WhatIfRun.Status.FAILED and "is Active; what-if replays a version in review" in failed.error
 

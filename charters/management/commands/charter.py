@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accord.validation import describe
 from accounts.models import User
-from accounts.roles import Role
+from accounts.operations import Operation, may
 from accounts.services import actor_for
 from charters import documents
 from charters.documents import CharterDocumentError
@@ -75,12 +75,12 @@ class Command(BaseCommand):
 
     def _apply(self, paths: list[Path], author_name: str) -> None:
         author = User.objects.filter(username=author_name).first()
-        if author is None or not author.has_role(Role.OFFICER):
+        if author is None or not may(author, Operation.CHARTER_WRITE):
             raise CommandError(f"--author must name a governance officer; {author_name!r} is not one.")
         texts = {path: self._read(path) for path in paths}
         for path, text in texts.items():
             try:
-                version = charter_apply(text=text, source=str(path), by=actor_for(author), author=author)
+                version = charter_apply(text=text, source=str(path), by=actor_for(author))
             except CharterDocumentError as error:
                 raise CommandError(f"{error}\nNothing was written for {path}.") from None
             except ValidationError as error:
