@@ -93,18 +93,7 @@ def _fields(detail: Any) -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | HttpResponse | None:
     if dependencies.unavailable(exc):
         return dependencies.api_unavailable(exc)
-    if isinstance(exc, SuspiciousOperation | BadRequest):
-        exc = refusal(exc)
-    elif isinstance(exc, DjangoValidationError):
-        # Services validate with full_clean(); their messages are meant for people already.
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or "Not found.")
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-
+    exc = _as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in the API", exc_info=exc)
@@ -112,28 +101,53 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Htt
             error_body("server_error", "Something went wrong on our side; it has been logged. Try again shortly."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-
     if isinstance(exc, exceptions.ValidationError):
-        fields = _fields(exc.detail)
-        non_field = fields.pop("non_field_errors", [])
-        if fields:
-            message = "Some fields are not valid: " + "; ".join(
-                f"{name}: {' '.join(msgs)}" for name, msgs in fields.items()
-            )
-        else:
-            message = " ".join(non_field or _flatten(exc.detail)) or "The request is not valid."
-        if non_field and fields:
-            message = " ".join(non_field) + " " + message
-        response.data = error_body("invalid", message, fields)
+        response.data = _invalid_body(exc)
     elif isinstance(exc, exceptions.APIException):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        message = exc.detail if isinstance(exc.detail, str) else " ".join(_flatten(exc.detail))
-        if isinstance(exc, exceptions.NotAuthenticated):
-            message = "Send an API token as 'Authorization: Bearer <token>'. Officers and partner admins issue tokens."
-        elif isinstance(exc, exceptions.UnsupportedMediaType):
-            message = f"{message} The API reads JSON only: send the body as JSON with Content-Type: application/json."
-        response.data = error_body(str(code), str(message))
+        response.data = _api_error_body(exc)
     return response
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    """Django's own exceptions as the DRF exceptions that answer them; any other exception as it is."""
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        return refusal(exc)
+    if isinstance(exc, DjangoValidationError):
+        # Services validate with full_clean(); their messages are meant for people already.
+        return exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or "Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    return exc
+
+
+def _invalid_body(exc: exceptions.ValidationError) -> dict[str, Any]:
+    """Invalid input: each field's messages under ``fields``, and one message that names them all."""
+    fields = _fields(exc.detail)
+    non_field = fields.pop("non_field_errors", [])
+    if fields:
+        message = "Some fields are not valid: " + "; ".join(
+            f"{name}: {' '.join(msgs)}" for name, msgs in fields.items()
+        )
+    else:
+        message = " ".join(non_field or _flatten(exc.detail)) or "The request is not valid."
+    if non_field and fields:
+        message = " ".join(non_field) + " " + message
+    return error_body("invalid", message, fields)
+
+
+def _api_error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    """Any other refusal: DRF's code, with a message that says what to do where DRF's does not."""
+    code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+    message = exc.detail if isinstance(exc.detail, str) else " ".join(_flatten(exc.detail))
+    if isinstance(exc, exceptions.NotAuthenticated):
+        message = "Send an API token as 'Authorization: Bearer <token>'. Officers and partner admins issue tokens."
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        message = f"{message} The API reads JSON only: send the body as JSON with Content-Type: application/json."
+    return error_body(str(code), str(message))
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -422,68 +422,90 @@ def _verify(
 ) -> Verification:
     result = Verification()
     keys = pinned if pinned is not None else dict(SigningKey.objects.values_list("key_id", "public_key"))
-    broken = _checkpoints_damage(keys, result)
-    if broken is not None:
-        result.damage.append(broken)
-        return result
-    missing = _anchor_missing(anchor_last(anchor) if anchor else anchor_last())
-    if missing:
-        result.damage.append(Damage("truncated tail", None, None, missing))
-        return result
+    damage = (
+        _checkpoints_damage(keys, result)
+        or _anchor_damage(anchor)
+        or _chain_damage(start, result, progress)
+        or _tail_damage(start, result)
+    )
+    if damage is not None:
+        result.damage.append(damage)
+    return result
 
+
+def _anchor_damage(anchor: Path | None) -> Damage | None:
+    missing = _anchor_missing(anchor_last(anchor) if anchor else anchor_last())
+    return Damage("truncated tail", None, None, missing) if missing else None
+
+
+def _chain_damage(start: int, result: Verification, progress: Callable[[int], object] | None) -> Damage | None:
+    """The first damage among the sealed events from ``start``: each must be in its place, have its content's
+    digest, follow from the event before it, and carry the chain hash of every checkpoint signed at it. Counts the
+    events that pass in ``result``."""
     previous, earlier = GENESIS, GENESIS  # the chain hashes of the last two events checked
     last_event: int | None = None
     if start > 1:
         before = Event.objects.filter(chain_seq=start - 1).values_list("chain_hash", flat=True).first()
         if before is None:
-            result.damage.append(Damage("missing", start - 1, None, "the event before --from is not in the trail"))
-            return result
+            return Damage("missing", start - 1, None, "the event before --from is not in the trail")
         previous = before
     signed = Checkpoint.objects.filter(chain_seq__gte=start).order_by("chain_seq", "number")
     checkpoints = signed.values_list("chain_seq", "chain_hash", "number").iterator(chunk_size=5000)
     pending_checkpoint = next(checkpoints, None)
-    expected = start
     rows = _sealed_rows(start)
-    for row in rows:
+    for expected, row in enumerate(rows, start=start):
         if row.chain_seq != expected:
-            detail = f"no event has chain_seq {expected}; the next is {row.chain_seq}"
-            result.damage.append(Damage("missing", expected, None, detail))
-            return result
-        if row.computed != row.digest or link(row.chain_seq, previous, row.digest) != row.chain_hash:
-            fits_earlier = link(row.chain_seq - 1, earlier, row.digest) == row.chain_hash
-            if result.checked and row.computed == row.digest and fits_earlier:
-                # This event belongs one place earlier: the one before it was slipped in (with a valid link).
-                detail = "this event was not in the chain when it was sealed; the events after it moved up"
-                result.damage.append(Damage("inserted", row.chain_seq - 1, last_event, detail))
-                return result
-            result.damage.append(_classify(row, next(rows, None), previous))
-            return result
+            return Damage("missing", expected, None, f"no event has chain_seq {expected}; the next is {row.chain_seq}")
+        broken = _link_damage(
+            row, rows, previous=previous, earlier=earlier, last_event=last_event, first=not result.checked
+        )
+        if broken is not None:
+            return broken
         while pending_checkpoint is not None and pending_checkpoint[0] == row.chain_seq:
             if pending_checkpoint[1] != row.chain_hash:
                 detail = f"checkpoint {pending_checkpoint[2]} signed another chain hash here"
-                result.damage.append(Damage("modified", row.chain_seq, row.event_id, detail))
-                return result
+                return Damage("modified", row.chain_seq, row.event_id, detail)
             pending_checkpoint = next(checkpoints, None)
         earlier, previous, last_event = previous, row.chain_hash, row.event_id
         result.checked += 1
         result.last_seq = row.chain_seq
-        expected += 1
         if progress is not None and result.checked % 10_000 == 0:
             progress(10_000)
+    return None
+
+
+def _link_damage(
+    row: Sealed, rows: Iterator[Sealed], *, previous: str, earlier: str, last_event: int | None, first: bool
+) -> Damage | None:
+    """What broke at ``row`` when its content no longer has its digest or its chain hash does not follow from
+    ``previous``; None when both hold. ``rows`` yields the events after it."""
+    if row.computed == row.digest and link(row.chain_seq, previous, row.digest) == row.chain_hash:
+        return None
+    fits_earlier = link(row.chain_seq - 1, earlier, row.digest) == row.chain_hash
+    if not first and row.computed == row.digest and fits_earlier:
+        # This event belongs one place earlier: the one before it was slipped in (with a valid link).
+        detail = "this event was not in the chain when it was sealed; the events after it moved up"
+        return Damage("inserted", row.chain_seq - 1, last_event, detail)
+    return _classify(row, next(rows, None), previous)
+
+
+def _tail_damage(start: int, result: Verification) -> Damage | None:
+    """The chain must end where the newest checkpoint signed it: not before (events cut off), not after (events
+    sealed without a checkpoint)."""
     signed_up_to = max(
         start - 1, Checkpoint.objects.order_by("-number").values_list("chain_seq", flat=True).first() or 0
     )
     end = max(result.last_seq, start - 1)
     if signed_up_to > end:
         detail = f"a checkpoint covers events up to {signed_up_to}, the chain ends at {end}"
-        result.damage.append(Damage("truncated tail", end + 1, None, detail))
-    elif end > signed_up_to:
+        return Damage("truncated tail", end + 1, None, detail)
+    if end > signed_up_to:
         detail = (
             f"events {signed_up_to + 1}..{end} are sealed but no checkpoint covers them; the sealer writes one with "
             "every batch"
         )
-        result.damage.append(Damage("inserted", signed_up_to + 1, None, detail))
-    return result
+        return Damage("inserted", signed_up_to + 1, None, detail)
+    return None
 
 
 def _classify(row: Sealed, following: Sealed | None, previous: str) -> Damage:

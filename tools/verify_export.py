@@ -29,7 +29,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -103,6 +103,23 @@ def rows(path: Path, fmt: str) -> Iterator[tuple[int, str, str, dict[str, Any] |
 
 def check(export: Path, manifest_file: Path, public_keys: list[str]) -> str:
     pinned = {key_id_of(key): key for key in public_keys}
+    manifest = signed_manifest(manifest_file, pinned)
+    if file_sha256(export) != manifest["file_sha256"]:
+        raise Broken("the file's SHA-256 is not the manifest's: the file was altered after export")
+    checkpoint = signed_checkpoint(manifest["checkpoint"], pinned)
+    chain = walk_chain(export, manifest)
+    if chain.last_seq != manifest["last_seq"] or chain.total != manifest["count"]:
+        raise Broken(f"the file ends at chain_seq {chain.last_seq}; the manifest says {manifest['last_seq']}")
+    if chain.last_hash != checkpoint["chain_hash"] or manifest["last_seq"] != checkpoint["chain_seq"]:
+        raise Broken("the chain does not end at the signed checkpoint's hash")
+    return (
+        f"Intact: {chain.total} rows (chain_seq {manifest['first_seq']} to {manifest['last_seq']}, {chain.in_full} in "
+        f"full), ending at the checkpoint of {checkpoint['created_at']} signed by key {checkpoint['key_id']}."
+    )
+
+
+def signed_manifest(manifest_file: Path, pinned: dict[str, str]) -> dict[str, Any]:
+    """The manifest without its signature, once the signature verifies with a pinned key."""
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -113,20 +130,41 @@ def check(export: Path, manifest_file: Path, public_keys: list[str]) -> str:
         raise Broken(f"the manifest is signed by key {manifest.get('key_id')}, which is not among the pinned keys")
     if not signed(manifest, signature, key):
         raise Broken("the manifest's signature does not verify with the pinned key: it was altered")
+    return manifest
+
+
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with export.open("rb") as handle:
+    with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    if digest.hexdigest() != manifest["file_sha256"]:
-        raise Broken("the file's SHA-256 is not the manifest's: the file was altered after export")
-    checkpoint = dict(manifest["checkpoint"])
-    checkpoint_signature = checkpoint.pop("signature")
-    checkpoint_key = pinned.get(checkpoint["key_id"])
-    if checkpoint_key is None:
-        raise Broken(f"the checkpoint is signed by key {checkpoint['key_id']}: pin that key too (--public-key)")
-    if not signed(checkpoint, checkpoint_signature, checkpoint_key):
-        raise Broken("the covering checkpoint's signature does not verify: it was altered")
+    return digest.hexdigest()
 
+
+def signed_checkpoint(covering: dict[str, Any], pinned: dict[str, str]) -> dict[str, Any]:
+    """The manifest's covering checkpoint without its signature, once the signature verifies with a pinned key."""
+    checkpoint = dict(covering)
+    signature = checkpoint.pop("signature")
+    key = pinned.get(checkpoint["key_id"])
+    if key is None:
+        raise Broken(f"the checkpoint is signed by key {checkpoint['key_id']}: pin that key too (--public-key)")
+    if not signed(checkpoint, signature, key):
+        raise Broken("the covering checkpoint's signature does not verify: it was altered")
+    return checkpoint
+
+
+class ChainEnd(NamedTuple):
+    """Where the rows of an export end, how many there were, and how many of them in full."""
+
+    last_seq: int
+    last_hash: str
+    total: int
+    in_full: int
+
+
+def walk_chain(export: Path, manifest: dict[str, Any]) -> ChainEnd:
+    """Every row from the manifest's first_seq without a gap, each in full matching its digest and each linked to
+    the one before it (the first to the manifest's previous_hash)."""
     previous, expected, count, full = manifest["previous_hash"], manifest["first_seq"], 0, 0
     for chain_seq, row_digest, chain_hash, body in rows(export, manifest["format"]):
         if chain_seq != expected:
@@ -139,14 +177,7 @@ def check(export: Path, manifest_file: Path, public_keys: list[str]) -> str:
         if hashlib.sha256(f"{chain_seq}:{previous}:{row_digest}".encode()).hexdigest() != chain_hash:
             raise Broken(f"chain_seq {chain_seq}: its chain hash does not follow from the row before it")
         previous, expected, count = chain_hash, expected + 1, count + 1
-    if expected - 1 != manifest["last_seq"] or count != manifest["count"]:
-        raise Broken(f"the file ends at chain_seq {expected - 1}; the manifest says {manifest['last_seq']}")
-    if previous != checkpoint["chain_hash"] or manifest["last_seq"] != checkpoint["chain_seq"]:
-        raise Broken("the chain does not end at the signed checkpoint's hash")
-    return (
-        f"Intact: {count} rows (chain_seq {manifest['first_seq']} to {manifest['last_seq']}, {full} in full), "
-        f"ending at the checkpoint of {checkpoint['created_at']} signed by key {checkpoint['key_id']}."
-    )
+    return ChainEnd(last_seq=expected - 1, last_hash=previous, total=count, in_full=full)
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -113,7 +113,8 @@ class CheckedDocument:
 
 
 def document_check(text: str, *, source: str = "") -> CheckedDocument:
-    """Parse, validate against the schema and check every guardrail; CharterDocumentError lists all problems."""
+    """Parse, validate against the schema and check every guardrail; CharterDocumentError lists all problems.
+    The document returned names each listed asset version with its registry fingerprint."""
     parsed = documents.parse(text, source=source)
     documents.validate_schema(parsed, source=source)
     partner = Partner.objects.filter(slug=parsed.data["partner"]).first()
@@ -158,7 +159,7 @@ def document_check(text: str, *, source: str = "") -> CheckedDocument:
             )
     if problems:
         raise CharterDocumentError(problems, source)
-    return CheckedDocument(parsed=parsed, partner=partner, host=host)
+    return CheckedDocument(parsed=guardrails.pinned(parsed, partner=partner, host=host), partner=partner, host=host)
 
 
 def _playbook_document(defined: dict[str, Any]) -> dict[str, Any]:
@@ -248,6 +249,16 @@ def _next_number(charter: Charter) -> int:
     return (charter.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
 
 
+@dataclass(frozen=True)
+class _VersionContent:
+    """What a checked document puts into a charter version: its content and exit plan, their hash, its playbook."""
+
+    document: dict[str, Any]
+    content_hash: str
+    exit_plan: dict[str, Any]
+    playbook: IncidentPlaybook
+
+
 @performs(Operation.CHARTER_WRITE)
 @transaction.atomic
 def charter_apply(
@@ -266,27 +277,54 @@ def charter_apply(
     """
     author = person(by)
     checked = document_check(text, source=source)
-    if charter_slug is not None and checked.data["name"] != charter_slug:
-        raise CharterDocumentError(
-            [
-                Problem(
-                    "name",
-                    f"this editor is for charter {charter_slug!r}; change the name back (a new charter is "
-                    "started from the charters page).",
-                    checked.parsed.line_of(["name"]),
-                )
-            ],
-            source,
-        )
-    plan = _plan(checked, source=source)
-    if not plan.changes:
+    _refuse_another_charter(checked, charter_slug, source=source)
+    if not _plan(checked, source=source).changes:
         return None
-    data = checked.data
-    playbook = _playbook_ensure(checked, by=by, author=author)
-    content, exit_plan = _split(data)
-    digest = documents.content_hash({**content, "exit_plan": exit_plan})
+    content = _version_content(checked, by=by, author=author)
     now = timezone.now()
+    charter = _charter_to_write(checked, by=by, author=author)
+    draft = _open_draft(charter)
+    if draft is not None:
+        version = _draft_rewrite(draft, content, author=author, now=now, expected_revision=expected_revision)
+        action = "charter_version.updated"
+    else:
+        version = _draft_start(charter, content, author=author, now=now)
+        action = "charter_version.drafted"
+    _write_exit_plan(version, content.exit_plan)
+    version.contributors.add(author)
+    Charter.objects.filter(pk=charter.pk).update(title=checked.data["title"])
+    _record_version(action, version, by=by, revision=version.revision)
+    return version
 
+
+def _refuse_another_charter(checked: CheckedDocument, charter_slug: str | None, *, source: str) -> None:
+    if charter_slug is None or checked.data["name"] == charter_slug:
+        return
+    raise CharterDocumentError(
+        [
+            Problem(
+                "name",
+                f"this editor is for charter {charter_slug!r}; change the name back (a new charter is "
+                "started from the charters page).",
+                checked.parsed.line_of(["name"]),
+            )
+        ],
+        source,
+    )
+
+
+def _version_content(checked: CheckedDocument, *, by: Actor, author: User) -> _VersionContent:
+    """What the document puts into a version, with its playbook (created first when the document defines it)."""
+    playbook = _playbook_ensure(checked, by=by, author=author)
+    document, exit_plan = _split(checked.data)
+    digest = documents.content_hash({**document, "exit_plan": exit_plan})
+    return _VersionContent(document=document, content_hash=digest, exit_plan=exit_plan, playbook=playbook)
+
+
+def _charter_to_write(checked: CheckedDocument, *, by: Actor, author: User) -> Charter:
+    """The charter the document names, locked until the transaction ends; created (and recorded) when it is new.
+    A charter that has ended refuses every change."""
+    data = checked.data
     charter = Charter.objects.select_for_update().filter(slug=data["name"]).first()
     if charter is None:
         charter = Charter(slug=data["name"], partner=checked.partner, title=data["title"], created_by=author)
@@ -301,7 +339,11 @@ def charter_apply(
         )
     elif charter.status in (Status.TERMINATED, Status.EXPIRED):
         raise ValidationError({"name": f"Charter {charter.slug} is {charter.status}: it can no longer be amended."})
+    return charter
 
+
+def _open_draft(charter: Charter) -> CharterVersion | None:
+    """The charter's draft that applying replaces, or None when it has none. A version in review refuses it."""
     draft = charter.versions.filter(status__in=CharterVersion.OPEN).first()
     if draft is not None and draft.status == VersionStatus.IN_REVIEW:
         raise ValidationError(
@@ -310,54 +352,54 @@ def charter_apply(
                 "before applying another change."
             }
         )
-    if draft is not None:
-        if expected_revision is not None and expected_revision != draft.revision:
-            raise ValidationError(
-                {
-                    "revision": f"Someone else saved version {draft.number} while you were editing (revision "
-                    f"{draft.revision}, you started from {expected_revision}). Reload it and apply your change again."
-                }
-            )
-        # Compare-and-swap on the revision: a concurrent apply that got here first makes this update miss.
-        claimed = CharterVersion.objects.filter(
-            pk=draft.pk, status=VersionStatus.DRAFT, revision=draft.revision
-        ).update(
-            document=content,
-            content_hash=digest,
-            playbook=playbook,
-            revision=draft.revision + 1,
-            author=author,
-            updated_at=now,
+    return draft
+
+
+def _draft_rewrite(
+    draft: CharterVersion, content: _VersionContent, *, author: User, now: datetime, expected_revision: int | None
+) -> CharterVersion:
+    """The open draft with the new content, as its next revision."""
+    if expected_revision is not None and expected_revision != draft.revision:
+        raise ValidationError(
+            {
+                "revision": f"Someone else saved version {draft.number} while you were editing (revision "
+                f"{draft.revision}, you started from {expected_revision}). Reload it and apply your change again."
+            }
         )
-        if not claimed:
-            raise ValidationError({"revision": "This draft changed while you were saving. Reload it and try again."})
-        draft.refresh_from_db()
-        version = draft
-        action = "charter_version.updated"
-    else:
-        number = _next_number(charter)
-        version = CharterVersion(
-            charter=charter,
-            number=number,
-            document=content,
-            content_hash=digest,
-            playbook=playbook,
-            author=author,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            with transaction.atomic():
-                version.save()
-        except IntegrityError:
-            raise ValidationError(
-                {"name": f"{charter.slug} got a new draft at the same moment; reload and try again."}
-            ) from None
-        action = "charter_version.drafted"
-    _write_exit_plan(version, exit_plan)
-    version.contributors.add(author)
-    Charter.objects.filter(pk=charter.pk).update(title=data["title"])
-    _record_version(action, version, by=by, revision=version.revision)
+    # Compare-and-swap on the revision: a concurrent apply that got here first makes this update miss.
+    claimed = CharterVersion.objects.filter(pk=draft.pk, status=VersionStatus.DRAFT, revision=draft.revision).update(
+        document=content.document,
+        content_hash=content.content_hash,
+        playbook=content.playbook,
+        revision=draft.revision + 1,
+        author=author,
+        updated_at=now,
+    )
+    if not claimed:
+        raise ValidationError({"revision": "This draft changed while you were saving. Reload it and try again."})
+    draft.refresh_from_db()
+    return draft
+
+
+def _draft_start(charter: Charter, content: _VersionContent, *, author: User, now: datetime) -> CharterVersion:
+    """A new draft version of the charter, numbered after its newest."""
+    version = CharterVersion(
+        charter=charter,
+        number=_next_number(charter),
+        document=content.document,
+        content_hash=content.content_hash,
+        playbook=content.playbook,
+        author=author,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with transaction.atomic():
+            version.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"name": f"{charter.slug} got a new draft at the same moment; reload and try again."}
+        ) from None
     return version
 
 

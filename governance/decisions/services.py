@@ -136,6 +136,13 @@ def _why_not(
     check_session: bool,
 ) -> str | None:
     """The first guardrail this grant fails for the request, or None when it would allow it."""
+    return _standing_refusal(grant, charter, now) or _use_refusal(
+        grant, charter, principal_id, request, now, check_session=check_session
+    )
+
+
+def _standing_refusal(grant: GrantFact, charter: CharterFact, now: datetime) -> str | None:
+    """Why the grant cannot be used at all at ``now``, whatever is asked: its state, its charter's, its window."""
     if grant.status in (Grant.Status.REQUESTED, Grant.Status.REFUSED, Grant.Status.REVOKED):
         return "no_grant"
     if charter.status in (Charter.Status.TERMINATED, Charter.Status.EXPIRED):
@@ -154,6 +161,20 @@ def _why_not(
         return "not_yet_valid"
     if now >= grant.valid_until:
         return "grant_expired"
+    return None
+
+
+def _use_refusal(
+    grant: GrantFact,
+    charter: CharterFact,
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+    *,
+    check_session: bool,
+) -> str | None:
+    """Why a grant that stands does not cover this use: the action, the purpose, the accepted terms, or what the
+    grant requires of the caller."""
     kind, fingerprint, terms = grant.kind, grant.fingerprint, charter.terms
     if request.action not in grant.actions or request.action not in terms.active.get(kind, {}):
         return "action_not_permitted"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
@@ -69,40 +70,12 @@ def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Ev
         return {}
     since = until - timedelta(days=EVIDENCE_DAYS)
     born = min(grant.created_at for grant in grants)  # no grant was used before it existed
-    askers: dict[int, set[str]] = {grant.pk: set() for grant in grants}
-    role_grants: dict[int, list[int]] = defaultdict(list)
-    for grant in grants:
-        if grant.principal_id is not None:
-            askers[grant.pk].add(str(grant.principal_id))
-        elif grant.partner_role_id is not None:
-            role_grants[grant.partner_role_id].append(grant.pk)
-    if role_grants:
-        for role_id, user_id in PartnerRole.members.through.objects.filter(partnerrole_id__in=role_grants).values_list(
-            "partnerrole_id", "user_id"
-        ):
-            for grant_id in role_grants[role_id]:
-                askers[grant_id].add(str(user_id))
+    askers = _askers(grants)
     by_ask: dict[tuple[str, str], list[int]] = defaultdict(list)
     for grant in grants:
         for actor in askers[grant.pk]:
             by_ask[(actor, grant.asset_version.fingerprint)].append(grant.pk)
-
-    rows = (
-        Event.objects.filter(occurred_at__lt=until)
-        .filter(
-            Q(action="decision.allow", occurred_at__gte=born, details__grant__in=sorted(askers))
-            | Q(
-                action="decision.deny",
-                occurred_at__gte=since,
-                actor_id__in=sorted({actor for actor, _ in by_ask}),
-                details__asset__in=sorted({asset for _, asset in by_ask}),
-            )
-        )
-        .annotate(grant_key=KeyTextTransform("grant", "details"), asset_key=KeyTextTransform("asset", "details"))
-        .values("action", "grant_key", "actor_id", "asset_key")
-        .annotate(recent=Count("pk", filter=Q(occurred_at__gte=since)), last=Max("occurred_at"))
-        .order_by()
-    )
+    rows = _decision_counts(by_ask, grant_ids=sorted(askers), born=born, since=since, until=until)
     last: dict[int, datetime] = {}
     uses: dict[int, int] = defaultdict(int)
     denies: dict[int, int] = defaultdict(int)
@@ -121,6 +94,54 @@ def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Ev
         grant.pk: Evidence(until=until, last_use=last.get(grant.pk), uses=uses[grant.pk], denies=denies[grant.pk])
         for grant in grants
     }
+
+
+def _askers(grants: Sequence[Grant]) -> dict[int, set[str]]:
+    """Who may ask under each grant, by grant id, as the trail names actors: its principal, or its partner role's
+    members (one query for all the roles)."""
+    askers: dict[int, set[str]] = {grant.pk: set() for grant in grants}
+    role_grants: dict[int, list[int]] = defaultdict(list)
+    for grant in grants:
+        if grant.principal_id is not None:
+            askers[grant.pk].add(str(grant.principal_id))
+        elif grant.partner_role_id is not None:
+            role_grants[grant.partner_role_id].append(grant.pk)
+    if not role_grants:
+        return askers
+    members = PartnerRole.members.through.objects.filter(partnerrole_id__in=role_grants)
+    for role_id, user_id in members.values_list("partnerrole_id", "user_id"):
+        for grant_id in role_grants[role_id]:
+            askers[grant_id].add(str(user_id))
+    return askers
+
+
+def _decision_counts(
+    by_ask: dict[tuple[str, str], list[int]],
+    *,
+    grant_ids: list[int],
+    born: datetime,
+    since: datetime,
+    until: datetime,
+) -> Iterable[Mapping[str, Any]]:
+    """Before ``until``: the allows that name one of the grants (since ``born``) and the denies of the askers in
+    ``by_ask`` on its assets (since ``since``), grouped by action, grant named, actor and asset, each group with its
+    count since ``since`` and its newest time."""
+    return (
+        Event.objects.filter(occurred_at__lt=until)
+        .filter(
+            Q(action="decision.allow", occurred_at__gte=born, details__grant__in=grant_ids)
+            | Q(
+                action="decision.deny",
+                occurred_at__gte=since,
+                actor_id__in=sorted({actor for actor, _ in by_ask}),
+                details__asset__in=sorted({asset for _, asset in by_ask}),
+            )
+        )
+        .annotate(grant_key=KeyTextTransform("grant", "details"), asset_key=KeyTextTransform("asset", "details"))
+        .values("action", "grant_key", "actor_id", "asset_key")
+        .annotate(recent=Count("pk", filter=Q(occurred_at__gte=since)), last=Max("occurred_at"))
+        .order_by()
+    )
 
 
 def review_report(campaign: ReviewCampaign) -> str:
