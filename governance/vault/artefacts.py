@@ -35,7 +35,7 @@ from django.db import transaction
 from accounts.models import Partner
 from audit.trail import Actor, record
 from charters.models import AssetVersion
-from governance.models import Artefact, DataKey
+from governance.models.vault import Artefact, DataKey
 
 MAGIC = b"ACCORD-AEAD-1\n"
 CHUNK = 1024 * 1024
