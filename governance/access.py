@@ -80,13 +80,13 @@ def exit_get_for_user(user: User, pk: int) -> Exit:
 
 def certificate_get_for_user(user: User, number: str) -> DestructionCertificate:
     """A certificate of destruction: any for the host's officers and auditors, a partner's admins their own."""
-    certificates = DestructionCertificate.objects.select_related("data_key", "exit__charter", "partner")
+    certificates = DestructionCertificate.objects.select_related("data_key", "partner")
     if not user.is_host_member:
         if user.organisation.is_host or user.is_service or not user.has_role(Role.PARTNER_ADMIN):
             certificates = certificates.none()
         else:
             # Its deliveries' certificates, and those of its own assets' files destroyed by its exit.
-            own = Q(partner_id=user.organisation_id) | Q(exit__partner_id=user.organisation_id)
+            own = Q(partner_id=user.organisation_id) | Q(data_key__exit_items__exit__partner_id=user.organisation_id)
             certificates = certificates.filter(own)
     certificate = certificates.filter(number=number).first()
     if certificate is None:

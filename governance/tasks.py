@@ -111,6 +111,7 @@ def exit_run(exit_id: int) -> str:
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
 def destructions_run() -> dict[str, int]:
     """Scheduled by beat every minute: destroys the data keys whose grace period has ended (erase, verify and
-    certify in one transaction per key, behind a compare-and-swap) and closes exits with nothing left to wait for."""
+    certify in one transaction per key, behind a compare-and-swap); then the exits, which the vault knows nothing
+    of, settle the lines whose keys are gone and close those with nothing left to wait for."""
     run = destructions_run_service()
     return {"destroyed": len(run.destroyed), "failed": run.failed, "exits": exits_tick()}

@@ -41,9 +41,9 @@ urlpatterns = [
     path("governance/exits/<int:pk>/", exit_views.exit_detail, name="exit-detail"),
     path("governance/exits/<int:pk>/report.json", exit_views.exit_report, name="exit-report"),
     path("governance/exits/<int:pk>/items/<int:item>/migrated/", exit_views.exit_item_migrated, name="exit-migrated"),
-    path("governance/keys/<str:key_id>/cancel/", vault_views.key_cancel, name="key-cancel"),
+    path("governance/keys/<str:key_id>/cancel/", exit_views.key_cancel, name="key-cancel"),
     path("governance/keys/<str:key_id>/destroy/", vault_views.key_destroy, name="key-destroy"),
-    path("governance/certificates/<str:number>/", vault_views.certificate_detail, name="certificate-detail"),
+    path("governance/certificates/<str:number>/", exit_views.certificate_detail, name="certificate-detail"),
     path("governance/artefacts/", vault_views.artefact_list, name="artefact-list"),
     path("governance/artefacts/<str:uid>/", vault_views.artefact_download, name="artefact-download"),
 ]

@@ -66,7 +66,7 @@ class ExitSerializer(serializers.ModelSerializer[Exit]):
         return exit_selectors.destroyed_fingerprints(exit_) if exit_selectors.attestation_wanted(exit_) else []
 
     def get_certificates(self, exit_: Exit) -> list[str]:
-        return list(exit_.certificates.order_by("number").values_list("number", flat=True))
+        return list(exit_selectors.exit_certificates(exit_).order_by("number").values_list("number", flat=True))
 
 
 class ExitListApi(ListAPIView[Exit]):

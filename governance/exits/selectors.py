@@ -6,9 +6,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from accounts.models import ApiToken
 from audit import chain
-from governance.models import DataKey, Exit, ExitAttestation, ExitItem, Grant
+from governance.models import DataKey, DestructionCertificate, Exit, ExitAttestation, ExitItem, Grant
 
 
 def attestation_wanted(exit_: Exit) -> bool:
@@ -20,6 +22,21 @@ def destroyed_fingerprints(exit_: Exit) -> list[str]:
     """The asset versions the partner must attest it destroyed: those of the plan's destroy lines."""
     items = exit_.items.filter(disposition="destroy", asset_version__isnull=False)
     return sorted(items.values_list("asset_version__fingerprint", flat=True))
+
+
+def exit_certificates(exit_: Exit) -> QuerySet[DestructionCertificate]:
+    """The certificates of destruction of the keys the exit's lines scheduled."""
+    return DestructionCertificate.objects.filter(data_key__exit_items__exit=exit_)
+
+
+def exit_item_of_key(data_key: DataKey) -> ExitItem | None:
+    """The exit line that scheduled the key's destruction, if one did."""
+    return ExitItem.objects.filter(keys=data_key).first()
+
+
+def certificate_exit(certificate: DestructionCertificate) -> Exit | None:
+    """The exit whose line scheduled the destruction a certificate records, if one did."""
+    return Exit.objects.filter(items__keys=certificate.data_key_id).first()
 
 
 def exit_blockers(exit_: Exit) -> list[str]:
@@ -44,7 +61,7 @@ def exit_report(exit_: Exit, *, closed_at: datetime | None = None) -> dict[str, 
     grants = Grant.objects.filter(charter=exit_.charter)
     tokens = ApiToken.objects.filter(user__organisation=exit_.partner)
     attestation = ExitAttestation.objects.filter(exit=exit_).select_related("partner_admin").first()
-    certificates = exit_.certificates.order_by("number")
+    certificates = exit_certificates(exit_).order_by("number")
     items = []
     for item in exit_.items.select_related("asset_version").order_by("id"):
         keys = item.keys.select_related("certificate").order_by("id")

@@ -11,9 +11,11 @@ Starting an exit terminates the charter and queues the run. The run, on a worker
 4. asks the partner admins to attest that the partner destroyed its copies.
 
 Each step is claimed before it is done, so a run redelivered after a worker died picks up where it stopped and
-repeats nothing. The exit closes by itself once every line is settled, every scheduled destruction has its
-certificate and (when the plan asks for one) the attestation is in: the report is written, the narrowed tokens
-are revoked, and everyone concerned is told.
+repeats nothing. The exit keeps the links from its lines to the keys they scheduled (the vault knows nothing of
+exits) and settles a line itself from its keys' state: destroyed once every key is, kept once a destruction was
+cancelled and none is left on its way. The exit closes by itself once every line is settled, every scheduled
+destruction has its certificate and (when the plan asks for one) the attestation is in: the report is written,
+the narrowed tokens are revoked, and everyone concerned is told.
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ from audit.dispatch import task_queue
 from audit.trail import Actor, record
 from charters.models import AssetVersion, Charter
 from charters.services.charters import charter_terminate
-from governance.exits.selectors import attestation_wanted, destroyed_fingerprints, exit_blockers, exit_report
+from governance.exits.selectors import (
+    attestation_wanted,
+    destroyed_fingerprints,
+    exit_blockers,
+    exit_item_of_key,
+    exit_report,
+)
 from governance.grants import services as grant_services
-from governance.models import DataKey, Exit, ExitAttestation, ExitItem, Grant
+from governance.models import DataKey, Exit, ExitAttestation, ExitItem, ExitItemKey, Grant
 from governance.outbox.services import mail_enqueue, officer_addresses, partner_admin_addresses
-from governance.vault.destruction import destruction_schedule
+from governance.vault.destruction import DESTROYER, destruction_cancel, destruction_schedule
 
 logger = logging.getLogger(__name__)
 EXITS = Actor.system("exit")
@@ -316,9 +324,9 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
                     data_key=key,
                     by=EXITS,
                     reason=f"{_why(exit_)} (the plan destroys {item.subject})",
-                    exit_item=item,
                     not_before=now + retention,
                 )
+                _key_link(item, key)
         else:
             # retain and migrate: the host's copies stay for the retention period when the plan gives one (the
             # time to hand them over, for a migration), and are then destroyed like any other.
@@ -331,9 +339,9 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
                         data_key=key,
                         by=EXITS,
                         reason=f"{_why(exit_)} (kept {item.retention_days} days)",
-                        exit_item=item,
                         not_before=now + retention,
                     )
+                    _key_link(item, key)
                 item.note = f"Kept for {item.retention_days} days, then destroyed after the grace period."
             elif item.disposition == "retain":
                 item.note = "Kept, as the plan says."
@@ -345,6 +353,32 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
             target=exit_,
             details={"item": item.pk, "subject": item.subject, "status": item.status, "keys": len(keys)},
         )
+
+
+def _key_link(item: ExitItem, key: DataKey) -> None:
+    # A key another exit's line scheduled, and whose destruction was cancelled, moves to this line.
+    ExitItemKey.objects.update_or_create(data_key=key, defaults={"item": item})
+
+
+def _item_settle(item_id: int) -> None:
+    """A line that scheduled destructions is settled once none of its keys is still on its way to destruction:
+    destroyed when every key is, kept when some destruction was cancelled (a deviation the line's note says). Who
+    settled it and when is the last of these: the destruction run at the last key's erase, unless an officer's
+    cancellation came after it (exit_destruction_cancel has written that on the line already)."""
+    item = ExitItem.objects.get(pk=item_id)
+    keys = list(item.keys.values_list("status", "destroyed_at"))
+    statuses = {status for status, _ in keys}
+    if not keys or DataKey.Status.PENDING_DESTRUCTION in statuses:
+        return
+    kept = DataKey.Status.ACTIVE in statuses
+    last_erased = max((at for status, at in keys if status == DataKey.Status.DESTROYED and at), default=None)
+    done_by, done_at = item.done_by, item.done_at
+    if last_erased is not None and (done_at is None or last_erased >= done_at):
+        done_by, done_at = DESTROYER.label, last_erased
+    # Another run, or the officer cancelling the line's last key, may have settled it a moment ago.
+    ExitItem.objects.filter(pk=item.pk, status=ExitItem.Status.SCHEDULED).update(
+        status=ExitItem.Status.KEPT if kept else ExitItem.Status.DESTROYED, done_by=done_by, done_at=done_at
+    )
 
 
 def _revocations_done(exit_: Exit, now: datetime) -> None:
@@ -428,6 +462,27 @@ def exit_attest(*, exit_: Exit, statement: str, method: str, destroyed: list[str
 
 @performs(Operation.EXIT_CONFIRM)
 @transaction.atomic
+def exit_destruction_cancel(
+    *, data_key: DataKey, by: Actor, reason: str, now: datetime | None = None
+) -> ExitItem | None:
+    """Cancel a key's destruction within its grace period (the vault's destruction_cancel) and, when an exit's line
+    scheduled it, write who kept it and why on the line, and settle the line as kept once none of its keys is left
+    on its way to destruction. Pages and the CLI cancel through here, so the line shows it at once. The line, or
+    None when no exit scheduled the key."""
+    now = now or timezone.now()
+    destruction_cancel(data_key=data_key, by=by, reason=reason, now=now)
+    item = exit_item_of_key(data_key)
+    if item is None:
+        return None
+    ExitItem.objects.filter(pk=item.pk, status=ExitItem.Status.SCHEDULED).update(
+        note=f"Destruction cancelled by {by.label}: {reason}", done_by=by.label, done_at=now
+    )
+    _item_settle(item.pk)
+    item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
 def exit_migration_confirm(*, item: ExitItem, by: Actor, note: str, now: datetime | None = None) -> ExitItem:
     """An officer confirms the hand-over of a migrate line."""
     now = now or timezone.now()
@@ -462,7 +517,12 @@ def exit_close_if_done(exit_: Exit, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         exit_ = Exit.objects.select_for_update().select_related("partner", "charter").get(pk=exit_.pk)
-        if exit_.status != Exit.Status.WINDING_DOWN or exit_blockers(exit_):
+        if exit_.status != Exit.Status.WINDING_DOWN:
+            return False
+        # The destruction run erases keys without knowing whose they are: their lines are settled here.
+        for item_id in exit_.items.filter(status=ExitItem.Status.SCHEDULED).values_list("pk", flat=True):
+            _item_settle(item_id)
+        if exit_blockers(exit_):
             return False
         report = exit_report(exit_, closed_at=now)
         Exit.objects.filter(pk=exit_.pk).update(status=Exit.Status.CLOSED, closed_at=now, report=report)

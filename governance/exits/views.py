@@ -1,6 +1,10 @@
-"""Exit pages: confirm and start an exit, follow its progress, download its report."""
+"""Exit pages: confirm and start an exit, follow its progress, download its report. Two of the vault's actions are
+served here because exits reach into them and the vault knows nothing of exits: cancelling a destruction (which
+may settle an exit's line) and a certificate of destruction (which partner admins reach through their exit)."""
 
 from __future__ import annotations
+
+import hashlib
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,11 +18,12 @@ from accord.downloads import json_attachment
 from accounts.access import request_user, user_who_may
 from accounts.operations import Operation, may
 from accounts.services import actor_for
+from audit import chain
 from charters.access import charter_get_for_user
 from governance import access
 from governance.exits import selectors as exit_selectors
 from governance.exits import services as exits
-from governance.models import Exit, ExitItem
+from governance.models import DataKey, Exit, ExitItem
 from governance.vault import destruction
 
 
@@ -72,7 +77,7 @@ def exit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "exit": exit_,
             "items": items,
             "blockers": exit_selectors.exit_blockers(exit_) if exit_.status != Exit.Status.CLOSED else [],
-            "certificates": exit_.certificates.select_related("data_key").order_by("number"),
+            "certificates": exit_selectors.exit_certificates(exit_).select_related("data_key").order_by("number"),
             "attestation": getattr(exit_, "attestation", None),
             "can_act": may(user, Operation.EXIT_CONFIRM),
         },
@@ -102,3 +107,48 @@ def exit_report(request: HttpRequest, pk: int) -> HttpResponse:
     report = exit_.report if final else exit_selectors.exit_report(exit_)
     suffix = "" if final else "-draft"
     return json_attachment({"final": final, "report": report}, f"exit-{exit_.charter.slug}{suffix}.json")
+
+
+@login_required
+@require_POST
+def key_cancel(request: HttpRequest, key_id: str) -> HttpResponse:
+    """Keep a key whose destruction is scheduled: from the artefact store, or from the exit whose line scheduled it,
+    which the officer is taken back to."""
+    user = user_who_may(request, Operation.EXIT_CONFIRM)
+    data_key = get_object_or_404(DataKey, key_id=key_id)
+    try:
+        exits.exit_destruction_cancel(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The destruction of data key {key_id} is cancelled; its files are kept.")
+    item = exit_selectors.exit_item_of_key(data_key)
+    if item is not None:
+        return redirect("exit-detail", pk=item.exit_id)
+    return redirect("artefact-list")
+
+
+@login_required
+@require_GET
+def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
+    certificate = access.certificate_get_for_user(request_user(request), number)
+    if request.GET.get("format") == "json":
+        return json_attachment(
+            {
+                "document": certificate.document,
+                "signature": certificate.signature,
+                "signing_key_id": certificate.signing_key_id,
+            },
+            f"certificate-{certificate.number}.json",
+        )
+    return render(
+        request,
+        "governance/certificate_detail.html",
+        {
+            "certificate": certificate,
+            "document": certificate.document,
+            "valid": destruction.certificate_valid(certificate),
+            "canonical_sha256": hashlib.sha256(chain.canonical(certificate.document)).hexdigest(),
+            "exit": exit_selectors.certificate_exit(certificate),
+        },
+    )

@@ -3,7 +3,7 @@
 
 from governance.models.anomalies import AnomalyFinding
 from governance.models.decisions import DecisionSession, UsageCounter
-from governance.models.exits import Exit, ExitAttestation, ExitItem
+from governance.models.exits import Exit, ExitAttestation, ExitItem, ExitItemKey
 from governance.models.grants import Grant, PartnerRole
 from governance.models.incidents import Incident, IncidentStep
 from governance.models.ops import WorkerHeartbeat
@@ -22,6 +22,7 @@ __all__ = [
     "Exit",
     "ExitAttestation",
     "ExitItem",
+    "ExitItemKey",
     "Grant",
     "Incident",
     "IncidentStep",

@@ -65,12 +65,37 @@ class ExitItem(models.Model):
     note = models.TextField(blank=True)
     done_by = models.CharField(max_length=150, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    keys = models.ManyToManyField(
+        "governance.DataKey",
+        through="governance.ExitItemKey",
+        related_name="exit_items",
+        help_text="The data keys whose destruction the line scheduled.",
+    )
 
     class Meta:
         ordering = ["exit", "id"]
 
     def __str__(self) -> str:
         return f"{self.disposition} {self.subject}"
+
+
+class ExitItemKey(models.Model):
+    """A data key whose destruction an exit line scheduled. The exit owns the link, so that the vault knows
+    nothing of exits; the line reads its keys' state to know when it is settled, and the exit's certificates are
+    its keys' certificates."""
+
+    item = models.ForeignKey(ExitItem, on_delete=models.PROTECT, related_name="key_links")
+    data_key = models.ForeignKey("governance.DataKey", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["item", "data_key"]
+        constraints = [
+            # One line disposes of a key at a time: a later exit that schedules it again takes it over.
+            models.UniqueConstraint(fields=["data_key"], name="one_exit_item_per_data_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"data key #{self.data_key_id} of exit item #{self.item_id}"
 
 
 class ExitAttestation(models.Model):

@@ -1,4 +1,5 @@
-"""The vault: data keys, artefacts and certificates of destruction."""
+"""The vault: data keys, artefacts and certificates of destruction. Nothing here points at what asked for a
+destruction: an exit keeps its own links to the keys it disposes of (governance.models.exits.ExitItemKey)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,6 @@ class DataKey(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150)
-    exit_item = models.ForeignKey(
-        "governance.ExitItem", on_delete=models.PROTECT, null=True, blank=True, related_name="keys"
-    )
     destroy_after = models.DateTimeField(null=True, blank=True)
     destruction_requested_by = models.CharField(max_length=150, blank=True)
     destruction_reason = models.TextField(blank=True)
@@ -107,9 +105,6 @@ class DestructionCertificate(models.Model):
 
     number = models.CharField(max_length=32, unique=True)
     data_key = models.OneToOneField(DataKey, on_delete=models.PROTECT, related_name="certificate")
-    exit = models.ForeignKey(
-        "governance.Exit", on_delete=models.PROTECT, null=True, blank=True, related_name="certificates"
-    )
     partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     document = models.JSONField()
     signature = models.CharField(max_length=200, help_text="Ed25519 over the document's canonical JSON, base64.")

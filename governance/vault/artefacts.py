@@ -36,7 +36,7 @@ from accounts.models import Partner
 from accounts.operations import Operation, performs
 from audit.trail import Actor, record
 from charters.models import AssetVersion
-from governance.models import Artefact, DataKey
+from governance.models.vault import Artefact, DataKey
 
 MAGIC = b"ACCORD-AEAD-1\n"
 CHUNK = 1024 * 1024

@@ -9,6 +9,9 @@ midway leaves the key scheduled, and the next run destroys it once, with one cer
 The certificate follows the sample certificate of sanitization in NIST SP 800-88: what was sanitised, the
 method (purge by cryptographic erase), the key, when, how it was verified and who did it. It is signed with the
 trail's Ed25519 key, so it can be checked offline against /api/v1/audit/public-key, and recorded in the trail.
+
+Nothing here knows who asked for a destruction beyond the requester and the reason. An exit keeps its own links to
+the keys its lines scheduled and settles those lines itself from the keys' state (governance.exits.services).
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ from accounts.operations import Operation, performs
 from audit import chain
 from audit.models import SigningKey
 from audit.trail import Actor, record
-from governance.models import Artefact, DataKey, DestructionCertificate, ExitItem
+from governance.models.vault import Artefact, DataKey, DestructionCertificate
 from governance.vault.artefacts import artefact_decryptable, artefact_storage, ciphertext_state
 
 logger = logging.getLogger(__name__)
 DESTROYER = Actor.system("destruction")
 METHOD = "cryptographic erase"
-CERTIFICATE_FORMAT = "accord-destruction-certificate/1"
+# Version 2 no longer names the exit under "requested" (the vault does not know of exits; the reason still says
+# what asked for it). Certificates issued before keep their own document and format.
+CERTIFICATE_FORMAT = "accord-destruction-certificate/2"
 
 
 class VerificationFailedError(RuntimeError):
@@ -56,7 +61,6 @@ def destruction_schedule(
     data_key: DataKey,
     by: Actor,
     reason: str,
-    exit_item: ExitItem | None = None,
     not_before: datetime | None = None,
 ) -> DataKey:
     """Schedule the key's destruction for the end of the grace period (counted from ``not_before`` when a
@@ -69,7 +73,6 @@ def destruction_schedule(
         destroy_after=destroy_after,
         destruction_requested_by=by.label,
         destruction_reason=reason,
-        exit_item=exit_item,
     )
     data_key.refresh_from_db()
     if not claimed:
@@ -104,17 +107,6 @@ def destruction_cancel(*, data_key: DataKey, by: Actor, reason: str, now: dateti
         else:
             message = f"it is {data_key.get_status_display().lower()}"
         raise ValidationError({"data_key": f"Data key {data_key.key_id} cannot be kept: {message}."})
-    if data_key.exit_item_id is not None:
-        note = f"Destruction cancelled by {by.label}: {reason}"
-        ExitItem.objects.filter(pk=data_key.exit_item_id, status=ExitItem.Status.SCHEDULED).update(
-            note=note, done_by=by.label, done_at=now
-        )
-        # The line is settled as kept once none of its keys is still on its way to destruction.
-        siblings = DataKey.objects.filter(exit_item_id=data_key.exit_item_id, status=DataKey.Status.PENDING_DESTRUCTION)
-        if not siblings.exists():
-            ExitItem.objects.filter(pk=data_key.exit_item_id, status=ExitItem.Status.SCHEDULED).update(
-                status=ExitItem.Status.KEPT
-            )
     record(
         action="data_key.destruction_cancelled",
         actor=by,
@@ -170,7 +162,6 @@ def data_key_destroy(*, data_key: DataKey, now: datetime | None = None) -> Destr
         certificate = DestructionCertificate.objects.create(
             number=document["number"],
             data_key=data_key,
-            exit=data_key.exit_item.exit if data_key.exit_item is not None else None,
             partner=data_key.partner,
             document=document,
             signature=signer.sign(document),
@@ -190,8 +181,6 @@ def data_key_destroy(*, data_key: DataKey, now: datetime | None = None) -> Destr
                 "artefacts": len(artefacts),
             },
         )
-        if data_key.exit_item_id is not None:
-            _item_progress(data_key.exit_item_id, now)
     return certificate
 
 
@@ -275,7 +264,6 @@ def _certificate_document(
             "by": data_key.destruction_requested_by,
             "reason": data_key.destruction_reason,
             "grace_period_ended": data_key.destroy_after.isoformat() if data_key.destroy_after else None,
-            "exit": data_key.exit_item.exit.charter.slug if data_key.exit_item is not None else None,
         },
         "performed": {"by": DESTROYER.label, "at": now.isoformat()},
         "verification": verification,
@@ -288,18 +276,6 @@ def _describe(data_key: DataKey) -> str:
     if data_key.scope == DataKey.Scope.DELIVERY:
         return f"Delivery of {what} to {_partner_slug(data_key)}"
     return f"Files of {what}"
-
-
-def _item_progress(item_id: int, now: datetime) -> None:
-    """An exit item is destroyed when every key scheduled for it is."""
-    keys = DataKey.objects.filter(exit_item_id=item_id)
-    if keys.filter(status=DataKey.Status.PENDING_DESTRUCTION).exists():
-        return
-    # Every key is destroyed, or some were kept when their destruction was cancelled: a deviation the line says.
-    settled = ExitItem.Status.KEPT if keys.filter(status=DataKey.Status.ACTIVE).exists() else ExitItem.Status.DESTROYED
-    ExitItem.objects.filter(pk=item_id, status=ExitItem.Status.SCHEDULED).update(
-        status=settled, done_by=DESTROYER.label, done_at=now
-    )
 
 
 def certificate_valid(certificate: DestructionCertificate) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from governance.models import Artefact
+from governance.models.vault import Artefact
 
 
 def artefacts_stored() -> QuerySet[Artefact]:

@@ -1,8 +1,9 @@
-"""Vault pages: the artefact store, a key's destruction or its cancellation in the grace period, certificates."""
+"""Vault pages: the artefact store and scheduling a key's destruction. Cancelling one and a certificate's page are
+exits' pages (governance.exits.views): a cancelled key may settle an exit's line, and partner admins reach the
+certificates of what their exit destroyed."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import cast
 
 from django import forms
@@ -16,43 +17,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accord.downloads import json_attachment
 from accord.validation import errors_on
-from accounts.access import officer_required, request_user
-from accounts.models import Partner, User
+from accounts.access import officer_required, request_user, user_who_may
+from accounts.models import Partner
+from accounts.operations import Operation, may
 from accounts.services import actor_for
-from audit import chain
 from charters.models import AssetVersion
-from governance import access
-from governance.models import Artefact, DataKey, ExitItem
+from governance.models.vault import Artefact, DataKey
 from governance.vault import artefacts, destruction
 from governance.vault import selectors as vault_selectors
-
-
-def _officer(request: HttpRequest) -> User:
-    return officer_required(request, "Only governance officers run the artefact store and destructions.")
-
-
-@login_required
-@require_POST
-def key_cancel(request: HttpRequest, key_id: str) -> HttpResponse:
-    user = _officer(request)
-    data_key = get_object_or_404(DataKey, key_id=key_id)
-    try:
-        destruction.destruction_cancel(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"The destruction of data key {key_id} is cancelled; its files are kept.")
-    if data_key.exit_item_id is not None:
-        return redirect("exit-detail", pk=ExitItem.objects.get(pk=data_key.exit_item_id).exit_id)
-    return redirect("artefact-list")
 
 
 @login_required
 @require_POST
 def key_destroy(request: HttpRequest, key_id: str) -> HttpResponse:
-    user = _officer(request)
+    user = user_who_may(request, Operation.KEY_DESTROY)
     data_key = get_object_or_404(DataKey, key_id=key_id)
     try:
         destruction.destruction_schedule(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))
@@ -63,31 +42,6 @@ def key_destroy(request: HttpRequest, key_id: str) -> HttpResponse:
             request, f"Data key {key_id} will be destroyed after {data_key.destroy_after:%Y-%m-%d %H:%M} UTC."
         )
     return redirect("artefact-list")
-
-
-@login_required
-@require_GET
-def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
-    certificate = access.certificate_get_for_user(request_user(request), number)
-    if request.GET.get("format") == "json":
-        return json_attachment(
-            {
-                "document": certificate.document,
-                "signature": certificate.signature,
-                "signing_key_id": certificate.signing_key_id,
-            },
-            f"certificate-{certificate.number}.json",
-        )
-    return render(
-        request,
-        "governance/certificate_detail.html",
-        {
-            "certificate": certificate,
-            "document": certificate.document,
-            "valid": destruction.certificate_valid(certificate),
-            "canonical_sha256": hashlib.sha256(chain.canonical(certificate.document)).hexdigest(),
-        },
-    )
 
 
 class ArtefactForm(forms.Form):
@@ -109,7 +63,7 @@ def artefact_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("The artefact store is for the host's officers and auditors.")
     form = ArtefactForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        _officer(request)
+        user_who_may(request, Operation.ARTEFACT_STORE)
         if form.is_valid():
             upload = cast(UploadedFile, form.cleaned_data["file"])
             with errors_on(form):
@@ -125,13 +79,18 @@ def artefact_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{artefact.name} is stored, encrypted under key {artefact.data_key.key_id}.")
                 return redirect("artefact-list")
     page = Paginator(vault_selectors.artefacts_stored(), 50).get_page(request.GET.get("page"))
-    return render(request, "governance/artefact_list.html", {"page": page, "form": form, "can_act": user.is_officer})
+    return render(
+        request,
+        "governance/artefact_list.html",
+        {"page": page, "form": form, "can_act": may(user, Operation.ARTEFACT_STORE)},
+    )
 
 
 @login_required
 @require_GET
 def artefact_download(request: HttpRequest, uid: str) -> HttpResponse | StreamingHttpResponse:
-    _officer(request)
+    # Reading plaintext is not an act of the table's: only officers read it, auditors see that it is stored.
+    officer_required(request, "Only governance officers read stored artefacts.")
     artefact = get_object_or_404(Artefact.objects.select_related("data_key"), uid=uid)
     try:
         chunks = artefacts.artefact_read(artefact)

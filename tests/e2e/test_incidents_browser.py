@@ -345,7 +345,7 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
     dataset_key.refresh_from_db()
     assert (model_key.status, model_key.destroy_after) == (DataKey.Status.ACTIVE, None)
     assert dataset_key.status == DataKey.Status.PENDING_DESTRUCTION
-    item = model_key.exit_item
+    item = ExitItem.objects.filter(keys=model_key).first()
     assert item is not None
     assert item.status == ExitItem.Status.KEPT and "Legal asked us to keep it." in item.note
     assert Charter.objects.get(pk=live_charter.charter.pk).status == "terminated"

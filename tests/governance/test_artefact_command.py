@@ -5,7 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from governance.models import Artefact, DataKey
+from accounts.services import actor_for
+from governance.exits.services import exit_run, exit_start
+from governance.models import Artefact, DataKey, ExitItem
 
 
 def run(*args):
@@ -51,3 +53,15 @@ def test_bad_input_says_what_to_give(tmp_path, demo_registry, partner_a):
     with pytest.raises(CommandError, match="only an active key"):
         run("destroy", key, "--reason", "Gone again.")
     assert Artefact.objects.count() == 1
+
+
+def test_cancelling_an_exits_destruction_from_a_terminal_settles_its_line_at_once(
+    live_charter, northwind_holdings, officer
+):
+    exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Study over.").pk)
+    key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
+    assert "is kept" in run("cancel", key.key_id, "--reason", "Legal hold.")
+    line = exit_.items.get(keys=key)
+    assert line.status == ExitItem.Status.KEPT
+    assert line.note == "Destruction cancelled by manage.py artefact: Legal hold."
+    assert line.done_by == "manage.py artefact"

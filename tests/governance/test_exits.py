@@ -10,7 +10,14 @@ from django.core.exceptions import ValidationError
 from accounts.services import actor_for, api_token_issue
 from audit.models import Event
 from charters.models import Charter
-from governance.exits.services import exit_migration_confirm, exit_run, exit_start, exits_tick
+from governance.exits.selectors import certificate_exit, exit_certificates, exit_report
+from governance.exits.services import (
+    exit_destruction_cancel,
+    exit_migration_confirm,
+    exit_run,
+    exit_start,
+    exits_tick,
+)
 from governance.models import DataKey, Exit, ExitItem, Grant
 from governance.vault import artefacts
 from governance.vault.destruction import destructions_run, grace
@@ -72,7 +79,7 @@ def test_an_exit_revokes_disposes_collects_the_attestation_and_closes_with_its_c
     with time_machine.travel(START + grace() + timedelta(minutes=1), tick=False):
         [first] = destructions_run().destroyed
         assert exits_tick() == 0  # the dataset's retention has not ended
-    assert first.data_key_id == keys["model"].pk and first.exit_id == exit_.pk
+    assert first.data_key_id == keys["model"].pk and certificate_exit(first) == exit_
     with pytest.raises(artefacts.KeyDestroyedError):
         b"".join(artefacts.artefact_read(held["model"]))
     assert b"".join(artefacts.artefact_read(held["helix_copy"])) == b"weights and outputs"
@@ -209,7 +216,7 @@ def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cance
     key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
     client.post(f"/governance/keys/{key.key_id}/cancel/", {"reason": "Legal asked us to keep it."})
     key.refresh_from_db()
-    item = key.exit_item
+    item = exit_.items.get(keys=key)
     assert key.status == DataKey.Status.ACTIVE and item.status == ExitItem.Status.KEPT and "Legal" in item.note
     report = client.get(f"/governance/exits/{exit_.pk}/report.json").json()
     assert report["final"] is False and report["report"]["charter"] == slug
@@ -222,6 +229,66 @@ def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cance
     assert client.get(f"/governance/charters/{slug}/exit/").status_code == 403
     client.force_login(b_admin)
     assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 404
+
+
+def test_a_line_with_one_destruction_cancelled_is_kept_once_its_other_key_is_destroyed(
+    live_charter, northwind_holdings, store, demo_registry, partner_a, officer
+):
+    second_copy = store("delivery", asset_version=demo_registry["atlas-7b 1.0"], partner=partner_a)
+    kept = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
+    by = actor_for(officer)
+    with time_machine.travel(START, tick=False):
+        exit_ = exit_run(exit_start(charter=live_charter.charter, by=by, reason="Study over.").pk)
+        line = exit_.items.get(asset_version=demo_registry["atlas-7b 1.0"])
+        assert set(line.keys.all()) == {kept, second_copy.data_key}
+        assert exit_destruction_cancel(data_key=kept, by=by, reason="Legal hold.") == line
+    line.refresh_from_db()
+    note = f"Destruction cancelled by {by.label}: Legal hold."
+    assert line.status == ExitItem.Status.SCHEDULED  # the other copy is still on its way to destruction
+    assert (line.note, line.done_by, line.done_at) == (note, by.label, START)
+
+    with time_machine.travel(START + grace() + timedelta(minutes=1), tick=False):
+        [certificate] = destructions_run().destroyed
+        exits_tick()
+    line.refresh_from_db()
+    erased = DataKey.objects.get(pk=second_copy.data_key_id)
+    assert (line.status, line.done_by, line.done_at) == (ExitItem.Status.KEPT, "destruction", erased.destroyed_at)
+    assert line.note == note
+    assert certificate.data_key_id == erased.pk and list(exit_certificates(exit_)) == [certificate]
+    [reported] = [row for row in exit_report(exit_)["items"] if row["subject"] == line.subject]
+    assert reported["status"] == "kept"
+    assert {key["certificate"] for key in reported["keys"]} == {None, certificate.number}
+
+
+def test_a_partner_admin_reaches_the_certificate_of_its_own_asset_destroyed_by_its_exit(
+    client, live_charter, northwind_holdings, officer, a_admin, b_admin
+):
+    with time_machine.travel(START, tick=False):
+        exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Study over.").pk)
+    suite = northwind_holdings["suite"]  # Northwind's own evaluation suite, kept here for a year
+    with time_machine.travel(START + timedelta(days=365) + grace() + timedelta(minutes=1), tick=False):
+        [certificate] = [row for row in destructions_run().destroyed if row.data_key_id == suite.data_key_id]
+    assert certificate.partner is None  # an asset version's own files are no partner's delivery
+    page = f"/governance/certificates/{certificate.number}/"
+    client.force_login(a_admin)
+    shown = client.get(page)
+    assert shown.status_code == 200 and f'href="/governance/exits/{exit_.pk}/"' in shown.content.decode()
+    client.force_login(b_admin)
+    assert client.get(page).status_code == 404
+
+
+def test_a_key_kept_by_one_exit_and_scheduled_again_by_a_later_one_is_the_later_exits(
+    live_charter, northwind_holdings, charter_text, officer, second_officer, demo_registry
+):
+    by = actor_for(officer)
+    first = exit_run(exit_start(charter=live_charter.charter, by=by, reason="First study over.").pk)
+    key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
+    exit_destruction_cancel(data_key=key, by=by, reason="The next study needs it.")
+    again = activate(charter_text(lambda document: document.update(name="northwind-again")), officer, second_officer)
+    later = exit_run(exit_start(charter=again.charter, by=by, reason="Second study over.").pk)
+    assert later.items.get(keys=key).status == ExitItem.Status.SCHEDULED
+    assert not first.items.filter(keys=key).exists()
+    assert first.items.get(asset_version=demo_registry["atlas-7b 1.0"]).status == ExitItem.Status.KEPT
 
 
 def test_the_exit_api_is_in_the_openapi_schema(client):

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from accounts.models import Partner
 from audit.trail import Actor
 from charters.models import AssetVersion
+from governance.exits import services as exit_services
 from governance.models import Artefact, DataKey
 from governance.vault import artefacts, destruction
 
@@ -134,5 +135,6 @@ class Command(BaseCommand):
         )
 
     def _cancel(self, *, key_id: str, reason: str, **_: Any) -> None:
-        destruction.destruction_cancel(data_key=_key(key_id), by=OPERATOR, reason=reason)
+        # Through exits, so that a line of an exit that scheduled the key says at once that it was kept.
+        exit_services.exit_destruction_cancel(data_key=_key(key_id), by=OPERATOR, reason=reason)
         self.stdout.write(f"Data key {key_id} is kept.")
