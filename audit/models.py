@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 
@@ -23,6 +24,13 @@ class EventQuerySet(models.QuerySet["Event"]):
 
 def new_salt() -> str:
     return secrets.token_hex(16)
+
+
+# The decision point's events, most of the trail. Its readers (governance/decisions/records.py) look a decision up
+# by its id, a grant's use by time, and a principal's requests for an asset by time, always among these actions:
+# the indexes below hold only them, and a query names them exactly so, or PostgreSQL cannot use the indexes.
+DECISION_ACTIONS = ("decision.allow", "decision.deny")
+_DECISIONS = models.Q(action__in=DECISION_ACTIONS)
 
 
 class Event(models.Model):
@@ -80,6 +88,17 @@ class Event(models.Model):
             models.Index(fields=["occurred_at"], name="audit_event_time_idx"),
             models.Index(fields=["actor_label", "id"], name="audit_event_actor_idx"),
             models.Index(fields=["id"], condition=models.Q(chain_seq__isnull=True), name="audit_event_unsealed_idx"),
+            models.Index(KeyTransform("decision_id", "details"), condition=_DECISIONS, name="audit_decision_id_idx"),
+            models.Index(
+                KeyTransform("grant", "details"), "occurred_at", condition=_DECISIONS, name="audit_decision_grant_idx"
+            ),
+            models.Index(
+                "actor_id",
+                KeyTransform("asset", "details"),
+                "occurred_at",
+                condition=_DECISIONS,
+                name="audit_decision_asker_idx",
+            ),
         ]
 
     def __str__(self) -> str:

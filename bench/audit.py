@@ -125,6 +125,8 @@ def fill(events: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from governance.decisions.records import decision_details
+
     empty_trail()
     now = timezone.now()
     rows = (
@@ -132,14 +134,15 @@ def fill(events: int) -> None:
             now,
             number % 50,
             ("northwind", "helix", "orbit")[number % 3],
-            {
-                "decision_id": f"{number:032x}",
-                "action": "infer",
-                "asset": "a" * 64,
-                "purpose": "benchmarking",
-                "codes": [],
-                "grant": number % 977,
-            },
+            decision_details(
+                decision_id=f"{number:032x}",
+                action="infer",
+                asset="a" * 64,
+                purpose="benchmarking",
+                codes=[],
+                bundle="",
+                grant_id=number % 977,
+            ),
         )
         for number in range(events)
     )

@@ -62,6 +62,8 @@ def fill(decisions: int, pool: list[tuple[int, str, str, str]], rng: random.Rand
     from django.db import connection
     from django.utils import timezone
 
+    from governance.decisions.records import decision_details
+
     now = timezone.now()
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]
     chosen = rng.choices(pool, weights=weights, k=decisions)
@@ -72,15 +74,15 @@ def fill(decisions: int, pool: list[tuple[int, str, str, str]], rng: random.Rand
             now - timedelta(days=30) + step * (number + 1),
             principal,
             f"partner-{principal % 20}",
-            {
-                "decision_id": uuid.uuid4().hex,
-                "action": action,
-                "asset": asset,
-                "purpose": purpose,
-                "codes": [],
-                "bundle": "",
-                "grant": None,
-            },
+            decision_details(
+                decision_id=uuid.uuid4().hex,
+                action=action,
+                asset=asset,
+                purpose=purpose,
+                codes=[],
+                bundle="",
+                grant_id=None,
+            ),
         )
         for number, (principal, asset, action, purpose) in enumerate(chosen)
     )

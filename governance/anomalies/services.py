@@ -32,9 +32,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import Event
 from charters.models import Charter
 from governance.anomalies.selectors import CHECKER
+from governance.decisions import records
 from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
 from governance.models import AnomalyFinding, Grant
@@ -89,25 +89,6 @@ def _principals(grant: Grant) -> list[str]:
     return [str(pk) for pk in grant.partner_role.members.values_list("pk", flat=True)]
 
 
-def _decisions(since: datetime, until: datetime) -> Any:
-    return Event.objects.filter(action__in=("decision.allow", "decision.deny"), occurred_at__gte=since,
-                                occurred_at__lt=until)  # fmt: skip
-
-
-def _allowed_for(grant: Grant, since: datetime, until: datetime) -> Any:
-    return _decisions(since, until).filter(action="decision.allow", details__grant=grant.pk)
-
-
-def _asked_by(grant: Grant, since: datetime, until: datetime) -> Any:
-    return _decisions(since, until).filter(
-        actor_id__in=_principals(grant), details__asset=grant.asset_version.fingerprint
-    )
-
-
-def _addresses(decisions: Any) -> set[str]:
-    return set(decisions.exclude(client_address=None).values_list("client_address", flat=True).distinct())
-
-
 def _since(rule: Rule, now: datetime, after: datetime | None) -> datetime:
     """Where the evidence for a rule starts: its window back from now, but never before the grant's last finding
     (that evidence was acted on; counting it again would suspend a resumed grant for the same burst)."""
@@ -119,8 +100,8 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
     """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
     window = rule.window()
     if rule.rule == "usage_spike":
-        recent = _allowed_for(grant, since, now).count()
-        before = _allowed_for(grant, since - BASELINE, since).count()
+        recent = records.grant_use_count(grant.pk, since=since, until=now)
+        before = records.grant_use_count(grant.pk, since=since - BASELINE, until=since)
         baseline = before / (BASELINE / window)
         factor = float(rule.params.get("factor", 5))
         floor = int(rule.params.get("min_uses", DEFAULT_MIN_USES))
@@ -138,21 +119,29 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
             return Broken(rule, summary, details)
     elif rule.rule == "denied_exports":
-        denied = _asked_by(grant, since, now).filter(action="decision.deny", details__action="export_outputs").count()
+        denied = records.deny_count(
+            principals=_principals(grant),
+            asset=grant.asset_version.fingerprint,
+            since=since,
+            until=now,
+            action="export_outputs",
+        )
         if denied >= int(rule.params.get("count", 3)):
             return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
     elif rule.rule == "outside_window":
-        outside = [
-            codes
-            for codes in _asked_by(grant, since, now).filter(action="decision.deny").values_list("details", flat=True)
-            if set(codes.get("codes", [])) & set(OUTSIDE_CODES)
-        ]
+        outside = records.deny_count(
+            principals=_principals(grant),
+            asset=grant.asset_version.fingerprint,
+            since=since,
+            until=now,
+            codes=OUTSIDE_CODES,
+        )
         if outside:
-            return Broken(rule, f"{len(outside)} requests outside the grant's window", {"requests": len(outside)})
+            return Broken(rule, f"{outside} requests outside the grant's window", {"requests": outside})
     elif rule.rule == "new_client_address":
-        seen = _addresses(_allowed_for(grant, since - HISTORY, since))
-        recent = _addresses(_allowed_for(grant, since, now))
-        new = sorted(recent - seen)
+        seen = records.grant_client_addresses(grant.pk, since=since - HISTORY, until=since)
+        lately = records.grant_client_addresses(grant.pk, since=since, until=now)
+        new = sorted(lately - seen)
         if seen and new:
             return Broken(rule, f"used from {', '.join(new[:3])}, never seen in the 30 days before", {"new": new})
     return None

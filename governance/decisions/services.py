@@ -25,11 +25,12 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import actor_for
 from audit.models import Event
-from audit.trail import event, record, record_standalone
+from audit.trail import record, record_standalone
 from charters.models import Charter
 from charters.services.policy_feed import Head
 from governance.anomalies.selectors import suspending_finding
 from governance.decisions import limits
+from governance.decisions.records import decision_event
 from governance.models import DecisionSession, Grant
 from governance.policy import live
 from governance.policy.bundle import CharterFact, GrantFact, principal_subject
@@ -346,21 +347,18 @@ def _decide_all(
 
 def _event(principal: User, request: DecisionRequest | str, decision: Decision) -> Event:
     asked = request if isinstance(request, DecisionRequest) else DecisionRequest(action="", asset="", purpose="")
-    return event(
-        action="decision.allow" if decision.allow else "decision.deny",
+    return decision_event(
         actor=actor_for(principal),
         partner=principal.partner_slug,
-        outcome=Event.Outcome.SUCCESS if decision.allow else Event.Outcome.DENIED,
-        reason="" if decision.allow else decision.reasons[0]["message"][:500],
-        details={
-            "decision_id": decision.decision_id,
-            "action": asked.action[:64],
-            "asset": asked.asset[:64],
-            "purpose": asked.purpose[:64],
-            "codes": [reason["code"] for reason in decision.reasons],
-            "bundle": decision.bundle,
-            "grant": decision.grant_id,
-        },
+        decision_id=decision.decision_id,
+        allow=decision.allow,
+        action=asked.action,
+        asset=asked.asset,
+        purpose=asked.purpose,
+        codes=[reason["code"] for reason in decision.reasons],
+        reason="" if decision.allow else decision.reasons[0]["message"],
+        bundle=decision.bundle,
+        grant_id=decision.grant_id,
     )
 
 

@@ -460,7 +460,7 @@ def exit_attest(*, exit_: Exit, statement: str, method: str, destroyed: list[str
     return attestation
 
 
-@performs(Operation.EXIT_CONFIRM)
+@performs(Operation.KEY_DESTROY)
 @transaction.atomic
 def exit_destruction_cancel(
     *, data_key: DataKey, by: Actor, reason: str, now: datetime | None = None
@@ -482,6 +482,7 @@ def exit_destruction_cancel(
     return item
 
 
+@performs(Operation.EXIT_CONFIRM)
 @transaction.atomic
 def exit_migration_confirm(*, item: ExitItem, by: Actor, note: str, now: datetime | None = None) -> ExitItem:
     """An officer confirms the hand-over of a migrate line."""

@@ -114,7 +114,7 @@ def exit_report(request: HttpRequest, pk: int) -> HttpResponse:
 def key_cancel(request: HttpRequest, key_id: str) -> HttpResponse:
     """Keep a key whose destruction is scheduled: from the artefact store, or from the exit whose line scheduled it,
     which the officer is taken back to."""
-    user = user_who_may(request, Operation.EXIT_CONFIRM)
+    user = user_who_may(request, Operation.KEY_DESTROY)
     data_key = get_object_or_404(DataKey, key_id=key_id)
     try:
         exits.exit_destruction_cancel(data_key=data_key, by=actor_for(user), reason=request.POST.get("reason", ""))

@@ -9,24 +9,17 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from accord.validation import is_whole_number
-from audit.models import Event
+from governance.decisions.records import RecordedDecision, decision_by_id
 from governance.decisions.services import MESSAGES
 from governance.models import Grant, PolicyBundle
 from governance.policy.bundle import principal_subject
 from governance.policy.index import WILDCARD, PolicyIndex
 from governance.policy.selectors import bundle_lines
 
-DECISION_ACTIONS = ("decision.allow", "decision.deny")
-
 
 @dataclass
 class Explanation:
-    event: Event
-    action: str
-    asset: str
-    purpose: str
-    allow: bool
-    codes: list[str]
+    decision: RecordedDecision
     bundle: PolicyBundle | None
     grant: Grant | None = None  # the grant that allowed, or whose guardrail denied
     subjects: dict[str, list[str]] = field(default_factory=dict)  # charter -> the principal and its roles there
@@ -35,6 +28,10 @@ class Explanation:
     near_lines: list[tuple[str, ...]] = field(default_factory=list)  # same subject and asset, other use
     verdict: str = ""
     guardrail: str = ""
+
+    @property
+    def allow(self) -> bool:
+        return self.decision.allow
 
 
 def bundle_in_force(bundle_hash: str, at: datetime) -> PolicyBundle | None:
@@ -49,25 +46,18 @@ def bundle_in_force(bundle_hash: str, at: datetime) -> PolicyBundle | None:
 def decision_explain(decision_id: str, *, grants: QuerySet[Grant]) -> Explanation | None:
     """The explanation of a recorded decision, or None when no decision has this id. ``grants`` are the ones the
     reader may see: the grant that decided is named only when it is one of them."""
-    event = Event.objects.filter(action__in=DECISION_ACTIONS, details__decision_id=decision_id).first()
-    if event is None:
+    decision = decision_by_id(decision_id)
+    if decision is None:
         return None
-    details = event.details
-    grant_id = details.get("grant")
     explanation = Explanation(
-        event=event,
-        action=details.get("action", ""),
-        asset=details.get("asset", ""),
-        purpose=details.get("purpose", ""),
-        allow=event.action == "decision.allow",
-        codes=list(details.get("codes", [])),
-        bundle=bundle_in_force(details.get("bundle", ""), event.occurred_at),
-        grant=grants.filter(pk=grant_id).first() if isinstance(grant_id, int) else None,
+        decision=decision,
+        bundle=bundle_in_force(decision.bundle, decision.occurred_at),
+        grant=grants.filter(pk=decision.grant_id).first() if decision.grant_id is not None else None,
     )
-    if explanation.codes:
-        code = explanation.codes[0]
+    if decision.codes:
+        code = decision.codes[0]
         # The words the decision gave (its event's reason): a suspension's, say, tells who made it.
-        said = event.reason or MESSAGES.get(code, "see the decision contract")
+        said = decision.reason or MESSAGES.get(code, "see the decision contract")
         explanation.guardrail = f"{code}: {said}"
     if explanation.bundle is None:
         explanation.verdict = (
@@ -76,7 +66,8 @@ def decision_explain(decision_id: str, *, grants: QuerySet[Grant]) -> Explanatio
         )
         return explanation
     lines = bundle_lines(explanation.bundle)
-    principal = principal_subject(int(event.actor_id)) if is_whole_number(event.actor_id) else event.actor_id
+    asker = decision.principal
+    principal = principal_subject(int(asker)) if is_whole_number(asker) else asker
     groupings = [line[1:] for line in lines if line[0] == "g"]
     roles = PolicyIndex((), groupings)  # the same role closure the decisions use
     explanation.subjects = {
@@ -86,9 +77,9 @@ def decision_explain(decision_id: str, *, grants: QuerySet[Grant]) -> Explanatio
         if line[0] != "p":
             continue
         sub, domain, obj, act, purpose, effect = line[1:]
-        if sub not in roles.subjects(principal, domain) or obj != explanation.asset:
+        if sub not in roles.subjects(principal, domain) or obj != decision.asset:
             continue
-        if act == explanation.action and purpose in (explanation.purpose, WILDCARD):
+        if act == decision.action and purpose in (decision.purpose, WILDCARD):
             (explanation.allow_lines if effect == "allow" else explanation.deny_lines).append(line[1:])
         else:
             explanation.near_lines.append(line[1:])

@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accord.validation import is_whole_number
-from audit.models import Event
+from governance.decisions.records import use_tallies
 from governance.models import Grant, PartnerRole, ReviewCampaign, ReviewItem
 
 EVIDENCE_DAYS = 30
@@ -50,14 +47,6 @@ def review_rows(campaign: ReviewCampaign, *, now: datetime | None = None) -> lis
     return [ReviewRow(item, evidence[item.grant_id]) for item in items]
 
 
-def _named_grant(value: object) -> int | None:
-    """The grant a decision event names, as the database returns the key: text on PostgreSQL, a number on SQLite;
-    None when the decision named none (JSON null, which SQLite may return as "null")."""
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and is_whole_number(value) else None
-
-
 def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Evidence]:
     """Each grant's Evidence, by grant id, from the decision events of the trail in one aggregate query (and one
     more for the members of the partner roles among the grantees).
@@ -75,21 +64,28 @@ def review_evidence(grants: Sequence[Grant], *, until: datetime) -> dict[int, Ev
     for grant in grants:
         for actor in askers[grant.pk]:
             by_ask[(actor, grant.asset_version.fingerprint)].append(grant.pk)
-    rows = _decision_counts(by_ask, grant_ids=sorted(askers), born=born, since=since, until=until)
+    tallies = use_tallies(
+        grant_ids=askers,
+        principals={actor for actor, _ in by_ask},
+        assets={asset for _, asset in by_ask},
+        born=born,
+        since=since,
+        until=until,
+    )
     last: dict[int, datetime] = {}
     uses: dict[int, int] = defaultdict(int)
     denies: dict[int, int] = defaultdict(int)
-    for row in rows:
-        named = _named_grant(row["grant_key"])
-        if row["action"] == "decision.allow":
+    for tally in tallies:
+        named = tally.grant_id
+        if tally.allow:
             if named is not None:
-                uses[named] += row["recent"]
-                last[named] = max(last.get(named, row["last"]), row["last"])
+                uses[named] += tally.recent
+                last[named] = max(last.get(named, tally.last), tally.last)
             continue
-        asked = by_ask.get((row["actor_id"], row["asset_key"]), [])
+        asked = by_ask.get((tally.principal, tally.asset), [])
         for grant_id in [named] if named is not None else asked:
             if grant_id in askers:
-                denies[grant_id] += row["recent"]
+                denies[grant_id] += tally.recent
     return {
         grant.pk: Evidence(until=until, last_use=last.get(grant.pk), uses=uses[grant.pk], denies=denies[grant.pk])
         for grant in grants
@@ -113,35 +109,6 @@ def _askers(grants: Sequence[Grant]) -> dict[int, set[str]]:
         for grant_id in role_grants[role_id]:
             askers[grant_id].add(str(user_id))
     return askers
-
-
-def _decision_counts(
-    by_ask: dict[tuple[str, str], list[int]],
-    *,
-    grant_ids: list[int],
-    born: datetime,
-    since: datetime,
-    until: datetime,
-) -> Iterable[Mapping[str, Any]]:
-    """Before ``until``: the allows that name one of the grants (since ``born``) and the denies of the askers in
-    ``by_ask`` on its assets (since ``since``), grouped by action, grant named, actor and asset, each group with its
-    count since ``since`` and its newest time."""
-    return (
-        Event.objects.filter(occurred_at__lt=until)
-        .filter(
-            Q(action="decision.allow", occurred_at__gte=born, details__grant__in=grant_ids)
-            | Q(
-                action="decision.deny",
-                occurred_at__gte=since,
-                actor_id__in=sorted({actor for actor, _ in by_ask}),
-                details__asset__in=sorted({asset for _, asset in by_ask}),
-            )
-        )
-        .annotate(grant_key=KeyTextTransform("grant", "details"), asset_key=KeyTextTransform("asset", "details"))
-        .values("action", "grant_key", "actor_id", "asset_key")
-        .annotate(recent=Count("pk", filter=Q(occurred_at__gte=since)), last=Max("occurred_at"))
-        .order_by()
-    )
 
 
 def review_report(campaign: ReviewCampaign) -> str:

@@ -23,28 +23,23 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Min
-from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from accord.validation import is_whole_number
 from accounts.operations import Operation, performs, person
 from audit.dispatch import task_queue
-from audit.models import Event
 from audit.trail import Actor
 from charters.models import Charter, CharterVersion
+from governance.decisions import records
 from governance.decisions.services import DecisionRequest, evaluate
 from governance.models import Grant, WhatIfRun
 from governance.policy.bundle import CharterFact, GrantFact
-from governance.policy.explain import DECISION_ACTIONS
 from governance.policy.snapshot import Snapshot
 
 ID_RANGE = 100_000  # event ids read per grouped query: one step of the progress display
 EXAMPLES_PER_PARTNER = 5
 ALLOW = "allow"
 
-# What a decision event says was asked, read in the database.
-_ASKED = {"asked": KT("details__action"), "on": KT("details__asset"), "why": KT("details__purpose")}
 # (principal id, partner, action, asset, purpose)
 Key = tuple[int, str, str, str, str]
 Progress = Callable[[int, int], None]  # (events scanned, events in the window)
@@ -180,31 +175,23 @@ def window_check(days: int) -> None:
 
 def _requests(since: datetime, until: datetime, progress: Progress | None) -> dict[Key, list[int]]:
     """Every distinct request decided in the window, with [how many times, the newest event's id]."""
-    window = Event.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
-    bounds = window.aggregate(low=Min("id"), high=Max("id"))
-    low, high = bounds["low"], bounds["high"]
     found: dict[Key, list[int]] = {}
-    if low is None or high is None:
+    span = records.trail_id_span(since, until)
+    if span is None:
         return found
-    decisions = window.filter(action__in=DECISION_ACTIONS, actor_type=Event.ActorType.PRINCIPAL)
+    low, high = span
     total = high - low + 1
     for start in range(low, high + 1, ID_RANGE):
-        rows = (
-            decisions.filter(id__gte=start, id__lt=start + ID_RANGE)
-            .values("actor_id", "partner", **_ASKED)
-            .annotate(times=Count("id"), newest=Max("id"))
-            .values_list("actor_id", "partner", "asked", "on", "why", "times", "newest")
-        )
-        for principal, partner, action, asset, purpose, times, newest in rows:
-            if not (is_whole_number(principal) and action and asset and purpose):
+        for asked in records.asked_tallies(since=since, until=until, ids=range(start, start + ID_RANGE)):
+            if not (is_whole_number(asked.principal) and asked.action and asked.asset and asked.purpose):
                 continue  # an invalid request: no policy answers it
-            key = (int(principal), partner, action, asset, purpose)
+            key = (int(asked.principal), asked.partner, asked.action, asked.asset, asked.purpose)
             seen = found.get(key)
             if seen is None:
-                found[key] = [times, newest]
+                found[key] = [asked.times, asked.newest]
             else:
-                seen[0] += times
-                seen[1] = max(seen[1], newest)
+                seen[0] += asked.times
+                seen[1] = max(seen[1], asked.newest)
         if progress is not None:
             progress(min(start + ID_RANGE, high + 1) - low, total)
     return found
@@ -273,21 +260,15 @@ def _add_examples(
         partner: sorted(rows, key=lambda row: (-row[0], row[1]))[:EXAMPLES_PER_PARTNER]
         for partner, rows in flipped.items()
     }
-    ids = [requests[key][1] for rows in chosen.values() for _, key, _, _ in rows]
-    events = {
-        row["id"]: row
-        for row in Event.objects.filter(pk__in=ids).values(
-            "id", "occurred_at", "actor_label", decision=KT("details__decision_id")
-        )
-    }
+    newest = records.decisions_by_event(requests[key][1] for rows in chosen.values() for _, key, _, _ in rows)
     for partner in partners:
         for _, key, old, new in chosen.get(partner.partner, []):
-            event = events[requests[key][1]]
+            decision = newest[requests[key][1]]
             partner.examples.append(
                 Example(
-                    decision_id=event["decision"] or "",
-                    occurred_at=event["occurred_at"].isoformat(),
-                    principal=event["actor_label"],
+                    decision_id=decision.decision_id,
+                    occurred_at=decision.occurred_at.isoformat(),
+                    principal=decision.principal_label,
                     action=key[2],
                     asset=key[3],
                     purpose=key[4],
