@@ -8,8 +8,8 @@ from django.http import Http404
 from accounts.models import Partner, User
 from accounts.operations import Operation, may
 from accounts.roles import Role
-from charters import documents
 from charters.models import AssetVersion, Charter
+from charters.terms import terms_of
 from governance.models import DestructionCertificate, Exit, Grant, Incident, PartnerRole
 
 
@@ -116,8 +116,7 @@ def asset_version_known_to(partner_id: int, fingerprint: str) -> AssetVersion | 
         return version
     charters = Charter.objects.select_related("active_version").filter(partner_id=partner_id)
     shared = any(
-        charter.active_version is not None
-        and fingerprint in documents.shareable_fingerprints(charter.active_version.document)
+        charter.active_version is not None and fingerprint in terms_of(charter.active_version).shareable_fingerprints
         for charter in charters
     )
     return version if shared else None

@@ -23,6 +23,7 @@ from charters import documents, guardrails
 from charters.documents import CharterDocumentError, Parsed, Problem
 from charters.models import Charter, CharterAcknowledgement, CharterVersion, ExitPlan, IncidentPlaybook
 from charters.services.policy_feed import Kind, policy_changed
+from charters.terms import terms_of
 
 Status = Charter.Status
 VersionStatus = CharterVersion.Status
@@ -597,10 +598,11 @@ def charter_terminate(*, charter: Charter, by: Actor, reason: str) -> Charter:
 def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | None:
     """Expire a charter whose active version's window has ended. Idempotent: None when there is nothing to do."""
     active = charter.active_version
-    if active is None or documents.parse_date(active.document["validity"]["until"]) >= today:
+    if active is None or terms_of(active).window.last_day >= today:
         return None
+    until = terms_of(active).window.last_day.isoformat()
     claimed = Charter.objects.filter(pk=charter.pk, status__in=(Status.ACTIVE, Status.SUSPENDED)).update(
-        status=Status.EXPIRED, status_reason=f"validity ended on {active.document['validity']['until']}"
+        status=Status.EXPIRED, status_reason=f"validity ended on {until}"
     )
     if not claimed:
         return None
@@ -611,7 +613,7 @@ def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | Non
         actor=by,
         partner=charter.partner.slug,
         target=charter,
-        details={"charter": charter.slug, "until": active.document["validity"]["until"]},
+        details={"charter": charter.slug, "until": until},
     )
     return charter
 
@@ -620,7 +622,10 @@ def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | Non
 
 
 def required_trainings(version: CharterVersion) -> list[dict[str, str]]:
-    return list(version.document.get("trainings", []))
+    return [
+        {"name": training.name, "link": training.link, "version": training.version}
+        for training in terms_of(version).trainings
+    ]
 
 
 @performs(Operation.CHARTER_ACCEPT)

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from charters.models import Charter
+from charters.terms import terms_of
 from governance.anomalies.selectors import CHECKER
 from governance.decisions import records
 from governance.grants import services as grant_services
@@ -148,11 +149,11 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
 
 
 def _rules(charter: Charter) -> list[Rule]:
-    document = charter.active_version.document if charter.active_version else {}
+    misuse = terms_of(charter.active_version).misuse if charter.active_version else ()
     return [
-        Rule(entry["name"], entry["rule"], entry.get("severity", "medium"), dict(entry.get("params", {})))
-        for entry in document.get("misuse", [])
-        if entry.get("rule") in DEFAULT_WINDOW
+        Rule(entry.name, entry.rule, entry.severity, dict(entry.params))
+        for entry in misuse
+        if entry.rule in DEFAULT_WINDOW
     ]
 
 

@@ -40,6 +40,7 @@ from audit.dispatch import task_queue
 from audit.trail import Actor, record
 from charters.models import AssetVersion, Charter
 from charters.services.charters import charter_terminate
+from charters.terms import terms_of
 from governance.exits.selectors import (
     attestation_wanted,
     destroyed_fingerprints,
@@ -98,9 +99,9 @@ def _used_elsewhere(exit_: Exit) -> dict[int | None, str]:
     used: dict[int | None, str] = {}
     for charter in others.select_related("active_version"):
         used.setdefault(None, charter.slug)
-        named = charter.active_version.document.get("assets", {}) if charter.active_version else {}
-        for entry in named.get("shareable", []):
-            versions = AssetVersion.objects.filter(asset__name=entry["asset"], label=entry["version"])
+        shared = terms_of(charter.active_version).shared if charter.active_version else ()
+        for entry in shared:
+            versions = AssetVersion.objects.filter(asset__name=entry.asset, label=entry.version)
             for pk in versions.values_list("pk", flat=True):
                 used.setdefault(pk, charter.slug)
         for pk in Grant.objects.filter(charter=charter, status__in=REVOCABLE).values_list(

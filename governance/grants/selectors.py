@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import User
-from charters import documents
 from charters.models import AssetVersion, Charter
+from charters.terms import terms_of
 
 
 def requestable_by(user: User) -> tuple[QuerySet[User], QuerySet[AssetVersion], list[str]]:
@@ -18,7 +18,8 @@ def requestable_by(user: User) -> tuple[QuerySet[User], QuerySet[AssetVersion], 
         partner_id=user.organisation_id, status=Charter.Status.ACTIVE
     ):
         if charter.active_version is not None:
-            fingerprints |= documents.shareable_fingerprints(charter.active_version.document)
-            purposes |= {purpose["name"] for purpose in charter.active_version.document["purposes"]}
+            terms = terms_of(charter.active_version)
+            fingerprints |= terms.shareable_fingerprints
+            purposes |= set(terms.purposes)
     versions = AssetVersion.objects.select_related("asset").filter(fingerprint__in=fingerprints)
     return principals, versions, sorted(purposes)

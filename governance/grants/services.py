@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,9 +13,9 @@ from accounts.access import partner_only
 from accounts.models import Partner, User
 from accounts.operations import Operation, performs, person
 from audit.trail import Actor, record
-from charters import documents
 from charters.models import AssetVersion, Charter, CharterVersion
 from charters.services.policy_feed import Kind, policy_changed
+from charters.terms import terms_of
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import GrantFact
 
@@ -32,14 +32,14 @@ def charter_limits(
 ) -> dict[str, str]:
     """Why a grant would exceed this charter version, by field; empty when it fits."""
     problems: dict[str, str] = {}
-    document = version.document
-    if asset_version.fingerprint not in documents.shareable_fingerprints(document):
+    terms = terms_of(version)
+    if asset_version.fingerprint not in terms.shareable_fingerprints:
         problems["asset_version"] = (
             f"{asset_version.asset.name} {asset_version.label} is not shareable under {version.charter.slug} "
             f"v{version.number}. Ask an officer to amend the charter first."
         )
         return problems
-    permitted = documents.permissions(document).get(asset_version.asset.kind, {})
+    permitted = terms.permissions.get(asset_version.asset.kind, {})
     refused_actions = [action for action in actions if action not in permitted]
     if refused_actions:
         problems["actions"] = (
@@ -59,14 +59,12 @@ def charter_limits(
         problems["purposes"] = (
             f"The charter does not permit {', '.join(refused_purposes)} for {', '.join(actions)} on this asset."
         )
-    window = document["validity"]
-    charter_from = datetime.fromisoformat(window["from"]).replace(tzinfo=UTC)
-    charter_until = datetime.fromisoformat(window["until"]).replace(tzinfo=UTC)
+    window = terms.window
     if valid_from >= valid_until:
         problems["valid_until"] = "A grant must end after it starts."
-    elif valid_from < charter_from or valid_until > charter_until:
+    elif valid_from < window.starts or valid_until > window.ends:
         problems["valid_until"] = (
-            f"The grant's window must lie within the charter's, {window['from']} to {window['until']}."
+            f"The grant's window must lie within the charter's, {window.first_day} to {window.last_day}."
         )
     return problems
 
@@ -74,8 +72,9 @@ def charter_limits(
 def _charter_for(partner: Partner, asset_version: AssetVersion) -> Charter:
     charters = Charter.objects.select_related("active_version").filter(partner=partner, status=Charter.Status.ACTIVE)
     for charter in charters:
-        if charter.active_version and asset_version.fingerprint in documents.shareable_fingerprints(
-            charter.active_version.document
+        if (
+            charter.active_version
+            and asset_version.fingerprint in terms_of(charter.active_version).shareable_fingerprints
         ):
             return charter
     raise ValidationError(

@@ -35,6 +35,7 @@ from audit.holds import legal_hold_place
 from audit.models import Event
 from audit.trail import Actor, record
 from charters.models import Charter
+from charters.terms import terms_of
 from governance.anomalies.selectors import suspending_finding
 from governance.grants import services as grant_services
 from governance.incidents.selectors import STALLED, _late, incident_timings
@@ -95,7 +96,7 @@ def incident_declare(
         problems["severity"] = f"Playbook {version.playbook.slug} knows the severities {levels}; choose one of them."
     if problems or version is None:
         raise ValidationError(problems)
-    playbook, terms = version.playbook, version.document.get("incident_response", {})
+    playbook, terms = version.playbook, terms_of(version).incident_response
     incident = Incident.objects.create(
         partner=charter.partner,
         charter=charter,
@@ -106,8 +107,8 @@ def incident_declare(
         drill=drill,
         declared_by=by.label,
         declared_at=now,
-        remediation_due_at=now + timedelta(hours=int(terms.get("remediation_hours", 24))),
-        notify=sorted({*terms.get("notify", []), *playbook.notify}),
+        remediation_due_at=now + timedelta(hours=terms.remediation_hours),
+        notify=sorted({*terms.notify, *playbook.notify}),
     )
     IncidentStep.objects.bulk_create(
         IncidentStep(

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -43,6 +43,7 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
+from charters.terms import terms_of
 from governance.grants.services import grant_approve, grant_request
 from governance.models import Artefact, Grant
 from governance.vault.artefacts import artefact_store
@@ -209,7 +210,7 @@ def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, U
         if Grant.objects.filter(principal=principal, asset_version=version).exists():
             continue
         charter = Charter.objects.get(partner__slug=slug)
-        window = charter.active_version.document["validity"] if charter.active_version else None
+        window = terms_of(charter.active_version).window if charter.active_version else None
         if window is None:
             continue
         grant = grant_request(
@@ -218,8 +219,8 @@ def _grants(result: SeedResult, *, approver: User, people: dict[str, dict[str, U
             principal=principal,
             actions=actions,
             purposes=purposes,
-            valid_from=datetime.fromisoformat(window["from"]).replace(tzinfo=UTC),
-            valid_until=datetime.fromisoformat(window["until"]).replace(tzinfo=UTC),
+            valid_from=window.starts,
+            valid_until=window.ends,
             justification="Demo access for the gateway.",
             by=actor_for(admin),
             daily_quota=DEMO_LIMITS["daily_quota"],

@@ -35,6 +35,7 @@ from charters.services import (
     charter_version_submit,
 )
 from charters.services.charters import required_trainings
+from charters.terms import terms_of
 from governance.decisions import services as decisions
 from governance.grants.roles import partner_role_add_member, partner_role_create
 from governance.grants.services import grant_approve, grant_hold, grant_request, grant_revoke, grant_suspend
@@ -232,7 +233,7 @@ class _World:
         charter = next((c for c in self.charters if c.partner_id == partner.pk), None)
         if charter is None or charter.active_version is None:
             raise CaseError(f"{self.where(*path)}: no charter of {partner.slug} in this case to stand on.")
-        window = charter.active_version.document["validity"]
+        window = terms_of(charter.active_version).window.as_document()
         grant = grant_request(
             partner=partner,
             asset_version=version,

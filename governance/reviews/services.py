@@ -30,6 +30,7 @@ from accounts.models import User
 from accounts.operations import Operation, performs, person
 from audit.trail import Actor, record
 from charters.models import Charter
+from charters.terms import ReviewTerms, terms_of
 from governance.grants import services as grant_services
 from governance.models import Grant, ReviewCampaign, ReviewItem
 from governance.outbox.services import mail_enqueue
@@ -46,10 +47,10 @@ def _officers() -> list[User]:
     return list(active_officers().order_by("username"))
 
 
-def _terms(charter: Charter) -> dict[str, object]:
+def _terms(charter: Charter) -> ReviewTerms:
     if charter.active_version is None:
         raise ValidationError({"charter": f"Charter {charter.slug} has no active version to review grants under."})
-    return dict(charter.active_version.document.get("review", {}))
+    return terms_of(charter.active_version).review
 
 
 def _reviewer_for(grant: Grant, officers: list[User], number: int) -> User:
@@ -79,7 +80,7 @@ def review_start(
             campaign = ReviewCampaign.objects.create(
                 charter=charter,
                 trigger=trigger,
-                unanswered=str(terms.get("unanswered", "revoke")),
+                unanswered=terms.unanswered,
                 created_at=now,
                 created_by=by.label,
                 deadline=now + timedelta(days=DEADLINE_DAYS),
@@ -270,7 +271,7 @@ def reviews_run(*, now: datetime | None = None) -> ReviewsRun:
 def _start_due(now: datetime) -> int:
     started = 0
     for charter in Charter.objects.select_related("active_version", "partner").filter(status=Charter.Status.ACTIVE):
-        cadence = _terms(charter).get("cadence_days")
+        cadence = _terms(charter).cadence_days
         if not isinstance(cadence, int):
             continue
         last = ReviewCampaign.objects.filter(charter=charter).order_by("-created_at").first()
