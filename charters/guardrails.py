@@ -8,13 +8,14 @@ from typing import Any
 from accounts.models import Organisation, Partner
 from charters.documents import Parsed, Problem, dotted, parse_date
 from charters.models import AssetVersion, IncidentPlaybook
+from charters.vocabulary import Action, MisuseRule
 
 NON_DOWNLOADABLE = {AssetVersion.Classification.RESTRICTED, AssetVersion.Classification.PROPRIETARY}
 RULE_PARAMS = {
-    "usage_spike": ("factor", "window_minutes"),
-    "denied_exports": ("count", "window_minutes"),
-    "outside_window": (),
-    "new_client_address": (),
+    MisuseRule.USAGE_SPIKE: ("factor", "window_minutes"),
+    MisuseRule.DENIED_EXPORTS: ("count", "window_minutes"),
+    MisuseRule.OUTSIDE_WINDOW: (),
+    MisuseRule.NEW_CLIENT_ADDRESS: (),
 }
 
 
@@ -110,7 +111,7 @@ def check(parsed: Parsed, *, partner: Partner, host: Organisation) -> list[Probl
                             f"purposes ({', '.join(purposes)}). Add it under purposes or remove it here.",
                         )
                     )
-            if action["action"] == "download_weights":
+            if action["action"] == Action.DOWNLOAD_WEIGHTS:
                 blocked = [name for name, level in classifications.get(kind, []) if level in NON_DOWNLOADABLE]
                 if blocked:
                     problems.append(

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from audit.models import Event
 from charters.models import Charter
+from charters.vocabulary import Action, MisuseRule, Severity
 from governance.anomalies.selectors import CHECKER
 from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
@@ -43,7 +44,12 @@ from governance.outbox.services import mail_enqueue, officer_addresses
 DEFAULT_MIN_USES = 20
 BASELINE = timedelta(hours=24)
 HISTORY = timedelta(days=30)
-DEFAULT_WINDOW = {"usage_spike": 60, "denied_exports": 30, "outside_window": 10, "new_client_address": 10}
+DEFAULT_WINDOW: dict[str, int] = {
+    MisuseRule.USAGE_SPIKE: 60,
+    MisuseRule.DENIED_EXPORTS: 30,
+    MisuseRule.OUTSIDE_WINDOW: 10,
+    MisuseRule.NEW_CLIENT_ADDRESS: 10,
+}
 OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
 
 
@@ -118,7 +124,7 @@ def _since(rule: Rule, now: datetime, after: datetime | None) -> datetime:
 def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken | None:
     """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
     window = rule.window()
-    if rule.rule == "usage_spike":
+    if rule.rule == MisuseRule.USAGE_SPIKE:
         recent = _allowed_for(grant, since, now).count()
         before = _allowed_for(grant, since - BASELINE, since).count()
         baseline = before / (BASELINE / window)
@@ -137,11 +143,13 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
                 )
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
             return Broken(rule, summary, details)
-    elif rule.rule == "denied_exports":
-        denied = _asked_by(grant, since, now).filter(action="decision.deny", details__action="export_outputs").count()
+    elif rule.rule == MisuseRule.DENIED_EXPORTS:
+        denied = (
+            _asked_by(grant, since, now).filter(action="decision.deny", details__action=Action.EXPORT_OUTPUTS).count()
+        )
         if denied >= int(rule.params.get("count", 3)):
             return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
-    elif rule.rule == "outside_window":
+    elif rule.rule == MisuseRule.OUTSIDE_WINDOW:
         outside = [
             codes
             for codes in _asked_by(grant, since, now).filter(action="decision.deny").values_list("details", flat=True)
@@ -149,7 +157,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
         ]
         if outside:
             return Broken(rule, f"{len(outside)} requests outside the grant's window", {"requests": len(outside)})
-    elif rule.rule == "new_client_address":
+    elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
         seen = _addresses(_allowed_for(grant, since - HISTORY, since))
         recent = _addresses(_allowed_for(grant, since, now))
         new = sorted(recent - seen)
@@ -161,7 +169,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
 def _rules(charter: Charter) -> list[Rule]:
     document = charter.active_version.document if charter.active_version else {}
     return [
-        Rule(entry["name"], entry["rule"], entry.get("severity", "medium"), dict(entry.get("params", {})))
+        Rule(entry["name"], entry["rule"], entry.get("severity", Severity.MEDIUM), dict(entry.get("params", {})))
         for entry in document.get("misuse", [])
         if entry.get("rule") in DEFAULT_WINDOW
     ]
