@@ -1,18 +1,38 @@
-"""The Celery application. Its settings are the CELERY_* names in accord/settings.py."""
+"""The Celery application and the retry policy of its tasks. Its settings are the CELERY_* names in
+accord/settings.py."""
 
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.concurrency import get_implementation
 from celery.concurrency.thread import TaskPool as ThreadPool
 from celery.signals import beat_init, worker_init, worker_process_init
+from django.db import DatabaseError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accord.settings")
 
 app = Celery("accord")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class RetryingTask(Task):
+    """The retry policy of every task that retries (``@shared_task(base=RetryingTask)``): a database error (a
+    dropped connection, a deadlock, a statement past its deadline) is retried three times, backing off
+    exponentially with jitter (about 1, 2 and 4 seconds). Every task is idempotent, so a retry finishes what the
+    failed run left and repeats nothing. A task that retries on more says so, and why, where it is defined."""
+
+    autoretry_for: tuple[type[BaseException], ...] = (DatabaseError,)
+    retry_backoff = True
+    max_retries = 3
+
+
+class RetryingJob(RetryingTask):
+    """The policy for a task queued for one job (an incident's run, an exit's, the mail just written): two more
+    tries, since the scheduled run that picks up what a failed job left comes only later."""
+
+    max_retries = 5
 
 
 def _bounded_database_waits() -> None:

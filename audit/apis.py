@@ -20,6 +20,7 @@ from accord.fields import TextField
 from accord.pagination import NewestFirstPagination
 from audit import chain, exports
 from audit.access import actor_of, export_get_for_user, export_job_get_for_user, trail_scope
+from audit.actions import action_filter_choices
 from audit.models import Event, ExportFile, ExportJob, SigningKey
 from audit.selectors import event_list
 from audit.trail import record
@@ -79,12 +80,12 @@ class EventListApi(ListAPIView[Event]):
             max_length=64,
             help_text="A partner's slug (the host's people only).",
         )
-        action = TextField(
+        action = serializers.ChoiceField(
+            choices=action_filter_choices(),
             required=False,
             default="",
             allow_blank=True,
-            max_length=64,
-            help_text="An action, or a prefix ending in '.', e.g. grant.",
+            help_text="An action, or a family of them by its prefix ending in '.', e.g. grant.",
         )
         actor = TextField(required=False, default="", allow_blank=True, max_length=150, help_text="The actor's name.")
         outcome = serializers.ChoiceField(

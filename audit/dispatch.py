@@ -1,6 +1,7 @@
 """Tasks queued by a transaction reach a worker even when the broker is down at the moment of commit.
 
-``task_queue()`` writes the task into ``audit_queued_task`` in the caller's transaction (so a rolled-back job
+``task_queue()`` takes the task object (``from governance.tasks import exit_run``, imported where it is queued),
+writes its registered name into ``audit_queued_task`` in the caller's transaction (so a rolled-back job
 queues nothing) and sends it once the transaction commits; the row goes when the broker has the message. When
 the send fails (the broker is down or silent: it gives up after its socket timeout, without retries, so the
 request that queued it is not held), the row stays, and ``queued_tasks_send()`` — run by beat every 10 seconds —
@@ -16,11 +17,12 @@ governance's jobs (what-if runs, exits, incidents) use it too.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from datetime import timedelta
 from typing import Any
 
-from celery import current_app
+from celery import Task, current_app
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -34,33 +36,33 @@ SWEEP_AFTER = timedelta(seconds=10)
 SWEEP_BATCH = 100
 
 
-def task_queue(name: str, args: list[Any]) -> QueuedTask:
-    """Queue task ``name`` with ``args`` (plain JSON: ids, not objects) for when the caller's transaction
-    commits."""
+def task_queue(task: Task[..., Any], args: list[Any]) -> QueuedTask:
+    """Queue ``task`` with ``args`` (plain JSON: ids, not objects) for when the caller's transaction commits.
+    TypeError at once when the task does not take these arguments."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("task_queue() must run inside the transaction that makes the job.")
-    queued = QueuedTask.objects.create(task=name, args=args)
-    transaction.on_commit(functools.partial(_send_committed, queued.pk, name, args), robust=True)
+    # Here, in the transaction that makes the job, rather than in a worker after it committed.
+    inspect.signature(task.run).bind(*args)
+    queued = QueuedTask.objects.create(task=task.name, args=args)
+    transaction.on_commit(functools.partial(_send_committed, queued.pk, task, args), robust=True)
     return queued
 
 
-def _send(name: str, args: list[Any]) -> None:
-    # No publish retries: a broker that is down costs the caller one connection attempt, and the sweeper retries.
-    current_app.send_task(name, args=args, retry=False)
-
-
-def _send_committed(pk: int, name: str, args: list[Any]) -> None:
+def _send_committed(pk: int, task: Task[..., Any], args: list[Any]) -> None:
     try:
-        _send(name, args)
+        # No publish retries: a broker that is down costs the caller one connection attempt; the sweeper retries.
+        task.apply_async(args=tuple(args), retry=False)
     except Exception as error:  # the broker refused, timed out or is misconfigured: the row stays for the sweeper
-        logger.warning("Could not queue %s%s now (%s); it is sent when the broker answers again", name, args, error)
+        logger.warning(
+            "Could not queue %s%s now (%s); it is sent when the broker answers again", task.name, args, error
+        )
         QueuedTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=str(error)[:500])
         return
     try:
         QueuedTask.objects.filter(pk=pk).delete()
     except DatabaseError as error:
         # The broker has it; the sweeper will send it once more, which the task tolerates.
-        logger.warning("Queued %s%s, but could not note it (%s)", name, args, error)
+        logger.warning("Queued %s%s, but could not note it (%s)", task.name, args, error)
 
 
 def queued_tasks_send(*, now: Any = None) -> int:
@@ -80,7 +82,9 @@ def queued_tasks_send(*, now: Any = None) -> int:
                 return sent
             for queued in batch:
                 try:
-                    _send(queued.task, queued.args)
+                    # The row holds the task's registered name (kept stable for rows and beat schedules written
+                    # by earlier releases), so it is sent by that name; no publish retries, as above.
+                    current_app.send_task(queued.task, args=queued.args, retry=False)
                 except Exception as error:  # broker still down
                     QueuedTask.objects.filter(pk=queued.pk).update(
                         attempts=F("attempts") + 1, last_error=str(error)[:500]

@@ -199,7 +199,6 @@ def export_dir() -> Path:
     return folder
 
 
-EXPORT_TASK = "audit.tasks.audit_export"
 # The trail stores partners as their slugs (accounts' Partner.slug): anything else names no partner's slice.
 PARTNER_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -208,6 +207,8 @@ def export_queue(
     *, by: Actor, requested_by: str, scope: str | None, fmt: str, since: datetime | None, until: datetime | None
 ) -> ExportJob:
     """Queue an export for a worker; ``scope`` is the caller's partner (None: the whole trail)."""
+    from audit.tasks import audit_export  # audit.tasks imports this module
+
     if fmt not in ("jsonl", "csv"):
         raise ExportError(f"Unknown format {fmt!r}: choose jsonl or csv.")
     if scope is not None and not PARTNER_SLUG.fullmatch(scope):
@@ -224,7 +225,7 @@ def export_queue(
             since=since,
             until=until,
         )
-        task_queue(EXPORT_TASK, [str(job.pk)])
+        task_queue(audit_export, [str(job.pk)])
     return job
 
 

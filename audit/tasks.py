@@ -1,4 +1,5 @@
-"""Celery tasks of the trail: thin, each calls a function of the audit app."""
+"""Celery tasks of the trail: thin, each calls a function of the audit app. Those that retry use the one retry
+policy (accord/celery.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,15 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
 
+from accord.celery import RetryingTask
 from audit import chain, dispatch, exports
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="audit.tasks.audit_seal", autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3}
-)
+# Any error, not only the database's: signing and the anchor file (outside the database) can fail too.
+@shared_task(name="audit.tasks.audit_seal", base=RetryingTask, autoretry_for=(Exception,))
 def audit_seal() -> int:
     """Scheduled by beat every few seconds: seal new events with a signed checkpoint (and a quiet trail's
     checkpoint once a minute). Safe to run twice at once or again after a crash: sealers take turns on a lock,
@@ -35,7 +35,7 @@ def audit_export(job_id: str) -> str:
     return exports.export_run(job_id).status
 
 
-@shared_task(name="audit.tasks.queued_tasks_send", autoretry_for=(DatabaseError,), retry_backoff=True)
+@shared_task(name="audit.tasks.queued_tasks_send", base=RetryingTask)
 def queued_tasks_send() -> int:
     """Scheduled by beat every 10 s: sends the jobs that committed while the broker was down. Two runs at once
     never send the same job (each locks what it sends)."""

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, transaction
 
+from audit.actions import action_check
 from audit.context import current_request_context
 from audit.models import Event
 
@@ -59,7 +60,9 @@ def event(
     reason: str = "",
     details: Mapping[str, Any] | None = None,
 ) -> Event:
-    """An unsaved event, as record() writes it (see there for what each argument means)."""
+    """An unsaved event, as record() writes it (see there for what each argument means). ValueError when
+    ``action`` is not in audit/actions.py."""
+    action_check(action)
     context = current_request_context()
     # Store exactly what a reader will get back (plain JSON types), so later digests of an event are stable.
     plain_details = json.loads(json.dumps(dict(details or {}), cls=TrailJSONEncoder, sort_keys=True))

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accord.validation import is_whole_number
 from audit import exports
 from audit.access import actor_of, export_get_for_user
+from audit.actions import action_filter_choices
 from audit.models import Event, ExportFile, ExportJob
 from audit.selectors import event_list
 
@@ -48,6 +49,14 @@ def trail(request: HttpRequest) -> HttpResponse:
         if filters[name] and moment(filters[name]) is None:
             messages.error(request, f"{filters[name]!r} is not a date: give one like 2026-11-01. It was left out.")
             filters[name] = ""
+    actions = action_filter_choices()
+    if filters["action"] and filters["action"] not in dict(actions):
+        messages.error(
+            request,
+            f"{filters['action']!r} is not an action the trail records: pick one from the list, or a prefix such as "
+            "grant. It was left out.",
+        )
+        filters["action"] = ""
     events = event_list(
         partner=filters["partner"],
         action=filters["action"],
@@ -77,6 +86,7 @@ def trail(request: HttpRequest) -> HttpResponse:
             "query": query,
             "paged": paged,
             "outcomes": Event.Outcome.choices,
+            "actions": actions,
             "jobs": jobs,
             "waiting": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
         },

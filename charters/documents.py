@@ -19,7 +19,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from charters.vocabulary import VOCABULARIES
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "charter.schema.json"
+ENUM_COMMENT = "enum: "
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,22 @@ _Loader.yaml_implicit_resolvers = {
 
 @functools.cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The published schema: the file, with the closed vocabularies' values filled in from charters/vocabulary.py,
+    so the schema and the code that stores or compares those words share one list."""
+    return dict(_with_vocabularies(json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))))
+
+
+def _with_vocabularies(node: Any) -> Any:
+    """A node saying ``"$comment": "enum: Name"`` becomes ``{"enum": Name.values}`` (and its other keys)."""
+    if isinstance(node, dict):
+        comment = str(node.get("$comment", ""))
+        if comment.startswith(ENUM_COMMENT):
+            vocabulary = VOCABULARIES[comment.removeprefix(ENUM_COMMENT)]
+            return {"enum": list(vocabulary.values), **{k: v for k, v in node.items() if k != "$comment"}}
+        return {key: _with_vocabularies(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_vocabularies(item) for item in node]
+    return node
 
 
 @functools.cache

@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 from accounts.models import Organisation, Partner
 from charters.documents import Parsed, Problem, dotted, parse_date
 from charters.models import AssetVersion, IncidentPlaybook
+from charters.vocabulary import Action, MisuseRule
 
 NON_DOWNLOADABLE = {AssetVersion.Classification.RESTRICTED, AssetVersion.Classification.PROPRIETARY}
 RULE_PARAMS = {
-    "usage_spike": ("factor", "window_minutes"),
-    "denied_exports": ("count", "window_minutes"),
-    "outside_window": (),
-    "new_client_address": (),
+    MisuseRule.USAGE_SPIKE: ("factor", "window_minutes"),
+    MisuseRule.DENIED_EXPORTS: ("count", "window_minutes"),
+    MisuseRule.OUTSIDE_WINDOW: (),
+    MisuseRule.NEW_CLIENT_ADDRESS: (),
 }
 LISTINGS = ("shareable", "proprietary")
 
@@ -166,7 +167,7 @@ def _action_problems(
                 for purpose in action["purposes"]
                 if purpose not in purposes
             ]
-            if action["action"] == "download_weights":
+            if action["action"] == Action.DOWNLOAD_WEIGHTS:
                 problems += _download_problems((*path, "action"), kind, shared.get(kind, []))
     return problems
 

@@ -53,7 +53,7 @@ class SharedAsset:
 
 
 @dataclass(frozen=True)
-class MisuseRule:
+class MisuseTerm:
     name: str
     rule: str
     severity: str
@@ -87,7 +87,7 @@ class VersionTerms:
     shared: tuple[SharedAsset, ...]
     # {asset kind: {action: {"purposes": set, "obligations": [...]}}}, as documents.permissions() reads it
     permissions: Mapping[str, Mapping[str, Mapping[str, Any]]]
-    misuse: tuple[MisuseRule, ...]
+    misuse: tuple[MisuseTerm, ...]
     review: ReviewTerms
     incident_response: IncidentTerms
     trainings: tuple[Training, ...]
@@ -110,7 +110,7 @@ class VersionTerms:
             ),
             permissions=MappingProxyType(documents.permissions(dict(document))),
             misuse=tuple(
-                MisuseRule(
+                MisuseTerm(
                     name=entry["name"],
                     rule=entry["rule"],
                     severity=entry.get("severity", DEFAULT_SEVERITY),

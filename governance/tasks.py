@@ -1,4 +1,5 @@
-"""Celery tasks: each fetches what it needs by id and calls a service."""
+"""Celery tasks: each fetches what it needs by id and calls a service. Those that retry share one policy
+(accord/celery.py); the registered names are kept, since beat rows and queued messages name them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError
 
+from accord.celery import RetryingJob, RetryingTask
 from governance.anomalies.services import anomalies_check as anomalies_check_service
 from governance.exits.services import exit_run as exit_run_service
 from governance.exits.services import exits_tick
@@ -15,7 +16,7 @@ from governance.grants.expiry import expiry_run as expiry_run_service
 from governance.incidents.services import incident_run as incident_run_service
 from governance.incidents.services import incidents_run as incidents_run_service
 from governance.ops.heartbeats import worker_heartbeat_record
-from governance.outbox.services import outbox_send as outbox_send_service
+from governance.outbox.tasks import outbox_send as outbox_send  # re-exported: it lives beside the outbox
 from governance.policy.bundles import bundles_record
 from governance.reviews.services import reviews_run as reviews_run_service
 from governance.vault.destruction import destructions_run as destructions_run_service
@@ -24,7 +25,8 @@ from governance.whatif.services import whatif_run as whatif_run_service
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+# Any error, not only the database's: a heartbeat that is not retried shows as a worker gone quiet.
+@shared_task(bind=True, base=RetryingTask, autoretry_for=(Exception,))
 def worker_heartbeat(self: Any) -> str:
     """Scheduled by beat; its run shows in the worker's log and in /healthz as the round trip
     beat -> broker -> worker -> database."""
@@ -34,7 +36,8 @@ def worker_heartbeat(self: Any) -> str:
     return hostname
 
 
-@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+# Any error, not only the database's: compiling the policy can fail too, and a run repeats nothing.
+@shared_task(base=RetryingTask, autoretry_for=(Exception,))
 def policy_bundles_record() -> int:
     """Scheduled by beat: a bundle for each policy change since the last run. Idempotent: a change already
     recorded is never recorded twice (the feed number is unique), so a redelivered run does nothing more."""
@@ -47,7 +50,7 @@ def whatif_run(run_id: int) -> str:
     return whatif_run_service(run_id).status
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+@shared_task(base=RetryingTask)
 def expiry_run() -> dict[str, int]:
     """Scheduled by beat every 30 s. Each grant and charter expires in its own transaction behind a status
     compare-and-swap, so a redelivered or interrupted run finishes the rest and repeats nothing."""
@@ -55,20 +58,14 @@ def expiry_run() -> dict[str, int]:
     return {"charters": result.charters, "grants": result.grants, "refused": result.refused}
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+@shared_task(base=RetryingTask)
 def anomalies_check() -> int:
     """Scheduled by beat every minute. A finding is unique per grant, rule and window, and made in the same
     transaction as the suspension and the mail, so a redelivered run finds nothing new to do."""
     return len(anomalies_check_service())
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 5})
-def outbox_send() -> int:
-    """Queued after each message commits, and scheduled every 30 s as a backstop: sends what is waiting."""
-    return outbox_send_service()
-
-
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+@shared_task(base=RetryingTask)
 def reviews_run() -> dict[str, int]:
     """Scheduled by beat every minute: reviews due on their cadence, reminders, and deadlines. Each step claims
     its row first (a compare-and-swap), so a redelivered or interrupted run finishes the rest exactly once."""
@@ -76,19 +73,14 @@ def reviews_run() -> dict[str, int]:
     return {"started": run.started, "reminded": run.reminded, "resolved": run.resolved, "closed": run.closed}
 
 
-@shared_task(
-    name="governance.tasks.incident_run",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-)
+@shared_task(name="governance.tasks.incident_run", base=RetryingJob)
 def incident_run(incident_id: int) -> int:
     """Queued when an incident is declared: its automatic steps. Each step is claimed and done in one
     transaction, so a redelivered run does only what is left."""
     return incident_run_service(incident_id)
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+@shared_task(base=RetryingTask)
 def incidents_run() -> dict[str, int]:
     """Scheduled by beat every minute: escalates overdue playbook steps (once each) and finishes automatic steps
     that a lost message left undone."""
@@ -96,19 +88,14 @@ def incidents_run() -> dict[str, int]:
     return {"escalated": run.escalated, "resumed": run.resumed}
 
 
-@shared_task(
-    name="governance.tasks.exit_run",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-)
+@shared_task(name="governance.tasks.exit_run", base=RetryingJob)
 def exit_run(exit_id: int) -> str:
     """Queued when an exit starts: revocations, then each plan line. Every grant, token and line is claimed
     before it changes, so a run redelivered after a worker died finishes the rest and repeats nothing."""
     return exit_run_service(exit_id).status
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_kwargs={"max_retries": 3})
+@shared_task(base=RetryingTask)
 def destructions_run() -> dict[str, int]:
     """Scheduled by beat every minute: destroys the data keys whose grace period has ended (erase, verify and
     certify in one transaction per key, behind a compare-and-swap); then the exits, which the vault knows nothing

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from charters.models import Charter
 from charters.terms import terms_of
+from charters.vocabulary import Action, MisuseRule
 from governance.anomalies.selectors import CHECKER
 from governance.decisions import records
 from governance.grants import services as grant_services
@@ -44,7 +45,12 @@ from governance.outbox.services import mail_enqueue, officer_addresses
 DEFAULT_MIN_USES = 20
 BASELINE = timedelta(hours=24)
 HISTORY = timedelta(days=30)
-DEFAULT_WINDOW = {"usage_spike": 60, "denied_exports": 30, "outside_window": 10, "new_client_address": 10}
+DEFAULT_WINDOW: dict[str, int] = {
+    MisuseRule.USAGE_SPIKE: 60,
+    MisuseRule.DENIED_EXPORTS: 30,
+    MisuseRule.OUTSIDE_WINDOW: 10,
+    MisuseRule.NEW_CLIENT_ADDRESS: 10,
+}
 OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
 
 
@@ -100,7 +106,7 @@ def _since(rule: Rule, now: datetime, after: datetime | None) -> datetime:
 def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken | None:
     """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
     window = rule.window()
-    if rule.rule == "usage_spike":
+    if rule.rule == MisuseRule.USAGE_SPIKE:
         recent = records.grant_use_count(grant.pk, since=since, until=now)
         before = records.grant_use_count(grant.pk, since=since - BASELINE, until=since)
         baseline = before / (BASELINE / window)
@@ -119,17 +125,17 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
                 )
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
             return Broken(rule, summary, details)
-    elif rule.rule == "denied_exports":
+    elif rule.rule == MisuseRule.DENIED_EXPORTS:
         denied = records.deny_count(
             principals=_principals(grant),
             asset=grant.asset_version.fingerprint,
             since=since,
             until=now,
-            action="export_outputs",
+            action=Action.EXPORT_OUTPUTS,
         )
         if denied >= int(rule.params.get("count", 3)):
             return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
-    elif rule.rule == "outside_window":
+    elif rule.rule == MisuseRule.OUTSIDE_WINDOW:
         outside = records.deny_count(
             principals=_principals(grant),
             asset=grant.asset_version.fingerprint,
@@ -139,7 +145,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
         )
         if outside:
             return Broken(rule, f"{outside} requests outside the grant's window", {"requests": outside})
-    elif rule.rule == "new_client_address":
+    elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
         seen = records.grant_client_addresses(grant.pk, since=since - HISTORY, until=since)
         lately = records.grant_client_addresses(grant.pk, since=since, until=now)
         new = sorted(lately - seen)

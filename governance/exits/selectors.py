@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import ApiToken
 from audit import chain
+from charters.vocabulary import Disposition
 from governance.models import DataKey, DestructionCertificate, Exit, ExitAttestation, ExitItem, Grant
 
 
@@ -20,7 +21,7 @@ def attestation_wanted(exit_: Exit) -> bool:
 
 def destroyed_fingerprints(exit_: Exit) -> list[str]:
     """The asset versions the partner must attest it destroyed: those of the plan's destroy lines."""
-    items = exit_.items.filter(disposition="destroy", asset_version__isnull=False)
+    items = exit_.items.filter(disposition=Disposition.DESTROY, asset_version__isnull=False)
     return sorted(items.values_list("asset_version__fingerprint", flat=True))
 
 

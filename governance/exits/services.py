@@ -41,6 +41,7 @@ from audit.trail import Actor, record
 from charters.models import AssetVersion, Charter
 from charters.services.charters import charter_terminate
 from charters.terms import terms_of
+from charters.vocabulary import Disposition
 from governance.exits.selectors import (
     attestation_wanted,
     destroyed_fingerprints,
@@ -55,7 +56,6 @@ from governance.vault.destruction import DESTROYER, destruction_cancel, destruct
 
 logger = logging.getLogger(__name__)
 EXITS = Actor.system("exit")
-RUN_TASK = "governance.tasks.exit_run"
 # A started exit is queued at once; the scheduled run resumes one that a lost message left behind after this.
 STALLED = timedelta(minutes=1)
 REVOCABLE = (Grant.Status.REQUESTED, *Grant.LIVE)
@@ -174,7 +174,9 @@ def _planned(partner: Partner, subject: str, line: dict[str, Any], asset_version
 
 
 def _queue_run(exit_: Exit) -> None:
-    task_queue(RUN_TASK, [exit_.pk])
+    from governance.tasks import exit_run  # governance.tasks imports this module
+
+    task_queue(exit_run, [exit_.pk])
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
             item.status = ExitItem.Status.RETAINED
             item.note = f"Still used under charter {elsewhere}: kept; that charter's exit disposes of it."
             keys = []
-        elif item.disposition == "destroy":
+        elif item.disposition == Disposition.DESTROY:
             item.status = ExitItem.Status.SCHEDULED if keys else ExitItem.Status.NOTHING_HELD
             for key in keys:
                 destruction_schedule(
@@ -332,7 +334,9 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
             # retain and migrate: the host's copies stay for the retention period when the plan gives one (the
             # time to hand them over, for a migration), and are then destroyed like any other.
             item.status = (
-                ExitItem.Status.RETAINED if item.disposition == "retain" else ExitItem.Status.AWAITING_MIGRATION
+                ExitItem.Status.RETAINED
+                if item.disposition == Disposition.RETAIN
+                else ExitItem.Status.AWAITING_MIGRATION
             )
             if item.retention_days is not None:
                 for key in keys:
@@ -344,7 +348,7 @@ def _dispose(exit_: Exit, item: ExitItem, now: datetime, used: dict[int | None, 
                     )
                     _key_link(item, key)
                 item.note = f"Kept for {item.retention_days} days, then destroyed after the grace period."
-            elif item.disposition == "retain":
+            elif item.disposition == Disposition.RETAIN:
                 item.note = "Kept, as the plan says."
         item.save(update_fields=["status", "note"])
         record(

@@ -8,9 +8,11 @@ from django import forms
 
 from accounts.models import User
 from charters.models import AssetVersion
+from charters.vocabulary import Action
 from governance.models import Grant
 
-ACTIONS = [(action, action) for action in ("infer", "evaluate", "fine_tune", "download_weights", "export_outputs")]
+# Labelled with the words themselves: a charter, the API and the trail all name actions so.
+ACTIONS = [(action, action) for action in Action.values]
 
 
 class GrantRequestForm(forms.Form):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
+from charters.vocabulary import AutomaticStep
 from governance.models import Incident, IncidentStep
 
 # A declared incident's automatic steps are queued at once; the scheduled run picks up any that a lost message
@@ -58,7 +60,7 @@ def incident_timings(incident: Incident, *, now: datetime | None = None) -> Timi
         margin = round((step.due_at - reference).total_seconds())
         late = _late(step, reference)
         rows.append(StepTiming(step.position, step.title, step.owner_role, step.due_at, finished, late, margin))
-        if step.automatic == "notify" and notify_due is None:
+        if step.automatic == AutomaticStep.NOTIFY and notify_due is None:
             notify_due = step.due_at
     on_time = sum(1 for row in rows if row.done_at is not None and not row.late)
     return Timings(rows, on_time, incident.remediation_due_at, notify_due)
@@ -133,10 +135,10 @@ def _notified_in_words(result: dict[str, Any]) -> str:
     return f"{told} and told {_count(len(partner), 'partner admin')} that their access is on hold."
 
 
-RESULT_IN_WORDS = {
-    "suspend_grants": _held_in_words,
-    "preserve_evidence": _preserved_in_words,
-    "notify": _notified_in_words,
+RESULT_IN_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
+    AutomaticStep.SUSPEND_GRANTS: _held_in_words,
+    AutomaticStep.PRESERVE_EVIDENCE: _preserved_in_words,
+    AutomaticStep.NOTIFY: _notified_in_words,
 }
 
 

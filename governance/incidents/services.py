@@ -18,6 +18,7 @@ responders get the notification, marked as a drill). Its timings are kept as evi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from audit.models import Event
 from audit.trail import Actor, record
 from charters.models import Charter
 from charters.terms import terms_of
+from charters.vocabulary import AutomaticStep, Severity
 from governance.anomalies.selectors import suspending_finding
 from governance.grants import services as grant_services
 from governance.incidents.selectors import STALLED, _late, incident_timings
@@ -43,8 +45,7 @@ from governance.models import AnomalyFinding, Grant, Incident, IncidentStep
 from governance.outbox.services import mail_enqueue, officer_addresses, partner_admin_addresses
 
 PLAYBOOK = Actor.system("incident-playbook")
-RUN_TASK = "governance.tasks.incident_run"
-SEVERITIES = ("low", "medium", "high", "critical")
+SEVERITIES = tuple(Severity.values)
 
 
 def _label(incident: Incident) -> str:
@@ -56,7 +57,9 @@ def _subject(incident: Incident, text: str) -> str:
 
 
 def _queue_run(incident: Incident) -> None:
-    task_queue(RUN_TASK, [incident.pk])
+    from governance.tasks import incident_run  # governance.tasks imports this module
+
+    task_queue(incident_run, [incident.pk])
 
 
 def _severity(wanted: str, levels: list[str]) -> str:
@@ -257,7 +260,11 @@ def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
     return {"told": responders, "partner_told": partner}
 
 
-ACTIONS = {"suspend_grants": _hold_grants, "preserve_evidence": _preserve_evidence, "notify": _notify}
+ACTIONS: dict[str, Callable[[Incident, datetime], dict[str, Any]]] = {
+    AutomaticStep.SUSPEND_GRANTS: _hold_grants,
+    AutomaticStep.PRESERVE_EVIDENCE: _preserve_evidence,
+    AutomaticStep.NOTIFY: _notify,
+}
 
 
 def incident_run(incident_id: int, *, now: datetime | None = None) -> int:
@@ -394,7 +401,7 @@ def _release(incident: Incident, by: Actor) -> tuple[list[int], list[int]]:
     """Release the grants the incident held, and resume those its findings suspended: the ids of each."""
     reason = f"{_label(incident)} closed: {incident.resolution}"
     held: list[int] = []
-    for step in incident.steps.filter(automatic="suspend_grants"):
+    for step in incident.steps.filter(automatic=AutomaticStep.SUSPEND_GRANTS):
         held += step.result.get("held", [])
     released = []
     grants = Grant.objects.select_related("partner", "charter", "asset_version", "principal", "partner_role")

@@ -5,15 +5,17 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from charters.vocabulary import MisuseRule, Severity
+
 
 class AnomalyFinding(models.Model):
     """A grant's use that broke one of its charter's misuse rules, once per rule and window: the record an
     incident can later point to."""
 
     grant = models.ForeignKey("governance.Grant", on_delete=models.PROTECT, related_name="findings")
-    rule = models.CharField(max_length=32, help_text="usage_spike, outside_window, denied_exports, new_client_address")
+    rule = models.CharField(max_length=32, choices=MisuseRule.choices)
     name = models.CharField(max_length=64, help_text="The misuse definition's name in the charter.")
-    severity = models.CharField(max_length=16)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     summary = models.CharField(max_length=500)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from charters.vocabulary import Disposition
+
 
 class Exit(models.Model):
     """The end of one charter's collaboration, run by its exit plan: revoke, dispose of each asset as planned,
@@ -59,7 +61,7 @@ class ExitItem(models.Model):
     )
     subject = models.CharField(max_length=300, help_text="What the line covers, as people say it.")
     outputs = models.BooleanField(default=False, help_text="The line for the outputs produced for the partner.")
-    disposition = models.CharField(max_length=16, help_text="retain, migrate or destroy")
+    disposition = models.CharField(max_length=16, choices=Disposition.choices)
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
     note = models.TextField(blank=True)

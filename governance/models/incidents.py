@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from charters.vocabulary import AutomaticStep
+
 
 class Incident(models.Model):
     """A declared breach or suspected misuse, run by its charter's playbook: each step a checklist item with a
@@ -55,7 +57,9 @@ class IncidentStep(models.Model):
     title = models.CharField(max_length=200)
     owner_role = models.CharField(max_length=32)
     deadline_hours = models.PositiveIntegerField()
-    automatic = models.CharField(max_length=32, blank=True, help_text="suspend_grants, preserve_evidence, notify")
+    automatic = models.CharField(
+        max_length=32, blank=True, choices=AutomaticStep.choices, help_text="Blank: a step people do."
+    )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     done_at = models.DateTimeField(null=True, blank=True)

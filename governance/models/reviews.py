@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from charters.vocabulary import Unanswered
+
 
 class ReviewCampaign(models.Model):
     """An access review of one charter's grants: created on the charter's cadence or on demand, with a deadline
@@ -15,9 +17,15 @@ class ReviewCampaign(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
+    class Trigger(models.TextChoices):
+        CADENCE = "cadence", "On the charter's cadence"
+        ON_DEMAND = "on_demand", "On demand"
+
     charter = models.ForeignKey("charters.Charter", on_delete=models.PROTECT, related_name="review_campaigns")
-    trigger = models.CharField(max_length=16, help_text="cadence or on_demand")
-    unanswered = models.CharField(max_length=16, help_text="What the deadline does to an unanswered item.")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    unanswered = models.CharField(
+        max_length=16, choices=Unanswered.choices, help_text="What the deadline does to an unanswered item."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150)

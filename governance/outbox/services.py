@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -25,7 +24,6 @@ from accounts.roles import Role
 from governance.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
-SEND_TASK = "governance.tasks.outbox_send"
 BATCH = 100
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
@@ -57,8 +55,10 @@ def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxM
     )
     if not created:
         return None
+    from governance.outbox.tasks import outbox_send  # governance.outbox.tasks imports this module
+
     # The every-30-seconds run sends it anyway if the broker cannot be reached now.
-    transaction.on_commit(lambda: current_app.send_task(SEND_TASK), robust=True)
+    transaction.on_commit(outbox_send.delay, robust=True)
     return message
 
 

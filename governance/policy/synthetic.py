@@ -15,10 +15,11 @@ from typing import Any
 from django.utils import timezone
 
 from charters.models import Charter
+from charters.vocabulary import Action
 from governance.models import Grant
 from governance.policy.bundle import CharterFact, CharterTerms, GrantFact
 
-ACTIONS = ("infer", "evaluate", "fine_tune", "download_weights", "export_outputs")
+ACTIONS = tuple(Action.values)
 PURPOSES = ("benchmarking", "safety-evaluation", "red-teaming", "research")
 WILDCARD = "*"
 KIND = "model"

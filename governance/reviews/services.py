@@ -31,6 +31,7 @@ from accounts.operations import Operation, performs, person
 from audit.trail import Actor, record
 from charters.models import Charter
 from charters.terms import ReviewTerms, terms_of
+from charters.vocabulary import Unanswered
 from governance.grants import services as grant_services
 from governance.models import Grant, ReviewCampaign, ReviewItem
 from governance.outbox.services import mail_enqueue
@@ -319,7 +320,7 @@ def _resolve_once(campaign: ReviewCampaign, item: ReviewItem, *, by: Actor, reas
         grant = Grant.objects.select_related(*_RELATED).get(pk=item.grant_id)
         if grant.status not in Grant.LIVE:
             outcome = ReviewItem.Outcome.GONE  # it ended on its own: nothing to revoke or escalate
-        elif campaign.unanswered == "escalate":
+        elif campaign.unanswered == Unanswered.ESCALATE:
             outcome = ReviewItem.Outcome.ESCALATED
         else:
             outcome = ReviewItem.Outcome.REVOKED

@@ -26,7 +26,7 @@ for batch in range(150):
     try:
         with transaction.atomic():
             for n in range(rng.randint(1, 5)):
-                record(action="load.wrote", actor=Actor.system("writer-{seed}"), details={{"batch": batch, "n": n}})
+                record(action="decision.allow", actor=Actor.system("writer-{seed}"), details={{"batch": batch, "n": n}})
             time.sleep(rng.random() * 0.02)  # hold the transaction open: commits land out of id order
             if rng.random() < 0.2:
                 raise RuntimeError("rolled back")
@@ -84,7 +84,7 @@ def test_concurrent_writers_and_sealers_leave_no_gap_and_no_double_seal():
             sealed_meanwhile += count
     assert sealed_meanwhile > 0  # the sealers really ran while events were being written
     chain.seal()  # whatever the last concurrent pass left
-    written = Event.objects.filter(action="load.wrote")
+    written = Event.objects.filter(action="decision.allow")
     assert written.count() == committed > 100
     assert not Event.objects.filter(chain_seq__isnull=True).exists()
     seqs = list(Event.objects.order_by("chain_seq").values_list("chain_seq", flat=True))

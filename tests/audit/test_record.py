@@ -41,13 +41,13 @@ def test_an_event_about_a_partner_names_the_partner_by_slug(partner_a):
 
 def test_events_carry_the_request_id_and_client_address(db):
     with request_context(request_id="req-42", client_address="192.0.2.7"), transaction.atomic():
-        event = record(action="test.happened", actor=Actor.system("tests"))
+        event = record(action="auth.login", actor=Actor.system("tests"))
     assert (event.request_id, event.client_address) == ("req-42", "192.0.2.7")
 
 
 def test_details_are_stored_as_plain_json(host):
     with transaction.atomic():
-        event = record(action="test.happened", actor=SETUP, details={"when": host.created_at, "n": 1})
+        event = record(action="auth.login", actor=SETUP, details={"when": host.created_at, "n": 1})
     event.refresh_from_db()
     assert event.details == {"n": 1, "when": host.created_at.isoformat()}
 
@@ -55,8 +55,8 @@ def test_details_are_stored_as_plain_json(host):
 @committing
 def test_recording_outside_a_transaction_is_refused():
     with pytest.raises(OutsideTransactionError, match=r"must run inside transaction\.atomic"):
-        record(action="test.happened", actor=Actor.system("tests"))
-    assert not Event.objects.filter(action="test.happened").exists()
+        record(action="auth.login", actor=Actor.system("tests"))
+    assert not Event.objects.filter(action="auth.login").exists()
 
 
 def test_a_recorded_event_cannot_be_changed_or_deleted_through_the_application(host):

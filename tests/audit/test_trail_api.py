@@ -13,7 +13,7 @@ from audit import chain, exports
 from audit.holds import evidence_intact, legal_hold_place
 from audit.models import Checkpoint, Event, EvidenceBundle, ExportJob
 from audit.trail import Actor, record
-from tests.audit.trail_helpers import offline, superuser_sql, write
+from tests.audit.trail_helpers import ACTION, offline, superuser_sql, write
 from tests.conftest import TEST_PASSWORD
 
 BY = Actor.system("api-test")
@@ -35,7 +35,7 @@ def test_the_public_keys_are_published_to_anyone(client, trail):
 def test_partners_search_only_their_own_events(trail, api_as, a_admin, auditor, a_principal):
     own = api_as(a_admin).client.get("/api/v1/audit/events?partner=helix").json()
     assert own["results"] and {event["partner"] for event in own["results"]} == {"northwind"}
-    everything = api_as(auditor).client.get("/api/v1/audit/events?partner=helix&action=thing.").json()["results"]
+    everything = api_as(auditor).client.get("/api/v1/audit/events?partner=helix&action=session.").json()["results"]
     assert len(everything) == 3 and everything[0]["chain_seq"] == 8
     assert api_as(a_principal).client.get("/api/v1/audit/events").status_code == 403
     bad = api_as(auditor).client.get("/api/v1/audit/events?since=yesterday")
@@ -91,7 +91,7 @@ def test_an_export_that_finds_nothing_fails_saying_why(trail, api_as, auditor):
 def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
     client.login(username=auditor.username, password=TEST_PASSWORD)
     page = client.get("/trail/?partner=helix&outcome=success").content.decode()
-    assert page.count("<code>thing.done</code>") == 3 and "#8" in page
+    assert page.count(f"<code>{ACTION}</code>") == 3 and "#8" in page
     response = client.post("/trail/exports/", {"format": "csv", "partner": "helix"}, follow=True)
     assert "Export queued" in response.content.decode() and 'http-equiv="refresh"' in response.content.decode()
     exports.export_run(ExportJob.objects.get().pk)  # what the worker runs
@@ -105,10 +105,10 @@ def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
 def test_the_trail_pages_by_id_without_counting(db, client, auditor):
     write(120)
     client.login(username=auditor.username, password=TEST_PASSWORD)
-    first = client.get("/trail/?action=thing.done").content.decode()
+    first = client.get(f"/trail/?action={ACTION}").content.decode()
     older = first.split("before=")[1].split('"')[0]
-    second = client.get(f"/trail/?action=thing.done&before={older}").content.decode()
-    assert first.count("<code>thing.done</code>") == 50 and second.count("<code>thing.done</code>") == 50
+    second = client.get(f"/trail/?action={ACTION}&before={older}").content.decode()
+    assert first.count(f"<code>{ACTION}</code>") == 50 and second.count(f"<code>{ACTION}</code>") == 50
     assert "Newest" in second
 
 
@@ -159,7 +159,7 @@ def test_searches_use_their_indexes_on_postgresql(trail):
         cursor.execute("ANALYZE audit_event")
     indexed = {  # the index each search is expected to use
         "audit_event_partner_idx": event_list(partner="helix"),
-        "audit_event_action_idx": event_list(action="thing.done"),
+        "audit_event_action_idx": event_list(action=ACTION),
         "audit_event_actor_idx": event_list(actor="chain-test"),
     }
     # A time range may be served by the time index or, as here where ids follow time, by the primary key read

@@ -26,6 +26,8 @@ from governance.decisions.services import DecisionRequest, decide
 from governance.exits import services as exits
 from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
+from governance.tasks import exit_run as exit_task
+from governance.tasks import incident_run as incident_task
 from tests.conftest import committing
 from tests.e2e.browser import Browse, log_in
 from tests.helpers import take_queued
@@ -83,7 +85,7 @@ def test_an_officer_declares_an_incident_the_worker_holds_the_grant_and_the_offi
     officer: User,
 ) -> None:
     grant = make_grant()
-    take_queued(incidents.RUN_TASK)  # nothing an earlier run left in the broker counts here
+    take_queued(incident_task.name)  # nothing an earlier run left in the broker counts here
 
     with browse() as page:
         log_in(page, officer)
@@ -106,7 +108,7 @@ def test_an_officer_declares_an_incident_the_worker_holds_the_grant_and_the_offi
             expect(rows.nth(index).locator("td").first).to_have_text(step)
         expect(rows.locator("td:nth-child(4)")).to_have_text(["To do"] * 5)  # no worker has run yet
 
-    assert take_queued(incidents.RUN_TASK) == [[number]]  # the page queued exactly this incident's run
+    assert take_queued(incident_task.name) == [[number]]  # the page queued exactly this incident's run
     assert incidents.incident_run(number) == 3  # what the worker does with it: the three automatic steps
 
     with browse() as page:
@@ -174,7 +176,7 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
     officer: User,
 ) -> None:
     grant = make_grant()
-    take_queued(incidents.RUN_TASK)
+    take_queued(incident_task.name)
 
     with browse() as page:
         log_in(page, officer)
@@ -188,7 +190,7 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
         expect(page.locator("ul.messages")).to_contain_text(f"Drill #{number} is open")
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Drill #{number}: Quarterly tabletop")
 
-    assert take_queued(incidents.RUN_TASK) == [[number]]
+    assert take_queued(incident_task.name) == [[number]]
     assert incidents.incident_run(number) == 3
 
     with browse() as page:
@@ -230,7 +232,7 @@ def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
     [finding] = anomalies.anomalies_check()
     number = AnomalyFinding.objects.get(pk=finding.pk).incident_id
     assert number is not None
-    take_queued(incidents.RUN_TASK)
+    take_queued(incident_task.name)
     assert incidents.incident_run(number) == 3
     asked = DecisionRequest("infer", grant.asset_version.fingerprint, "benchmarking")
     with request_context(request_id="", client_address=None):
@@ -263,7 +265,7 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
 ) -> None:
     model_key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
     dataset_key = DataKey.objects.get(pk=northwind_holdings["dataset"].data_key_id)
-    take_queued(exits.RUN_TASK)
+    take_queued(exit_task.name)
 
     with browse() as page:
         log_in(page, officer)
@@ -306,7 +308,7 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
         expect(page.locator("main .badge.revoking")).to_have_text("Revoking access")
         expect(page.get_by_role("button", name="Cancel destruction")).to_have_count(0)  # no worker has run yet
 
-    assert take_queued(exits.RUN_TASK) == [[number]]  # the page queued exactly this exit for a worker
+    assert take_queued(exit_task.name) == [[number]]  # the page queued exactly this exit for a worker
     assert exits.exit_run(number).status == Exit.Status.WINDING_DOWN  # what the worker does with it
 
     with browse() as page:

@@ -22,7 +22,8 @@ from charters.models import CharterVersion
 from governance.decisions.services import DecisionRequest, decide_batch
 from governance.models import Grant, PolicyBundle, WhatIfRun
 from governance.policy.bundles import bundles_record
-from governance.whatif.services import RUN_TASK, whatif_run
+from governance.tasks import whatif_run as whatif_task
+from governance.whatif.services import whatif_run
 from tests.conftest import Caller, committing
 from tests.e2e.browser import Browse, log_in
 from tests.helpers import decide, status_of, take_queued
@@ -54,7 +55,7 @@ def run_number(page: Page) -> int:
 
 def take_queued_runs() -> list[Any]:
     """The what-if runs the page queued, taken from the configured broker as a worker would."""
-    return take_queued(RUN_TASK)
+    return take_queued(whatif_task.name)
 
 
 def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_since_is_suspended(

@@ -17,6 +17,7 @@ from governance.outbox import services as outbox
 from governance.policy.explain import decision_explain
 from governance.tasks import anomalies_check as anomalies_task
 from governance.tasks import outbox_send as outbox_task
+from tests.helpers import take_queued
 
 
 def use(principal, atlas, times, *, action="infer", address=None):
@@ -107,6 +108,19 @@ def test_the_outbox_keeps_a_failure_and_sends_once_the_server_answers(db, settin
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert outbox.outbox_send() == 1 and len(mail.outbox) == 1
     assert outbox.outbox_send() == 0  # sent is sent
+
+
+@pytest.mark.redis
+def test_a_message_queues_the_outbox_task_by_its_registered_name_once_it_commits(
+    db, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    take_queued(outbox_task.name)  # nothing an earlier test left counts here
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        outbox.mail_enqueue(key="k-queued", to=["a@x.example"], subject="S", body="B")
+        assert take_queued("governance.tasks.outbox_send") == []  # not before the commit
+    assert len(callbacks) == 1 and take_queued("governance.tasks.outbox_send") == [[]]
 
 
 def test_mail_for_nobody_is_not_queued_and_a_message_that_keeps_failing_is_given_up(db, settings):

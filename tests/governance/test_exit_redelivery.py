@@ -16,6 +16,7 @@ from accounts.services import actor_for
 from audit.models import Event
 from governance.exits import services as exits
 from governance.models import DataKey, DestructionCertificate, Exit, Grant
+from governance.tasks import exit_run as exit_task
 from governance.vault import artefacts
 from governance.vault.destruction import destruction_schedule
 from tests.conftest import committing
@@ -83,7 +84,7 @@ def test_an_exit_killed_during_its_revocations_is_finished_once(
     def revoked():
         return Grant.objects.filter(charter=live_charter.charter, status="revoked").count()
 
-    at_kill = kill_midway(exits.RUN_TASK, [exit_.pk], revoked, at_least=5)
+    at_kill = kill_midway(exit_task.name, [exit_.pk], revoked, at_least=5)
     assert at_kill < GRANTS, "the run finished before the kill: nothing was tested"
     finish_with_a_new_worker(lambda: Exit.objects.get(pk=exit_.pk).status != Exit.Status.REVOKING)
 

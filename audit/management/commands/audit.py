@@ -1,4 +1,5 @@
-"""`manage.py audit seal | verify | export`: the trail's chain, its check, and exports for auditors."""
+"""`manage.py audit seal | verify | export | actions`: the trail's chain, its check, exports for auditors, and the
+actions it records."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from audit import chain, exports
+from audit.actions import actions_markdown
 from audit.trail import Actor
 
 
@@ -37,7 +39,8 @@ class Command(BaseCommand):
     help = (
         "The audit trail. `audit seal`: seal new events into the hash chain and write a signed checkpoint. "
         "`audit verify [--from N]`: recompute the chain and check the checkpoints; exit 1 naming the first damage. "
-        "`audit export --format jsonl|csv --out FILE`: a file and its signed manifest, for offline verification."
+        "`audit export --format jsonl|csv --out FILE`: a file and its signed manifest, for offline verification. "
+        "`audit actions`: every action the trail records and what it means, as the operator guide lists them."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -74,8 +77,14 @@ class Command(BaseCommand):
         export.add_argument("--partner", default="", help="one partner's slice: other events appear as digests only")
         export.add_argument("--since", help="events at or after this time (ISO 8601)")
         export.add_argument("--until", help="events before this time (ISO 8601)")
+        commands.add_parser(
+            "actions", help="list every action the trail records, as Markdown", called_from_command_line=called
+        )
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
+        if command == "actions":  # the registry is data: no database needed
+            self.stdout.write(actions_markdown(), ending="")
+            return
         try:
             if command == "seal":
                 self._seal()
