@@ -24,7 +24,10 @@ from accord.validation import is_whole_number
 from audit.models import DECISION_ACTIONS, Event
 from audit.trail import Actor, event
 
-ALLOW, DENY = DECISION_ACTIONS  # the condition of audit's decision indexes: every query below starts from it
+# What the decision point records; audit's DECISION_ACTIONS, the condition of its decision indexes, names the same two
+# (tests/governance/test_decision_records.py holds them equal), and every query below starts from them.
+ALLOW = "decision.allow"
+DENY = "decision.deny"
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,28 @@ def test_every_action_literal_in_the_code_is_registered():
     assert sorted((str(path), name) for path, name in literals if name not in ACTIONS) == []
 
 
-def _strings(node):
-    """The strings an expression can be: a literal, or either branch of a conditional."""
+def _strings(node, constants=None):
+    """The strings an expression can be: a literal, a module's constant, or either branch of a conditional."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
+    if isinstance(node, ast.Name) and constants and node.id in constants:
+        return [constants[node.id]]
     if isinstance(node, ast.IfExp):
-        return _strings(node.body) + _strings(node.orelse)
+        return _strings(node.body, constants) + _strings(node.orelse, constants)
     return []
+
+
+def _constants(tree):
+    """A module's string constants: ``ALLOW = "decision.allow"`` at its top level."""
+    return {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
 
 
 def _template(node, parameter):
@@ -70,6 +85,7 @@ def written_actions():
     written = set()
     for path in modules():
         tree = ast.parse(path.read_text())
+        constants = _constants(tree)
         functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
         helpers = {}  # name -> (position of its action parameter, template)
         for function in functions:
@@ -81,7 +97,7 @@ def written_actions():
                 value = _action_argument(call)
                 if name not in ("record", "event") or value is None:
                     continue
-                written.update(_strings(value))
+                written.update(_strings(value, constants))
                 if isinstance(value, ast.Name) and value.id in parameters:
                     helpers[function.name] = (parameters.index(value.id), "{}")
                 elif "action" in parameters and (template := _template(value, "action")) is not None:

@@ -42,7 +42,7 @@ def test_the_published_schema_takes_each_vocabulary_from_its_enum():
 def test_a_word_outside_its_vocabulary_is_refused_with_the_words_allowed(charter_text, officer):
     text = charter_text(lambda document: document["misuse"][0].update(rule="usage_burst"))
     with pytest.raises(CharterDocumentError) as caught:
-        charter_apply(text=text, by=actor_for(officer), author=officer, source="test.yaml")
+        charter_apply(text=text, by=actor_for(officer), source="test.yaml")
     assert any(
         "'usage_burst' is not one of usage_spike, outside_window, denied_exports, new_client_address" in str(problem)
         for problem in caught.value.problems
