@@ -598,9 +598,10 @@ def charter_terminate(*, charter: Charter, by: Actor, reason: str) -> Charter:
 def charter_expire(*, charter: Charter, today: date, by: Actor) -> Charter | None:
     """Expire a charter whose active version's window has ended. Idempotent: None when there is nothing to do."""
     active = charter.active_version
-    if active is None or terms_of(active).window.last_day >= today:
+    last_day = terms_of(active).window.last_day if active is not None else None
+    if last_day is None or last_day >= today:
         return None
-    until = terms_of(active).window.last_day.isoformat()
+    until = last_day.isoformat()
     claimed = Charter.objects.filter(pk=charter.pk, status__in=(Status.ACTIVE, Status.SUSPENDED)).update(
         status=Status.EXPIRED, status_reason=f"validity ended on {until}"
     )

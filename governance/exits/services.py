@@ -179,6 +179,11 @@ def _queue_run(exit_: Exit) -> None:
     task_queue(exit_run, [exit_.pk])
 
 
+def _refuse_without_reason(reason: str) -> None:
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
+
+
 @dataclass(frozen=True)
 class CharterEnded:
     charter: Charter
@@ -195,8 +200,7 @@ def charter_end(*, charter: Charter, by: Actor, reason: str) -> CharterEnded:
     if charter.active_version_id is not None:
         exit_ = exit_start(charter=charter, by=by, reason=reason)
         return CharterEnded(charter=exit_.charter, exit=exit_)
-    if not reason.strip():
-        raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
+    _refuse_without_reason(reason)
     ended = charter_terminate(charter=charter, by=EXITS, reason=f"Ended by {by.label}: {reason.strip()}")
     return CharterEnded(charter=ended, exit=None)
 
@@ -206,8 +210,7 @@ def charter_end(*, charter: Charter, by: Actor, reason: str) -> CharterEnded:
 def exit_start(*, charter: Charter, by: Actor, reason: str, now: datetime | None = None) -> Exit:
     """Terminate the charter (if it still runs) and start its exit plan; the revocations run on a worker."""
     now = now or timezone.now()
-    if not reason.strip():
-        raise ValidationError({"reason": "Give the reason the collaboration ends: it goes to the partner."})
+    _refuse_without_reason(reason)
     # The partner's row first: two of its charters ending at once must agree on which exit ends its access.
     Partner.objects.select_for_update().get(pk=charter.partner_id)
     charter = (
