@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
+    "axes",
     # Ours, lowest layer first: governance -> charters -> accounts -> audit.
     "audit",
     "accounts",
@@ -113,10 +118,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the messages: a session that ended says so on the login page.
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accord.middleware.PageRefusalMiddleware",
     "accord.middleware.DependencyFailureMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "accord.urls"
@@ -308,8 +319,57 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
 ACCORD_HOST_ORGANISATION = env_str("ACCORD_HOST_ORGANISATION", "Meridian AI")
+# A web login ends this long after it began (absolute) or after this long without a request (idle), whichever
+# comes first (accounts/middleware.py).
+SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_HOURS", 12, minimum=1, maximum=24 * 14) * 3600
+ACCORD_SESSION_IDLE_MINUTES = env_int("ACCORD_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
+# Sessions are Django's database sessions with their person, address and times beside them, so that people can
+# see and end their own and a deactivation ends them all (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+# Irreversible acts (ending a charter, a rollback, destroying a key, resetting factors) ask for the second
+# factor again unless it was given this many minutes ago.
+ACCORD_STEP_UP_MINUTES = env_int("ACCORD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
+
+# Where people reach Accord: the WebAuthn relying party (its host name; browsers refuse an IP address) and the
+# links in mail. A deployment's is https.
+ACCORD_PUBLIC_URL = (env_str("ACCORD_PUBLIC_URL") or ("" if PRODUCTION else "http://localhost:8000")).rstrip("/")
+_public = re.fullmatch(r"(https?)://([a-z0-9.-]+)(:\d+)?", ACCORD_PUBLIC_URL, flags=re.IGNORECASE)
+if _public is None:
+    raise ImproperlyConfigured(
+        f"ACCORD_PUBLIC_URL must be the address people open, e.g. https://accord.example.org; got {ACCORD_PUBLIC_URL!r}"
+    )
+if re.fullmatch(r"[\d.]+", _public[2]):
+    raise ImproperlyConfigured(
+        f"ACCORD_PUBLIC_URL names an IP address ({_public[2]}); passkeys need a host name, e.g. http://localhost:8000"
+    )
+if PRODUCTION and _public[1].lower() != "https":
+    raise ImproperlyConfigured("ACCORD_ENV=production needs an https ACCORD_PUBLIC_URL: passkeys and cookies need it.")
+
+# Second factors: passkeys (django-otp-webauthn) and TOTP (django-otp), plus one-time recovery codes
+# (accounts.models.RecoveryCodeDevice). A passkey is a second factor here, never a login on its own.
+OTP_WEBAUTHN_RP_ID = _public[2].lower()
+OTP_WEBAUTHN_RP_NAME = f"Accord ({ACCORD_HOST_ORGANISATION})"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [ACCORD_PUBLIC_URL]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_TOTP_ISSUER = OTP_WEBAUTHN_RP_NAME
+# A wrong code makes the next try wait 2^(n-1) seconds after n wrong ones in a row (django-otp's throttle).
+OTP_TOTP_THROTTLE_FACTOR = 1
+
+# Lockout (django-axes): this many failed logins within the lockout time, counted for the account and for the
+# address apart, lock that account or address for the lockout time; an officer can unlock sooner.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ACCORD_LOGIN_FAILURE_LIMIT", 5, minimum=2, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ACCORD_LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = False
+# Accord records logins in its own trail; axes keeps only its counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Bearer tokens that match no live one, per client address and minute, beyond which none is recorded or counted
+# (one event says the cap was reached): a flood of distinct junk tokens fills neither the trail nor the cache.
+ACCORD_TOKEN_REJECTIONS_PER_ADDRESS = env_int("ACCORD_TOKEN_REJECTIONS_PER_ADDRESS", 30, minimum=1, maximum=10_000)
 # The largest JSON body the API reads (a full batch of 1,000 decision requests fits well within it).
 ACCORD_API_MAX_BODY_BYTES = env_int("ACCORD_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Seconds a web request's body may take to arrive (more for a large one that keeps coming) before it is answered

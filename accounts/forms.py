@@ -27,3 +27,23 @@ class ApiTokenForm(forms.Form):
         expires = cast(forms.IntegerField, self.fields["expires_in_days"])
         expires.validators.append(MaxValueValidator(settings.ACCORD_TOKEN_MAX_DAYS))
         expires.widget.attrs["max"] = settings.ACCORD_TOKEN_MAX_DAYS
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        max_length=32,
+        label="Code",
+        help_text="The six digits your authenticator app shows, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+    )
+
+
+class AuthenticatorForm(forms.Form):
+    name = forms.CharField(
+        max_length=64, required=False, initial="Authenticator app", help_text="To tell it apart, e.g. “phone”."
+    )
+    code = forms.CharField(
+        max_length=8,
+        label="Code from the app",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

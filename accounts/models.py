@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django_otp.models import Device, ThrottlingMixin
 
 from accounts.roles import HOST_ROLES, Role
 
@@ -57,7 +61,7 @@ class Partner(Organisation):
         ordering = ["name"]
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # django-otp devices are untyped
     """A person or, for partner principals, a service identity (a gateway or job) that only uses API tokens.
 
     Roles are the Django groups named after ``Role``; a user belongs to one organisation, and partner roles
@@ -133,3 +137,67 @@ class ApiToken(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class PersonSession(AbstractBaseSession):
+    """A web login: Django's database session with the person, address and times beside it, so that people can
+    see and end their own sessions and a deactivation ends all of a person's at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="web_sessions")
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "web session"
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionBase]:
+        from accounts.sessions import SessionStore
+
+        return SessionStore
+
+
+class RecoveryCodeDevice(ThrottlingMixin, Device):
+    """A person's one-time recovery codes, as one django-otp device. Only each code's SHA-256 digest is kept
+    (django-otp's static device stores codes as they are); a code works once."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token: str) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        digest = recovery_code_digest(token)
+        used = self.codes.filter(digest=digest, used_at__isnull=True).update(used_at=timezone.now())
+        if used:
+            self.throttle_reset()
+        else:
+            self.throttle_increment()
+        return bool(used)
+
+    @property
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "digest"], name="one_recovery_code_per_digest")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.device.user_id} ({'used' if self.used_at else 'unused'})"
+
+
+def recovery_code_digest(code: str) -> str:
+    """The digest of a recovery code as people type it: case, spaces and dashes do not matter."""
+    normalised = "".join(ch for ch in code.lower() if ch.isalnum())
+    return hashlib.sha256(normalised.encode()).hexdigest()

@@ -37,6 +37,10 @@ class Operation(StrEnum):
     PARTNER_ACCESS_END = "partner.access_end"
     PARTNER_ACCESS_RESTORE = "partner.access_restore"
     USER_CREATE = "user.create"
+    USER_DEACTIVATE = "user.deactivate"
+    OWN_ACCOUNT = "own_account.manage"
+    FACTORS_RESET = "factors.reset"
+    LOGIN_UNLOCK = "login.unlock"
     TOKEN_ISSUE = "token.issue"  # noqa: S105 - an operation's name, not a secret
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an operation's name, not a secret
     TOKEN_NARROW = "token.narrow"  # noqa: S105 - an operation's name, not a secret
@@ -82,7 +86,8 @@ O = Operation  # noqa: E741 - the table below reads better with a short name
 ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.OFFICER: frozenset(
         {
-            O.PARTNER_CREATE, O.USER_CREATE, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE,
+            O.PARTNER_CREATE, O.USER_CREATE, O.USER_DEACTIVATE, O.OWN_ACCOUNT, O.FACTORS_RESET, O.LOGIN_UNLOCK,
+            O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE,
             O.ASSET_REGISTER, O.CHARTER_WRITE, O.CHARTER_SUBMIT, O.CHARTER_RETURN,
             O.CHARTER_APPROVE, O.CHARTER_SUSPEND, O.CHARTER_RESUME, O.CHARTER_END, O.GRANT_DECIDE, O.GRANT_SUSPEND,
             O.GRANT_RESUME, O.GRANT_REVOKE, O.GRANT_HOLD, O.REVIEW_START, O.REVIEW_ANSWER, O.REVIEW_CLOSE,
@@ -90,10 +95,10 @@ ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
             O.POLICY_ROLLBACK, O.WHATIF_RUN,
         }
     ),
-    Role.AUDITOR: frozenset({O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.WHATIF_RUN}),
+    Role.AUDITOR: frozenset({O.OWN_ACCOUNT, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.WHATIF_RUN}),
     Role.PARTNER_ADMIN: frozenset(
         {
-            O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.CHARTER_ACCEPT, O.GRANT_REQUEST,
+            O.OWN_ACCOUNT, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.CHARTER_ACCEPT, O.GRANT_REQUEST,
             O.PARTNER_ROLE_MANAGE, O.EXIT_ATTEST,
         }
     ),
@@ -135,6 +140,10 @@ REFUSALS: Mapping[Operation, str] = {
     O.PARTNER_ACCESS_END: "A partner's access ends only with its exit.",
     O.PARTNER_ACCESS_RESTORE: "A partner's access is restored only by a new charter.",
     O.USER_CREATE: "Only governance officers add people.",
+    O.USER_DEACTIVATE: "Only governance officers deactivate people.",
+    O.OWN_ACCOUNT: "Principals have no web login, factors or sessions.",
+    O.FACTORS_RESET: "Only a governance officer resets another person's factors.",
+    O.LOGIN_UNLOCK: "Only governance officers unlock logins.",
     O.TOKEN_ISSUE: "Principals cannot issue API tokens.",
     O.TOKEN_REVOKE: "Principals cannot revoke API tokens.",
     O.TOKEN_NARROW: "Tokens are narrowed only by incidents and exits.",

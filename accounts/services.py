@@ -19,7 +19,9 @@ from accounts.access import token_owners_manageable_by
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.operations import Operation, performs, person_or_none
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
+from accounts.sessions import sessions_end_all
 from accounts.tokens import token_digest, token_generate, token_visible_prefix
+from audit.context import current_request_context
 from audit.models import Event
 from audit.trail import Actor, event, record, record_standalone
 
@@ -101,6 +103,37 @@ def user_create(
         details={"username": username, "role": role.value, "organisation": organisation.slug},
     )
     return user
+
+
+@performs(Operation.USER_DEACTIVATE)
+@transaction.atomic
+def user_deactivate(*, user: User, by: Actor, reason: str) -> bool:
+    """Deactivate a person or principal: their web sessions end and their API tokens are revoked at once, and
+    neither a login nor a token of theirs works again until they are reactivated. False when they were already
+    deactivated (nothing left live is missed: the sessions and tokens are ended either way)."""
+    if person_or_none(by) is not None and person_or_none(by) == user:
+        raise PermissionDenied("You cannot deactivate yourself: another officer does that.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the person is deactivated (the trail keeps it)."})
+    user = User.objects.select_for_update().select_related("organisation").get(pk=user.pk)
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    now = timezone.now()
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=person_or_none(by)
+    )
+    sessions = sessions_end_all(user=user, by=by, reason=reason)
+    record(
+        action="user.deactivated",
+        actor=by,
+        partner=user.partner_slug,
+        target=user,
+        reason=reason.strip(),
+        details={"username": user.username, "tokens_revoked": revoked, "sessions_ended": sessions},
+    )
+    return was_active
 
 
 def _token_lifetime(days: int | None) -> timedelta:
@@ -329,6 +362,8 @@ def token_rejection_record(*, raw: str) -> None:
     Once per token per minute: a client retrying a revoked token in a loop (or anyone sending junk) must not be
     able to grow the append-only trail without bound.
     """
+    if not _address_under_cap():
+        return
     digest = token_digest(raw)[:12]
     if not _token_rejections.first(f"token-rejected:{digest}"):
         return
@@ -343,6 +378,56 @@ def token_rejection_record(*, raw: str) -> None:
             )
         ]
     )
+
+
+def _address_under_cap() -> bool:
+    """Whether this request's address is still under ACCORD_TOKEN_REJECTIONS_PER_ADDRESS rejected tokens this
+    minute. The one that reaches the cap is recorded as such; past it nothing is recorded and no per-token key
+    is made, so a flood of distinct junk tokens from one address costs the trail one event a minute."""
+    address = current_request_context().client_address or "unknown"
+    minute = int(time.time() // 60)
+    key = f"token-rejections:{address}:{minute}"
+    cap = settings.ACCORD_TOKEN_REJECTIONS_PER_ADDRESS
+    try:
+        cache.add(key, 0, timeout=120)
+        count = int(cache.incr(key))
+    except Exception as error:  # any cache failure: count in this process instead
+        logger.warning("The cache did not answer (%s); capping rejected tokens in this process", error)
+        count = _local_rejections.count(f"{address}:{minute}")
+    if count == cap + 1:
+        record_standalone(
+            [
+                event(
+                    action="auth.token_rejections_capped",
+                    actor=Actor.anonymous(label="bearer token"),
+                    outcome=Event.Outcome.FAILURE,
+                    reason=f"More than {cap} unknown tokens from one address in a minute: the rest of this minute's "
+                    "are refused without being recorded.",
+                    details={"address": address, "cap": cap},
+                )
+            ]
+        )
+    return count <= cap
+
+
+class _CountPerKey:
+    """A bounded in-process counter for when the cache does not answer."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def count(self, key: str) -> int:
+        with self._lock:
+            if key not in self._counts and len(self._counts) >= self.MAX_KEYS:
+                self._counts.clear()
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+
+_local_rejections = _CountPerKey()
 
 
 @transaction.atomic

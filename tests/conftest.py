@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import Organisation, Partner, User
@@ -27,6 +28,7 @@ from governance.decisions.authentication import users as decision_users
 from governance.policy import live
 from governance.policy.bundle import forget_documents
 from governance.policy.bundles import bundles_forget
+from tests.helpers import persona_totp_key
 
 # The fixture world (registry, example charters, a live collaboration) and the browser, for every folder's tests.
 pytest_plugins = ["tests.world", "tests.e2e.browser"]
@@ -153,7 +155,9 @@ def partner_b(db: None) -> Partner:
 
 
 def _make(username: str, organisation: Organisation, role: Role) -> User:
-    return user_create(
+    """A persona as production has them: a password and, for people, an authenticator app enrolled (its secret
+    is the persona's, tests/helpers.py persona_code, so that browser tests can type its codes)."""
+    user = user_create(
         username=username,
         organisation=organisation,
         role=role,
@@ -161,6 +165,9 @@ def _make(username: str, organisation: Organisation, role: Role) -> User:
         password=TEST_PASSWORD,
         email=f"{username}@x.example",
     )
+    if not user.is_service:
+        TOTPDevice.objects.create(user=user, name="test authenticator", key=persona_totp_key(username), confirmed=True)
+    return user
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Tests import from here, never from one another: a test module's helpers are its 
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import time
@@ -115,3 +116,36 @@ def decide(caller: Any, asset: str) -> dict[str, Any]:
 def status_of(grant):
     grant.refresh_from_db()
     return grant.status
+
+
+def sign_in(client: Any, user: Any) -> None:
+    """Log ``user`` in to the web as a finished login leaves them: password and second factor, the factor given
+    just now (so irreversible acts need no step-up). The tests of the login itself go through its pages."""
+    from django.utils import timezone
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.sessions import VERIFIED
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[VERIFIED] = timezone.now().isoformat()
+    session.save()
+
+
+def persona_totp_key(username: str) -> str:
+    """The hex secret of a test persona's authenticator app: derived from the name, so no database is needed to
+    know it (browser tests type codes while Django refuses them the ORM)."""
+    return hashlib.sha1(f"accord test authenticator {username}".encode()).hexdigest()  # noqa: S324 - a test key
+
+
+def persona_code(username: str, *, steps_ahead: int = 0) -> str:
+    """The code a persona's authenticator app shows now (or ``steps_ahead`` 30-second steps later: a code is
+    accepted once, so a second login within the same step types the next one)."""
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(bytes.fromhex(persona_totp_key(username)), drift=steps_ahead).token():06d}"

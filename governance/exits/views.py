@@ -18,6 +18,7 @@ from accord.downloads import json_attachment
 from accounts.access import request_user, user_who_may
 from accounts.operations import Operation, may
 from accounts.services import actor_for
+from accounts.stepup import step_up_required
 from audit import chain
 from charters.access import charter_get_for_user
 from governance import access
@@ -29,6 +30,7 @@ from governance.vault import destruction
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def exit_start(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: what the exit plan will do, line by line. POST: terminate the charter and start it."""
     user = user_who_may(request, Operation.EXIT_START)

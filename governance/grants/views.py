@@ -14,6 +14,7 @@ from accord.validation import errors_on, is_whole_number
 from accounts.access import request_user, user_who_may
 from accounts.operations import Operation, may
 from accounts.services import actor_for
+from accounts.stepup import step_up_required
 from charters.access import charter_get_for_user
 from governance import access
 from governance.exits import services as exits
@@ -97,6 +98,7 @@ def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResp
 
 @login_required
 @require_POST
+@step_up_required
 def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
     user = request_user(request)
     charter = charter_get_for_user(user, slug)

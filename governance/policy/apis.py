@@ -17,6 +17,7 @@ from accounts.access import request_user, user_who_may
 from accounts.models import User
 from accounts.operations import Operation
 from accounts.services import actor_for
+from accounts.stepup import step_up_check_api
 from governance import access
 from governance.models import PolicyBundle
 from governance.policy import rollback
@@ -138,6 +139,7 @@ class BundleRollbackApi(APIView):
         data = payload.validated_data
         if data["dry_run"]:
             return Response(rollback.rollback_plan(bundle).as_json())
+        step_up_check_api(request)
         result = rollback.bundle_rollback(
             bundle=bundle, by=actor_for(user), reason=data["reason"], expected_plan=data["plan"]
         )

@@ -14,6 +14,7 @@ from accounts.access import host_member_required, request_user, user_who_may
 from accounts.models import User
 from accounts.operations import Operation, may
 from accounts.services import actor_for
+from accounts.stepup import step_up_required
 from governance import access
 from governance.policy import explain as explain_services
 from governance.policy import rollback as rollback_services
@@ -46,6 +47,7 @@ def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
 
 
 @login_required
+@step_up_required
 def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
     """GET: what rolling back to the bundle would do. POST: do exactly that plan, or nothing."""
     _bundle_reader(request)

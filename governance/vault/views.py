@@ -22,6 +22,7 @@ from accounts.access import officer_required, request_user, user_who_may
 from accounts.models import Partner
 from accounts.operations import Operation, may
 from accounts.services import actor_for
+from accounts.stepup import step_up_required
 from charters.models import AssetVersion
 from governance.models.vault import Artefact, DataKey
 from governance.vault import artefacts, destruction
@@ -30,6 +31,7 @@ from governance.vault import selectors as vault_selectors
 
 @login_required
 @require_POST
+@step_up_required
 def key_destroy(request: HttpRequest, key_id: str) -> HttpResponse:
     user = user_who_may(request, Operation.KEY_DESTROY)
     data_key = get_object_or_404(DataKey, key_id=key_id)

@@ -25,6 +25,7 @@ from governance.decisions.apis import DecisionInputSerializer
 from governance.grants.roles import partner_role_create
 from governance.models import PolicyBundle
 from governance.policy import bundles
+from tests.helpers import sign_in
 
 # Usage counters start fresh in each test, as in tests/governance/ (tests/world.py says why).
 pytestmark = pytest.mark.usefixtures("fresh_usage_counters")
@@ -160,7 +161,7 @@ def test_a_nul_character_in_an_api_address_is_a_400_in_the_error_shape(callers, 
 
 @pytest.mark.parametrize("url", NUL_PAGES)
 def test_a_nul_character_in_a_page_address_is_a_styled_400(client, officer, live_charter, url):
-    client.force_login(officer)
+    sign_in(client, officer)
     client.raise_request_exception = False
     response = client.get(url)
     assert response.status_code == 400
@@ -201,14 +202,14 @@ def test_more_than_a_thousand_query_parameters_is_a_400_on_the_api(callers, live
 
 
 def test_more_than_a_thousand_form_fields_is_a_styled_400_page(client, a_admin, live_charter):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     response = client.post("/grants/request/", MANY_FIELDS, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert STYLED in response.content.decode() and "1,000" in response.content.decode()
 
 
 def test_more_than_a_hundred_files_is_a_styled_400_page(client, officer, live_charter):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post("/governance/artefacts/", many_files())
     assert response.status_code == 400
     assert STYLED in response.content.decode() and "100 files" in response.content.decode()
@@ -277,7 +278,7 @@ def test_a_forged_trail_cursor_is_a_400_naming_the_cursor(callers, live_charter,
 
 @pytest.mark.parametrize("page", ["abc", "9" * 30, "-1", "1e400", "9" * 5000])
 def test_a_page_number_out_of_range_or_not_a_number_shows_a_page(client, officer, live_charter, page):
-    client.force_login(officer)
+    sign_in(client, officer)
     assert client.get("/governance/bundles/", {"page": page}).status_code == 200
     assert client.get("/governance/exits/", {"page": page}).status_code == 200
 
@@ -382,14 +383,14 @@ def test_every_text_input_of_the_api_refuses_what_is_not_text():
 
 
 def test_a_trail_page_number_that_only_looks_like_digits_shows_the_first_page(client, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     assert client.get("/trail/?before=%C2%B2").status_code == 200  # "²": isdigit() says yes, int() says no
 
 
 def test_an_export_of_a_partner_that_is_no_slug_is_refused_and_queues_nothing(client, officer, callers):
     from audit.models import ExportJob
 
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.post("/trail/exports/", {"partner": "north\x00wind", "format": "jsonl"}, follow=True)
     assert page.status_code == 200 and "not a partner&#x27;s slug" in page.content.decode()
     api = quiet(callers["officer"]).post("/api/v1/audit/exports", {"partner": "north\x00wind"})

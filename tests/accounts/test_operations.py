@@ -32,10 +32,11 @@ from accounts.services import actor_for, user_create
 from audit.models import Event
 from audit.trail import Actor
 from tests.conftest import SETUP
+from tests.helpers import sign_in
 
 # Writers that are not acts of their own: the policy feed's append, which every act that changes the policy makes.
 NOT_ACTS = {"charters.services.policy_feed.policy_changed"}
-LAYERS = ("services", "artefacts", "destruction", "roles", "rollback", "expiry")
+LAYERS = ("services", "artefacts", "destruction", "roles", "rollback", "expiry", "factors", "lockout", "sessions")
 
 
 def _modules() -> list[Any]:
@@ -147,7 +148,7 @@ def test_an_actor_read_back_from_the_trail_carries_no_user_and_may_do_nothing(of
 @pytest.mark.django_db
 def test_a_refusal_is_a_403_with_the_tables_words_on_the_page_and_in_the_api(client, a_admin, make_grant):
     grant = make_grant()
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     page = client.post(f"/grants/{grant.pk}/revoke/", {"reason": "Mine to end?"})
     assert page.status_code == 403 and REFUSALS[Operation.GRANT_REVOKE] in page.content.decode()
     grant.refresh_from_db()

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from accounts.roles import Role
 from accounts.services import user_create
 from tests.conftest import SETUP
+from tests.helpers import sign_in
 
 
 def test_each_role_is_a_group_with_its_permissions(officer, auditor, a_admin, a_principal):
@@ -29,12 +30,12 @@ def test_a_principal_is_a_service_identity_without_a_password(a_principal):
 
 
 def test_officers_see_the_beat_schedules_in_the_admin_but_cannot_change_them(client, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
     assert client.get("/admin/django_celery_beat/periodictask/add/").status_code == 403
     assert client.get("/admin/auth/group/").status_code == 403
 
 
 def test_partner_admins_cannot_open_the_admin(client, a_admin):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.get("/admin/").status_code == 302

@@ -4,6 +4,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Organisation
 from audit.models import Event
 from tests.conftest import TEST_PASSWORD
+from tests.helpers import sign_in
 
 
 def test_login_is_recorded(client, officer):
@@ -29,7 +30,7 @@ def test_a_principal_cannot_log_in_to_the_web(client, a_principal):
 
 
 def test_logout_is_recorded(client, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post("/logout/")
     assert response.status_code == 302
     assert Event.objects.filter(action="auth.logout", actor_label="olivia").exists()
@@ -46,7 +47,7 @@ def issue_form_nonce(client):
 
 
 def test_issuing_a_token_in_the_web_shows_it_once(client, a_admin, a_principal):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     response = client.post(
         "/account/tokens/",
         {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30, "nonce": issue_form_nonce(client)},
@@ -60,7 +61,7 @@ def test_issuing_a_token_in_the_web_shows_it_once(client, a_admin, a_principal):
 
 
 def test_sending_the_issue_form_twice_issues_one_token(client, a_admin):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     form = {"name": "gateway", "owner": "northwind-admin", "expires_in_days": 30, "nonce": issue_form_nonce(client)}
     client.post("/account/tokens/", form)
     again = client.post("/account/tokens/", form, follow=True)
@@ -69,7 +70,7 @@ def test_sending_the_issue_form_twice_issues_one_token(client, a_admin):
 
 
 def test_an_issue_form_without_its_one_time_value_issues_nothing(client, a_admin):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     form = {"name": "gateway", "owner": "northwind-admin", "expires_in_days": 30, "nonce": "made-up"}
     client.post("/account/tokens/", form)
     assert not ApiToken.objects.filter(name="gateway").exists()
@@ -78,7 +79,7 @@ def test_an_issue_form_without_its_one_time_value_issues_nothing(client, a_admin
 @pytest.mark.parametrize("persona", ["a_admin", "officer"])
 def test_a_token_for_a_partner_whose_collaboration_ended_is_refused_on_the_form(request, client, persona, a_principal):
     Organisation.objects.filter(pk=a_principal.organisation_id).update(access_ended_at=timezone.now())
-    client.force_login(request.getfixturevalue(persona))
+    sign_in(client, request.getfixturevalue(persona))
     form = {"name": "gateway", "owner": "northwind-gateway", "expires_in_days": 30, "nonce": issue_form_nonce(client)}
     response = client.post("/account/tokens/", form)
     assert response.status_code == 200

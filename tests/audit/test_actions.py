@@ -14,7 +14,7 @@ from audit.actions import ACTIONS, action_filter_choices, action_prefixes, actio
 from audit.models import Event
 from audit.trail import Actor, event, record
 from tests.audit.trail_helpers import write
-from tests.conftest import TEST_PASSWORD
+from tests.helpers import sign_in
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("accord", "accounts", "audit", "charters", "governance")
@@ -153,7 +153,7 @@ def test_the_command_prints_the_registry_and_the_operator_guide_carries_it():
 
 
 def test_the_trail_page_offers_the_registered_actions(client, auditor):
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     page = client.get("/trail/").content.decode()
     assert '<datalist id="trail-actions">' in page
     assert all(f'<option value="{value}">' in page for value, _ in action_filter_choices())
@@ -161,7 +161,7 @@ def test_the_trail_page_offers_the_registered_actions(client, auditor):
 
 def test_the_trail_page_leaves_out_an_action_it_does_not_know_and_says_so(client, auditor):
     write(2)
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     response = client.get("/trail/", {"action": "grant.revokd"})
     assert "is not an action the trail records" in response.content.decode()
     assert response.context["filters"]["action"] == "" and len(response.context["events"]) >= 2

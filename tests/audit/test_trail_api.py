@@ -14,7 +14,7 @@ from audit.holds import evidence_intact, legal_hold_place
 from audit.models import Checkpoint, Event, EvidenceBundle, ExportJob
 from audit.trail import Actor, record
 from tests.audit.trail_helpers import ACTION, offline, superuser_sql, write
-from tests.conftest import TEST_PASSWORD
+from tests.helpers import sign_in
 
 BY = Actor.system("api-test")
 
@@ -89,7 +89,7 @@ def test_an_export_that_finds_nothing_fails_saying_why(trail, api_as, auditor):
 
 
 def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     page = client.get("/trail/?partner=helix&outcome=success").content.decode()
     assert page.count(f"<code>{ACTION}</code>") == 3 and "#8" in page
     response = client.post("/trail/exports/", {"format": "csv", "partner": "helix"}, follow=True)
@@ -104,7 +104,7 @@ def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
 
 def test_the_trail_pages_by_id_without_counting(db, client, auditor):
     write(120)
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     first = client.get(f"/trail/?action={ACTION}").content.decode()
     older = first.split("before=")[1].split('"')[0]
     second = client.get(f"/trail/?action={ACTION}&before={older}").content.decode()
@@ -175,7 +175,7 @@ def test_searches_use_their_indexes_on_postgresql(trail):
 
 
 def test_unreadable_dates_in_the_trail_page_get_a_message_not_an_error(trail, client, auditor):
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     page = client.get("/trail/?since=2026-02-30", follow=True)
     assert page.status_code == 200 and "is not a date" in page.content.decode()
     export = client.post("/trail/exports/", {"format": "jsonl", "until": "someday"}, follow=True)

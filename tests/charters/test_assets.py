@@ -10,6 +10,7 @@ from charters.models import Asset, AssetVersion
 from charters.services import asset_register, asset_version_register
 from tests.conftest import SETUP, committing
 from tests.factories import AssetFactory, AssetVersionFactory
+from tests.helpers import sign_in
 
 FINGERPRINT = "a" * 64
 
@@ -134,7 +135,7 @@ def test_a_partner_admin_cannot_filter_their_way_into_another_partner(api_as, a_
 
 
 def test_a_partner_admin_sees_no_host_or_other_partner_assets_on_the_web(client, a_admin, registry):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     page = client.get("/").content.decode()
     assert "northwind-eval" in page
     assert "atlas-70b" not in page and "helix-ft" not in page and "Helix Bio" not in page
@@ -212,7 +213,7 @@ def test_a_partner_admin_cannot_register_assets(api_as, a_admin, partner_a):
 
 
 def test_an_officer_registers_an_asset_on_the_web(client, officer, host):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         "/registry/assets/new/", {"name": "atlas-7b", "kind": "model", "owner": host.slug, "description": ""}
     )
@@ -235,7 +236,7 @@ def test_an_officer_registers_an_asset_on_the_web(client, officer, host):
 def test_the_web_form_shows_a_duplicate_fingerprint_on_its_field(client, officer, host):
     AssetVersionFactory(fingerprint="1" * 64)
     asset = AssetFactory(owner=host)
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         f"/registry/assets/{asset.pk}/versions/new/",
         {"label": "1.0", "fingerprint": "1" * 64, "size_bytes": 1, "classification": "shareable", "storage_uri": "s"},
@@ -245,12 +246,12 @@ def test_the_web_form_shows_a_duplicate_fingerprint_on_its_field(client, officer
 
 
 def test_an_auditor_cannot_open_the_registration_form(client, auditor):
-    client.force_login(auditor)
+    sign_in(client, auditor)
     assert client.get("/registry/assets/new/").status_code == 403
 
 
 def test_the_home_page_costs_the_same_queries_however_many_assets_there_are(client, officer, registry):
-    client.force_login(officer)
+    sign_in(client, officer)
 
     def queries_for_home_page():
         with CaptureQueriesContext(connection) as queries:

@@ -6,6 +6,7 @@ from accounts.services import actor_for
 from audit.models import Event
 from charters.models import Charter, CharterAcknowledgement
 from charters.services.charters import charter_apply, charter_version_approve, charter_version_submit
+from tests.helpers import sign_in
 
 
 def shown(response):
@@ -25,7 +26,7 @@ def active_charter(charter_text, officer, second_officer):
 
 
 def test_an_officer_writes_a_charter_in_the_editor(client, officer, charter_text):
-    client.force_login(officer)
+    sign_in(client, officer)
     assert "name: northwind-evaluation" in client.get("/registry/charters/new/").content.decode()
     response = client.post("/registry/charters/new/", {"document": charter_text()})
     assert response.status_code == 302 and response["Location"] == "/registry/charters/northwind-evaluation/"
@@ -33,7 +34,7 @@ def test_an_officer_writes_a_charter_in_the_editor(client, officer, charter_text
 
 
 def test_a_bad_charter_in_the_editor_shows_every_problem_and_saves_nothing(client, officer, charter_text):
-    client.force_login(officer)
+    sign_in(client, officer)
     text = charter_text(lambda d: d["assets"]["shareable"].append({"asset": "atlas-70b", "version": "2.0"}))
     response = client.post("/registry/charters/new/", {"document": text})
     page = response.content.decode()
@@ -45,7 +46,7 @@ def test_a_bad_charter_in_the_editor_shows_every_problem_and_saves_nothing(clien
 
 def test_a_stale_editor_does_not_overwrite_a_newer_draft(client, officer, second_officer, charter_text):
     version = apply(charter_text(), officer)
-    client.force_login(officer)
+    sign_in(client, officer)
     url = f"/registry/charters/northwind-evaluation/v{version.number}/edit/"
     apply(charter_text(lambda d: d.update(title="Oscar was faster")), second_officer)
     response = client.post(url, {"document": charter_text(lambda d: d.update(title="Olivia's")), "revision": "1"})
@@ -56,7 +57,7 @@ def test_a_stale_editor_does_not_overwrite_a_newer_draft(client, officer, second
 
 def test_the_editor_of_one_charter_cannot_write_another(client, officer, charter_text):
     version = apply(charter_text(), officer)
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         f"/registry/charters/northwind-evaluation/v{version.number}/edit/",
         {"document": charter_text(lambda d: d.update(name="something-else")), "revision": "1"},
@@ -67,20 +68,20 @@ def test_the_editor_of_one_charter_cannot_write_another(client, officer, charter
 
 def test_submit_then_approve_in_the_ui_honours_the_two_person_rule(client, officer, second_officer, charter_text):
     apply(charter_text(), officer)
-    client.force_login(officer)
+    sign_in(client, officer)
     base = "/registry/charters/northwind-evaluation/v1"
     client.post(f"{base}/submit/")
     page = client.get(f"{base}/").content.decode()
     assert "another officer approves it (two-person rule)" in page and "Approve and activate" not in page
     refused = client.post(f"{base}/approve/", follow=True).content.decode()
     assert "two-person rule needs a second officer" in refused
-    client.force_login(second_officer)
+    sign_in(client, second_officer)
     client.post(f"{base}/approve/")
     assert Charter.objects.get().status == "active"
 
 
 def test_suspending_needs_a_reason_and_is_recorded(client, officer, active_charter):
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.post("/registry/charters/northwind-evaluation/suspend/", {"reason": ""}, follow=True)
     assert "Give the reason" in page.content.decode()
     client.post("/registry/charters/northwind-evaluation/suspend/", {"reason": "usage spike under review"})
@@ -90,7 +91,7 @@ def test_suspending_needs_a_reason_and_is_recorded(client, officer, active_chart
 
 def test_the_diff_page_shows_two_versions_side_by_side(client, officer, active_charter, charter_text):
     apply(charter_text(lambda d: d["review"].update(cadence_days=45)), officer)
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.get("/registry/charters/northwind-evaluation/diff/", {"a": 1, "b": 2}).content.decode()
     assert "version 1 (active)" in page and "version 2 (draft)" in page
     assert 'cadence_days:&nbsp;<span class="diff_chg">90</span>' in page
@@ -98,28 +99,28 @@ def test_the_diff_page_shows_two_versions_side_by_side(client, officer, active_c
 
 
 def test_the_diff_page_refuses_a_version_that_does_not_exist(client, officer, active_charter):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.get("/registry/charters/northwind-evaluation/diff/", {"a": 1, "b": 9}, follow=True)
     assert "Pick two of this charter's versions (1)" in shown(response)
 
 
 def test_an_auditor_reads_charters_but_cannot_change_them(client, auditor, active_charter):
-    client.force_login(auditor)
+    sign_in(client, auditor)
     assert client.get("/registry/charters/northwind-evaluation/v1/").status_code == 200
     assert client.post("/registry/charters/northwind-evaluation/suspend/", {"reason": "x"}).status_code == 403
     assert Charter.objects.get().status == "active"
 
 
 def test_a_partner_admin_sees_only_their_charters(client, a_admin, b_admin, active_charter):
-    client.force_login(b_admin)
+    sign_in(client, b_admin)
     assert "northwind-evaluation" not in client.get("/registry/charters/").content.decode()
     assert client.get("/registry/charters/northwind-evaluation/").status_code == 404
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert "northwind-evaluation" in client.get("/registry/charters/").content.decode()
 
 
 def test_a_partner_admin_accepts_in_the_browser_after_confirming_trainings(client, a_admin, active_charter):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     url = "/registry/charters/northwind-evaluation/accept/"
     assert "responsible-evaluation" in client.get(url).content.decode()
     missing = shown(client.post(url, {}, follow=True))

@@ -17,7 +17,7 @@ from governance.outbox import services as outbox
 from governance.policy.explain import decision_explain
 from governance.tasks import anomalies_check as anomalies_task
 from governance.tasks import outbox_send as outbox_task
-from tests.helpers import take_queued
+from tests.helpers import sign_in, take_queued
 
 
 def use(principal, atlas, times, *, action="infer", address=None):
@@ -187,13 +187,12 @@ def test_a_first_use_from_any_address_is_not_a_finding(make_grant, a_principal, 
 
 
 def test_officers_see_findings_in_the_admin_read_only(steady, a_principal, atlas, now, client, auditor):
-    from tests.conftest import TEST_PASSWORD
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
         use(a_principal, atlas, 25)
     with time_machine.travel(now, tick=False):
         [finding] = anomalies.anomalies_check()
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     page = client.get(f"/admin/governance/anomalyfinding/{finding.pk}/change/")
     assert page.status_code == 200 and "usage-spike" in page.content.decode()
     assert client.post(f"/admin/governance/anomalyfinding/{finding.pk}/delete/").status_code == 403

@@ -37,6 +37,7 @@ from governance.vault.destruction import (
     destructions_run,
     grace,
 )
+from tests.helpers import sign_in
 
 SMALL_CHUNK = 1024
 HEADER = len(artefacts.MAGIC) + 12
@@ -388,7 +389,7 @@ def test_a_key_with_a_stored_copy_is_not_certified_as_destroyed(scheduled):
 def test_an_officer_uploads_a_file_and_downloads_it_back(client, officer, demo_registry, store_dir, small_chunks):
     data = os.urandom(3000)
     version = demo_registry["atlas-7b 1.0"]
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         "/governance/artefacts/",
         {
@@ -410,14 +411,14 @@ def test_an_officer_uploads_a_file_and_downloads_it_back(client, officer, demo_r
 
 def test_a_destroyed_artefact_answers_gone_with_its_certificate(client, officer, delivery):
     certificate = destroy(delivery)
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.get(f"/governance/artefacts/{delivery.uid}/")
     assert response.status_code == 410
     assert f'href="/governance/certificates/{certificate.number}/"' in response.content.decode()
 
 
 def test_an_auditor_sees_the_store_but_cannot_upload_or_download(client, auditor, delivery):
-    client.force_login(auditor)
+    sign_in(client, auditor)
     response = client.get("/governance/artefacts/")
     assert response.status_code == 200
     assert delivery.name in response.content.decode()
@@ -428,14 +429,14 @@ def test_an_auditor_sees_the_store_but_cannot_upload_or_download(client, auditor
 
 
 def test_a_partner_admin_cannot_open_the_store(client, a_admin, delivery):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.get("/governance/artefacts/").status_code == 403
     assert client.get(f"/governance/artefacts/{delivery.uid}/").status_code == 403
 
 
 def test_the_certificate_page_shows_a_valid_signature_and_downloads_the_signed_document(client, officer, delivery):
     certificate = destroy(delivery)
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.get(f"/governance/certificates/{certificate.number}/")
     assert page.status_code == 200
     assert "Signature valid" in page.content.decode()
@@ -451,15 +452,15 @@ def test_the_certificate_page_says_when_the_signature_does_not_verify(client, of
     certificate = destroy(delivery)
     document = {**certificate.document, "performed": {"by": "someone else", "at": "2026-01-01T00:00:00+00:00"}}
     DestructionCertificate.objects.filter(pk=certificate.pk).update(document=document)
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.get(f"/governance/certificates/{certificate.number}/").content.decode()
     assert "Signature does not verify" in page and "Signature valid" not in page
 
 
 def test_a_partner_admin_reads_its_own_certificate_and_gets_404_on_another_partners(client, a_admin, b_admin, delivery):
     certificate = destroy(delivery)
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.get(f"/governance/certificates/{certificate.number}/").status_code == 200
-    client.force_login(b_admin)
+    sign_in(client, b_admin)
     assert client.get(f"/governance/certificates/{certificate.number}/").status_code == 404
     assert client.get(f"/governance/certificates/{certificate.number}/", {"format": "json"}).status_code == 404

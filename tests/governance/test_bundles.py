@@ -14,6 +14,7 @@ from governance.policy import bundles, live
 from governance.policy.selectors import bundle_diff, bundle_lines
 from governance.policy.snapshot import compile_bundle
 from tests.conftest import SETUP
+from tests.helpers import sign_in
 
 
 def lines_of(compiled):
@@ -138,9 +139,8 @@ def test_partners_see_no_bundles(api_as, a_admin, recorded):
 
 
 def test_the_bundle_pages_list_show_and_diff(client, officer, recorded):
-    from tests.conftest import TEST_PASSWORD
 
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     newest, first = recorded.last(), recorded.first()
     assert newest.hash[:16] in client.get("/governance/bundles/").content.decode()
     assert newest.hash in client.get(f"/governance/bundles/{newest.seq}/").content.decode()

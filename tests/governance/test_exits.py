@@ -21,6 +21,7 @@ from governance.exits.services import (
 from governance.models import DataKey, Exit, ExitItem, Grant
 from governance.vault import artefacts
 from governance.vault.destruction import destructions_run, grace
+from tests.helpers import sign_in
 from tests.world import activate
 
 # The exit starts at the hour the suite started: inside the live charter's window, and before the steps the test
@@ -135,7 +136,7 @@ def test_once_a_partners_access_ends_its_people_reach_only_the_exit_until_a_new_
     make_grant()
     principal, admin = api_as(a_principal), api_as(a_admin)
     exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Over.").pk)
-    client.force_login(a_admin)  # a login, not a token
+    sign_in(client, a_admin)  # a login, not a token
     refused = client.get("/api/v1/grants")
     assert refused.status_code == 403 and "limited to your organisation's exit" in refused.json()["error"]["message"]
     assert client.get(f"/api/v1/exits/{exit_.pk}").status_code == 200
@@ -153,7 +154,7 @@ def test_once_a_partners_access_ends_its_people_reach_only_the_exit_until_a_new_
 def test_an_attestation_is_not_waited_for_when_the_plan_destroys_nothing_held(live_charter, officer, a_admin, client):
     exit_ = exit_run(exit_start(charter=live_charter.charter, by=actor_for(officer), reason="Nothing shared.").pk)
     assert exit_.status == Exit.Status.CLOSED  # nothing stored, nothing named to attest
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.get("/api/v1/grants").status_code == 403  # the access stays ended
 
 
@@ -173,7 +174,7 @@ def test_a_migration_is_confirmed_by_an_officer_with_a_note_and_closes_the_exit(
     item = exit_.items.get(disposition="migrate")
     assert item.status == ExitItem.Status.AWAITING_MIGRATION and item.asset_version == demo_registry["atlas-7b 1.0"]
     assert Grant.objects.get().status == "revoked"  # requested grants go too
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(f"/governance/exits/{exit_.pk}/items/{item.pk}/migrated/", {"note": " "}, follow=True)
     assert "Say where it went" in response.content.decode()
     item.refresh_from_db()
@@ -202,7 +203,7 @@ def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cance
     client, live_charter, northwind_holdings, officer, a_admin, b_admin, auditor
 ):
     slug = live_charter.charter.slug
-    client.force_login(officer)
+    sign_in(client, officer)
     page = client.get(f"/governance/charters/{slug}/exit/").content.decode()
     assert "atlas-7b 1.0 (every model)" in page and "northwind-eval-suite 1.0" in page and "retain" in page
     assert client.post(f"/governance/charters/{slug}/exit/", {"reason": ""}, follow=True).status_code == 200
@@ -221,13 +222,13 @@ def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cance
     report = client.get(f"/governance/exits/{exit_.pk}/report.json").json()
     assert report["final"] is False and report["report"]["charter"] == slug
 
-    client.force_login(auditor)
+    sign_in(client, auditor)
     assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 200
     assert client.post(f"/governance/keys/{key.key_id}/destroy/", {"reason": "x"}).status_code == 403
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 200
     assert client.get(f"/governance/charters/{slug}/exit/").status_code == 403
-    client.force_login(b_admin)
+    sign_in(client, b_admin)
     assert client.get(f"/governance/exits/{exit_.pk}/").status_code == 404
 
 
@@ -270,10 +271,10 @@ def test_a_partner_admin_reaches_the_certificate_of_its_own_asset_destroyed_by_i
         [certificate] = [row for row in destructions_run().destroyed if row.data_key_id == suite.data_key_id]
     assert certificate.partner is None  # an asset version's own files are no partner's delivery
     page = f"/governance/certificates/{certificate.number}/"
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     shown = client.get(page)
     assert shown.status_code == 200 and f'href="/governance/exits/{exit_.pk}/"' in shown.content.decode()
-    client.force_login(b_admin)
+    sign_in(client, b_admin)
     assert client.get(page).status_code == 404
 
 

@@ -9,7 +9,8 @@ from audit.models import Event
 from governance.grants.services import grant_resume, grant_suspend
 from governance.models import PolicyBundle
 from governance.policy import bundles
-from tests.conftest import SETUP, TEST_PASSWORD
+from tests.conftest import SETUP
+from tests.helpers import sign_in
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def ask(caller, atlas, action="infer", purpose="safety-evaluation"):
 
 @pytest.fixture
 def officer_client(client, officer):
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     return client
 
 
@@ -74,7 +75,7 @@ def test_an_unknown_decision_or_none_at_all_says_what_to_give(officer_client):
 
 
 def test_partners_cannot_explain_decisions(client, a_admin):
-    client.login(username=a_admin.username, password=TEST_PASSWORD)
+    sign_in(client, a_admin)
     assert client.get("/governance/decisions/explain/?decision=abc").status_code == 403
 
 

@@ -7,6 +7,7 @@ from governance.grants.services import grant_suspend
 from governance.models import Exit, Grant
 from governance.policy.snapshot import compile_bundle
 from tests.conftest import SETUP
+from tests.helpers import sign_in
 from tests.world import CHARTER_FROM, CHARTER_UNTIL
 
 # A grant's window inside the charter's, as the form's datetime-local inputs take it.
@@ -19,7 +20,7 @@ def shown(response):
 
 
 def test_a_partner_admin_requests_a_grant_on_the_web(client, a_admin, a_principal, live_charter, atlas):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     page = shown(client.get("/grants/request/"))
     assert "atlas-7b 1.0 (shareable)" in page and "atlas-70b" not in page
     response = client.post(
@@ -43,7 +44,7 @@ def test_a_partner_admin_requests_a_grant_on_the_web(client, a_admin, a_principa
 
 
 def test_a_request_beyond_the_charter_shows_the_reason_on_its_field(client, a_admin, a_principal, live_charter, atlas):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     response = client.post(
         "/grants/request/",
         {
@@ -83,7 +84,7 @@ def test_officers_decide_from_the_request_queue(client, officer, make_grant, liv
         justification="queue me",
         by=actor_for(a_admin),
     )
-    client.force_login(officer)
+    sign_in(client, officer)
     assert "queue me" in shown(client.get("/grants/"))
     client.post(f"/grants/{grant.pk}/approve/")
     grant.refresh_from_db()
@@ -92,7 +93,7 @@ def test_officers_decide_from_the_request_queue(client, officer, make_grant, liv
 
 def test_partner_admins_cannot_decide_grants(client, a_admin, make_grant):
     grant = make_grant()
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     assert client.post(f"/grants/{grant.pk}/suspend/", {"reason": "x"}).status_code == 403
     grant.refresh_from_db()
     assert grant.status == "active"
@@ -100,7 +101,7 @@ def test_partner_admins_cannot_decide_grants(client, a_admin, make_grant):
 
 def test_terminating_a_charter_runs_its_exit_and_revokes_its_grants(client, officer, make_grant, live_charter):
     grant = make_grant()
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(f"/governance/charters/{live_charter.charter.slug}/terminate/", {"reason": "project over"})
     exit_ = Exit.objects.get(charter=live_charter.charter)
     assert response.status_code == 302 and response["Location"] == f"/governance/exits/{exit_.pk}/"

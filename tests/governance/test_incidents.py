@@ -22,6 +22,7 @@ from governance.incidents import selectors as incident_selectors
 from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, Grant, Incident, IncidentStep, OutboxMessage
 from governance.tasks import incident_run as incident_task
+from tests.helpers import sign_in
 
 SECURITY, LEGAL = "security@meridian.example", "legal@meridian.example"
 PLAYBOOK_STEPS = [  # (title, owner, deadline hours, automatic) as model-misuse lists them
@@ -345,7 +346,7 @@ def test_an_officer_declares_on_the_web_and_sees_the_checklist_with_its_clocks(
     client, make_grant, live_charter, officer
 ):
     make_grant()
-    client.force_login(officer)
+    sign_in(client, officer)
     slug = live_charter.charter.slug
     response = client.post(
         f"/governance/charters/{slug}/incidents/",
@@ -363,7 +364,7 @@ def test_an_officer_declares_on_the_web_and_sees_the_checklist_with_its_clocks(
 
 
 def test_a_drill_is_declared_from_the_same_form(client, live_charter, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         f"/governance/charters/{live_charter.charter.slug}/incidents/",
         {"title": "Tabletop", "severity": "low", "summary": "Quarterly exercise.", "drill": "on"},
@@ -374,7 +375,7 @@ def test_a_drill_is_declared_from_the_same_form(client, live_charter, officer):
 
 
 def test_a_severity_the_playbook_does_not_know_is_refused_on_the_web(client, live_charter, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(
         f"/governance/charters/{live_charter.charter.slug}/incidents/",
         {"title": "Odd traffic", "severity": "catastrophic", "summary": "Traffic from an unknown network."},
@@ -388,7 +389,7 @@ def test_a_severity_the_playbook_does_not_know_is_refused_on_the_web(client, liv
 
 def test_a_partner_step_needs_a_note_on_the_web(client, live_charter, officer):
     incident = declare(live_charter, officer)
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(f"/governance/incidents/{incident.pk}/steps/4/done/", {"note": "  "}, follow=True)
     assert "This step belongs to the partner admin: say how they confirmed it." in shown(response)
     assert step(incident, 4).status == IncidentStep.Status.PENDING
@@ -401,7 +402,7 @@ def test_a_partner_step_needs_a_note_on_the_web(client, live_charter, officer):
 
 def test_an_auditor_reads_incidents_but_cannot_act(client, live_charter, officer, auditor):
     incident = declare(live_charter, officer)
-    client.force_login(auditor)
+    sign_in(client, auditor)
     page = client.get(f"/governance/incidents/{incident.pk}/")
     assert page.status_code == 200 and "Mark done" not in shown(page) and "Close the incident" not in shown(page)
     assert client.get("/governance/incidents/").status_code == 200
@@ -422,7 +423,7 @@ def test_an_auditor_reads_incidents_but_cannot_act(client, live_charter, officer
 
 def test_a_partner_admin_cannot_see_or_run_incidents(client, live_charter, officer, a_admin):
     incident = declare(live_charter, officer)
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     refused = (403, 404)
     for url in (f"/governance/incidents/{incident.pk}/", "/governance/incidents/"):
         assert client.get(url).status_code in refused
@@ -443,7 +444,7 @@ def test_an_officer_closes_on_the_web_and_the_holds_are_released_when_asked(clie
     grant = make_grant()
     incident = declare(live_charter, officer)
     incidents.incident_run(incident.pk)
-    client.force_login(officer)
+    sign_in(client, officer)
     refused = client.post(f"/governance/incidents/{incident.pk}/close/", {"resolution": ""}, follow=True)
     assert "Write the resolution" in shown(refused) and Incident.objects.get().status == "open"
     client.post(
@@ -608,7 +609,7 @@ def test_the_page_marks_late_only_the_steps_the_timings_count_late(client, make_
         incidents.incident_run(incident.pk)  # "at once", as a worker picks it up
     with time_machine.travel(T + timedelta(hours=50), tick=False):  # two hours past the partner's 48
         incidents.incident_step_complete(step=step(incident, 4), by=actor_for(officer), note="On a call.")
-        client.force_login(officer)
+        sign_in(client, officer)
         page = shown(client.get(f"/governance/incidents/{incident.pk}/"))
         timings = incident_selectors.incident_timings(incident)
     late = [position for position in range(1, 6) if ">late<" in row(page, position)]
@@ -621,7 +622,7 @@ def test_the_page_says_what_the_automatic_steps_did_in_sentences(client, make_gr
     incident = declare(live_charter, officer)
     incidents.incident_run(incident.pk)
     incident.refresh_from_db()
-    client.force_login(officer)
+    sign_in(client, officer)
     page = shown(client.get(f"/governance/incidents/{incident.pk}/"))
     assert f"Held 1 grant: #{grant.pk}." in row(page, 1)
     assert f"under legal hold in evidence bundle #{incident.evidence_id} (SHA-256 " in row(page, 2)
@@ -634,7 +635,7 @@ def test_a_drills_page_says_what_its_automatic_steps_would_have_done(client, mak
     grant = make_grant()
     drill = declare(live_charter, officer, drill=True)
     incidents.incident_run(drill.pk)
-    client.force_login(officer)
+    sign_in(client, officer)
     page = shown(client.get(f"/governance/incidents/{drill.pk}/"))
     assert f"Would hold 1 grant: #{grant.pk}; a drill holds nothing." in row(page, 1)
     events = step(drill, 2).result["events"]

@@ -12,6 +12,7 @@ from accord.middleware import PageRefusalMiddleware
 from governance.grants.services import grant_suspend
 from governance.models import Grant
 from tests.conftest import SETUP
+from tests.helpers import sign_in
 
 
 def shown(response):
@@ -20,7 +21,7 @@ def shown(response):
 
 def test_a_post_only_address_opened_in_the_browser_says_what_it_is_for(client, officer, make_grant):
     grant = make_grant()
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.get(f"/grants/{grant.pk}/suspend/")
     assert response.status_code == 405 and response["Allow"] == "POST"
     assert "the target of a button" in shown(response) and "takes POST requests only" in shown(response)
@@ -28,7 +29,7 @@ def test_a_post_only_address_opened_in_the_browser_says_what_it_is_for(client, o
 
 def test_a_refused_page_logs_one_line_without_a_traceback(client, a_admin, make_grant, caplog):
     grant = make_grant()
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     with caplog.at_level(logging.WARNING, logger="django.request"):
         response = client.post(f"/grants/{grant.pk}/suspend/", {"reason": "x"})
     assert response.status_code == 403 and "Only governance officers decide on grants." in shown(response)
@@ -47,7 +48,7 @@ def test_a_refused_page_logs_one_line_without_a_traceback(client, a_admin, make_
     ],
 )
 def test_each_host_only_page_names_itself_when_it_refuses(client, a_admin, address, names):
-    client.force_login(a_admin)
+    sign_in(client, a_admin)
     response = client.get(address)
     assert response.status_code == 403
     assert f"{names} are for the host's officers and auditors." in shown(response)
@@ -56,7 +57,7 @@ def test_each_host_only_page_names_itself_when_it_refuses(client, a_admin, addre
 def test_all_statuses_lists_every_grant(client, officer, make_grant):
     active, suspended = make_grant(), make_grant()
     grant_suspend(grant=suspended, by=SETUP, reason="Anomaly.")
-    client.force_login(officer)
+    sign_in(client, officer)
     listed = client.get("/grants/?status=all")
     assert {grant.pk for grant in listed.context["grants"]} == {active.pk, suspended.pk}
     assert "No grants" not in shown(listed)
@@ -64,7 +65,7 @@ def test_all_statuses_lists_every_grant(client, officer, make_grant):
 
 
 def test_an_unknown_status_is_a_400_that_lists_the_known_ones(client, officer):
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.get("/grants/?status=bogus")
     assert response.status_code == 400
     assert "There is no grant status 'bogus'. Choose one of: all, requested, active" in shown(response)
@@ -72,7 +73,7 @@ def test_an_unknown_status_is_a_400_that_lists_the_known_ones(client, officer):
 
 def test_after_an_action_the_list_keeps_its_filter(client, officer, make_grant):
     grant = make_grant()
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(f"/grants/{grant.pk}/suspend/", {"reason": "Check.", "next": "/grants/?status=all"})
     assert response.status_code == 302 and response["Location"] == "/grants/?status=all"
     assert Grant.objects.get(pk=grant.pk).status == "suspended"
@@ -82,7 +83,7 @@ def test_after_an_action_the_list_keeps_its_filter(client, officer, make_grant):
 
 def test_an_action_never_redirects_off_the_site(client, officer, make_grant):
     grant = make_grant()
-    client.force_login(officer)
+    sign_in(client, officer)
     response = client.post(f"/grants/{grant.pk}/suspend/", {"reason": "Check.", "next": "https://evil.example/"})
     assert response["Location"] == "/grants/"
 
@@ -105,7 +106,7 @@ def test_a_service_refusal_no_form_caught_is_never_a_500(rf: RequestFactory, met
 
 
 def test_a_service_refusal_after_a_form_goes_back_to_the_form_with_the_message(client, officer, rf):
-    client.force_login(officer)
+    sign_in(client, officer)
     request = rf.post("/governance/somewhere/", HTTP_REFERER="http://testserver/grants/?status=all")
     request.session = client.session
     from django.contrib.messages.storage.fallback import FallbackStorage

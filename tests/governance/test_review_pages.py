@@ -25,8 +25,9 @@ from governance.grants.services import grant_approve
 from governance.models import ReviewCampaign
 from governance.reviews import selectors as review_selectors
 from governance.reviews import services as reviews
-from tests.conftest import SETUP, TEST_PASSWORD, committing
+from tests.conftest import SETUP, committing
 from tests.e2e.browser import log_in
+from tests.helpers import sign_in
 
 
 def ask(principal, asset, times=1, *, action="infer"):
@@ -34,7 +35,7 @@ def ask(principal, asset, times=1, *, action="infer"):
 
 
 def page_of(client, user, campaign):
-    client.login(username=user.username, password=TEST_PASSWORD)
+    sign_in(client, user)
     response = client.get(f"/governance/reviews/{campaign.pk}/")
     assert response.status_code == 200
     return response.content.decode()
@@ -111,7 +112,7 @@ def test_the_evidence_takes_the_same_queries_for_one_item_as_for_many(
     make_grant(principal=None, partner_role=role)
     ask(a_principal, atlas, 2)
     small = reviews.review_start(charter=live_charter.charter, by=actor_for(officer))
-    client.login(username=second_officer.username, password=TEST_PASSWORD)
+    sign_in(client, second_officer)
     with CaptureQueriesContext(connection) as one:
         assert client.get(f"/governance/reviews/{small.pk}/").status_code == 200
     reviews.review_close(campaign=small, reason="Replaced by a wider review.", by=actor_for(officer))
@@ -130,7 +131,7 @@ def test_the_evidence_takes_the_same_queries_for_one_item_as_for_many(
 
 
 def test_the_report_has_each_items_evidence(used, client, auditor):
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     report = client.get(f"/governance/reviews/{used['campaign'].pk}/report.csv").content.decode()
     rows = {row["grant"]: row for row in csv.DictReader(io.StringIO(report))}
     busy, unused = rows[str(used["busy"].pk)], rows[str(used["unused"].pk)]
@@ -166,7 +167,7 @@ def test_an_officer_closes_a_review_from_its_page_with_a_reason(campaign, client
 
 
 def test_closing_without_a_reason_says_what_to_write_on_the_page(campaign, client, officer):
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     for data in ({}, {"reason": "  "}, {"reason": "done"}):
         response = client.post(f"/governance/reviews/{campaign.pk}/close/", data, follow=True)
         assert response.status_code == 200
@@ -176,7 +177,7 @@ def test_closing_without_a_reason_says_what_to_write_on_the_page(campaign, clien
 
 
 def test_closing_twice_says_it_is_closed_already(campaign, client, officer):
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     url = f"/governance/reviews/{campaign.pk}/close/"
     client.post(url, {"reason": "The partner ended the engagement."})
     again = client.post(url, {"reason": "Closing it again, to be sure."}, follow=True)
@@ -185,7 +186,7 @@ def test_closing_twice_says_it_is_closed_already(campaign, client, officer):
 
 
 def test_closing_is_post_only(campaign, client, officer):
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     response = client.get(f"/governance/reviews/{campaign.pk}/close/")
     assert response.status_code == 405 and "takes POST requests only" in response.content.decode()
 
@@ -203,7 +204,7 @@ def test_an_auditor_reads_a_review_but_neither_answers_nor_closes_it(campaign, c
 
 
 def test_partners_cannot_close_reviews(campaign, client, a_admin):
-    client.login(username=a_admin.username, password=TEST_PASSWORD)
+    sign_in(client, a_admin)
     response = client.post(f"/governance/reviews/{campaign.pk}/close/", {"reason": "We are done with it."})
     assert response.status_code == 403
     assert ReviewCampaign.objects.get(pk=campaign.pk).status == "open"
@@ -213,7 +214,7 @@ def test_a_closed_review_refuses_answers_with_a_message_that_says_what_to_do(cam
     item = campaign.items.get()
     reviews.review_close(campaign=campaign, reason="The partner ended the engagement.",
                          by=actor_for(officer))  # fmt: skip
-    client.login(username=second_officer.username, password=TEST_PASSWORD)
+    sign_in(client, second_officer)
     response = client.post(f"/governance/reviews/{campaign.pk}/",
                            {"items": [item.pk], "decision": "keep", "justification": "Late."}, follow=True)  # fmt: skip
     text = response.content.decode()
@@ -222,7 +223,7 @@ def test_a_closed_review_refuses_answers_with_a_message_that_says_what_to_do(cam
 
 
 def test_the_last_answer_from_the_page_says_the_review_is_closed(campaign, client, second_officer):
-    client.login(username=second_officer.username, password=TEST_PASSWORD)
+    sign_in(client, second_officer)
     item = campaign.items.get()
     answer = {"items": [item.pk], "decision": "keep", "justification": "Needed."}
     response = client.post(f"/governance/reviews/{campaign.pk}/", answer, follow=True)

@@ -18,9 +18,9 @@ from governance.models import Grant, OutboxMessage, ReviewCampaign, ReviewItem
 from governance.outbox.services import outbox_send
 from governance.reviews import services as reviews
 from governance.tasks import reviews_run as reviews_task
-from tests.conftest import TEST_PASSWORD, committing
+from tests.conftest import committing
 from tests.factories import CharterVersionFactory, GrantFactory
-from tests.helpers import wait_for
+from tests.helpers import sign_in, wait_for
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_the_cadence_starts_a_review_when_it_is_due(three, live_charter):
 
 
 def test_the_review_workspace_answers_and_exports_a_report(campaign, client, second_officer):
-    client.login(username=second_officer.username, password=TEST_PASSWORD)
+    sign_in(client, second_officer)
     page = client.get(f"/governance/reviews/{campaign.pk}/").content.decode()
     assert "northwind-gateway" in page and "Keep" in page
     item = campaign.items.order_by("grant_id").first()
@@ -181,7 +181,7 @@ def test_the_review_workspace_answers_and_exports_a_report(campaign, client, sec
 
 
 def test_partners_cannot_see_reviews(campaign, client, a_admin):
-    client.login(username=a_admin.username, password=TEST_PASSWORD)
+    sign_in(client, a_admin)
     assert client.get(f"/governance/reviews/{campaign.pk}/").status_code == 403
 
 

@@ -11,8 +11,8 @@ from governance.models import Grant, PartnerRole
 from governance.policy import rollback
 from governance.policy.selectors import bundle_lines
 from governance.policy.snapshot import compile_bundle
-from tests.conftest import SETUP, TEST_PASSWORD
-from tests.helpers import status_of
+from tests.conftest import SETUP
+from tests.helpers import sign_in, status_of
 
 
 def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before, make_grant, officer):
@@ -118,7 +118,7 @@ def test_the_rollback_api_plans_then_carries_out_the_confirmed_plan(before, make
 def test_the_rollback_page_shows_the_plan_and_carries_it_out(before, make_grant, client, officer, auditor):
     _, _, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     page = client.get(f"/governance/bundles/{bundle.seq}/rollback/").content.decode()
     assert f"#{added.pk}" in page and "Suspended (1)" in page
     digest = rollback.rollback_plan(bundle).digest
@@ -128,5 +128,5 @@ def test_the_rollback_page_shows_the_plan_and_carries_it_out(before, make_grant,
     assert "1 grant(s) suspended" in response.content.decode() and status_of(added) == "suspended"
     assert Grant.objects.filter(status="suspended").count() == 1
     client.logout()
-    client.login(username=auditor.username, password=TEST_PASSWORD)
+    sign_in(client, auditor)
     assert client.get(f"/governance/bundles/{bundle.seq}/rollback/").status_code == 403

@@ -19,6 +19,7 @@ from governance.policy.bundle import enforcer_for, principal_subject
 from governance.policy.snapshot import Snapshot
 from governance.whatif import services as whatif
 from tests.conftest import SETUP, _make
+from tests.helpers import sign_in
 from tests.world import CHARTER_FROM, activate, example, in_review
 
 ACTIONS = ["infer", "evaluate", "export_outputs"]
@@ -186,12 +187,11 @@ def test_an_officer_runs_a_what_if_from_the_pending_version_and_reads_the_report
     world, officer, second_officer, client, django_capture_on_commit_callbacks
 ):
     from governance.models import WhatIfRun
-    from tests.conftest import TEST_PASSWORD
 
     document = example()
     document["actions"]["model"] = [e for e in document["actions"]["model"] if e["action"] != "export_outputs"]
     version = in_review(document, officer)
-    client.login(username=second_officer.username, password=TEST_PASSWORD)
+    sign_in(client, second_officer)
     page = client.get(f"/registry/charters/{version.charter.slug}/v{version.number}/").content.decode()
     assert "Run what-if" in page and "Approve and activate" in page
     with django_capture_on_commit_callbacks() as queued:
@@ -222,10 +222,9 @@ def test_a_run_whose_change_moved_on_fails_saying_why(world, officer, second_off
 
 def test_bad_what_if_requests_get_a_message_and_no_run(world, officer, client, a_admin, api_as):
     from governance.models import WhatIfRun
-    from tests.conftest import TEST_PASSWORD
 
     version = in_review(amendment(random.Random(3)), officer)
-    client.login(username=officer.username, password=TEST_PASSWORD)
+    sign_in(client, officer)
     page = f"/registry/charters/{version.charter.slug}/v{version.number}/"
     too_long = client.post("/governance/what-if/", {"version": version.pk, "days": 5000}, follow=True)
     assert too_long.redirect_chain[-1][0] == page and "between 1 and 90 days" in too_long.content.decode()
@@ -236,7 +235,7 @@ def test_bad_what_if_requests_get_a_message_and_no_run(world, officer, client, a
     assert "what-if replays a requested grant" in refused
     assert not WhatIfRun.objects.exists()
     client.logout()
-    client.login(username=a_admin.username, password=TEST_PASSWORD)
+    sign_in(client, a_admin)
     assert client.post("/governance/what-if/", {"version": version.pk, "days": 7}).status_code == 403
 
 
