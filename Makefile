@@ -7,7 +7,7 @@ PORT ?= 8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe
 
-.PHONY: help run test lint typecheck unit compose-check secrets lock clean
+.PHONY: help run demo-codes test lint typecheck unit compose-check secrets lock clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -24,12 +24,17 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(PIP) -r requirements.txt -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-installed
 
+run: export ACCORD_PUBLIC_URL ?= http://localhost:$(PORT)
 run: $(VENV)/.run-installed  ## install, migrate, load demo data, start web + worker + beat (Ctrl-C stops all)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	@echo "Accord is starting at http://127.0.0.1:$(PORT)/  (web, worker and beat; Ctrl-C stops all three)"
+	@echo "Accord is starting at http://localhost:$(PORT)/  (web, worker and beat; Ctrl-C stops all three)"
+	@echo "Open it as localhost, not 127.0.0.1: passkeys refuse an IP address. Second factor: make demo-codes"
 	PATH="$(CURDIR)/$(BIN):$$PATH" ACCORD_PORT=$(PORT) exec $(BIN)/honcho --no-colour -f Procfile start
+
+demo-codes: $(VENV)/.run-installed  ## the codes the demo people's authenticators show now (their second factor)
+	@$(BIN)/python manage.py demo_codes
 
 test: lint typecheck unit  ## install, then run ruff, mypy and the test suite
 

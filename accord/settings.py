@@ -334,6 +334,8 @@ ACCORD_STEP_UP_MINUTES = env_int("ACCORD_STEP_UP_MINUTES", 5, minimum=1, maximum
 # Where people reach Accord: the WebAuthn relying party (its host name; browsers refuse an IP address) and the
 # links in mail. A deployment's is https.
 ACCORD_PUBLIC_URL = (env_str("ACCORD_PUBLIC_URL") or ("" if PRODUCTION else "http://localhost:8000")).rstrip("/")
+if PRODUCTION and not ACCORD_PUBLIC_URL:
+    raise ImproperlyConfigured("ACCORD_ENV=production needs ACCORD_PUBLIC_URL, e.g. https://accord.example.org.")
 _public = re.fullmatch(r"(https?)://([a-z0-9.-]+)(:\d+)?", ACCORD_PUBLIC_URL, flags=re.IGNORECASE)
 if _public is None:
     raise ImproperlyConfigured(

@@ -179,6 +179,7 @@ def totp_confirm(*, device: TOTPDevice, code: str, name: str, by: Actor) -> TOTP
 
 
 @performs(Operation.OWN_ACCOUNT)
+@transaction.atomic
 def factor_added_record(user: User, device: Device, *, by: Actor) -> None:
     record(
         action="auth.factor_added",

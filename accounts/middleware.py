@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from accord.api_errors import error_body
 from accounts.factors import has_factor
 from accounts.sessions import SEEN, STARTED, session_time
 
@@ -89,16 +90,13 @@ class SecondFactorMiddleware:
         match = request.resolver_match
         if match is not None and match.view_name in BEFORE_SECOND_FACTOR:
             return None
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/v1/"):
             if request.headers.get("Authorization", "").lower().startswith("bearer "):
                 return None
-            return JsonResponse(
-                {
-                    "detail": "This session has not given its second factor. Give it at /account/verify/ in the "
-                    "browser, or call the API with a bearer token.",
-                    "code": "second_factor_required",
-                },
-                status=403,
+            message = (
+                "This session has not given its second factor. Give it at /account/verify/ in the browser, or "
+                "call the API with a bearer token."
             )
+            return JsonResponse(error_body("second_factor_required", message), status=403)
         where = "accounts:verify" if has_factor(user) else "accounts:enrol"
         return redirect(f"{reverse(where)}?{urlencode({'next': request.get_full_path()})}")

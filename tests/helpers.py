@@ -149,3 +149,39 @@ def persona_code(username: str, *, steps_ahead: int = 0) -> str:
     from django_otp.oath import TOTP
 
     return f"{TOTP(bytes.fromhex(persona_totp_key(username)), drift=steps_ahead).token():06d}"
+
+
+_SAMPLES = {
+    "int": "1",
+    "slug": "x",
+    "str": "x",
+    "path": "1",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+}
+
+
+def every_address() -> list[tuple[str, str]]:
+    """Every address of the URL patterns, the admin's included, as (path, view name), with a sample value in
+    each parameter: generated, so that a page added later is in the list without anyone remembering it.
+    Patterns written as regular expressions (two of the admin's) get their value by hand."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Any:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
+            elif isinstance(pattern, URLPattern):
+                name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
+                yield prefix + str(pattern.pattern), name
+
+    found = []
+    for route, name in walk(get_resolver().url_patterns, "/", ""):
+        if "(?P<url>" in route:
+            route = "/admin/no-such-page/"  # the admin's catch-all
+        route = re.sub(r"\^\(\?P<app_label>[^)]*\)/\$", "governance/", route)
+        route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: _SAMPLES[m.group(1) or "str"], route)
+        found.append((route.replace("^", "").replace("$", ""), name))
+    return sorted(set(found))

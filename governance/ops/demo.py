@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,8 +20,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accord.env import generated_secret
+from accounts.factors import factor_added_record
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.roles import Role
 from accounts.services import (
@@ -51,6 +55,8 @@ from governance.vault.artefacts import artefact_store
 SEEDER = Actor.system("seed_demo")
 EXAMPLE_CHARTERS = Path(__file__).resolve().parents[2] / "charters" / "examples"
 DEMO_TOKEN_NAME = "demo"  # noqa: S105 (the name shown in token lists)
+# The demo people's authenticator: enrolled by seed_demo (development only), its codes printed by demo_codes.
+DEMO_AUTHENTICATOR = "Demo authenticator (development only)"
 
 HOST_PEOPLE = [
     # (token key, username, full name, role)
@@ -139,7 +145,35 @@ def _person(result: SeedResult, *, username: str, full_name: str, role: Role, or
         full_name=full_name,
     )
     result.created.append(f"{role.label.lower()} {username}")
+    if not user.is_service:
+        # A fresh random secret per install: a newcomer reads its codes with `manage.py demo_codes`, or adds it to
+        # an authenticator app from the otpauth address that command prints.
+        device = TOTPDevice.objects.create(user=user, name=DEMO_AUTHENTICATOR, confirmed=True)
+        factor_added_record(user, device, by=SEEDER)
     return user
+
+
+@dataclass(frozen=True)
+class DemoCode:
+    username: str
+    code: str
+    seconds_left: int
+    otpauth: str
+
+
+def demo_codes() -> list[DemoCode]:
+    """The codes the demo people's authenticators show now. Refused in production, where no factor is ever
+    pre-enrolled (seed_demo refuses to run there too)."""
+    if settings.PRODUCTION:
+        raise PermissionError("demo codes do not exist with ACCORD_ENV=production: people enrol their own factors.")
+    now = time.time()
+    found = []
+    for device in TOTPDevice.objects.filter(name=DEMO_AUTHENTICATOR, confirmed=True).select_related("user"):
+        totp = TOTP(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+        totp.time = now
+        left = device.step - int(now - device.t0) % device.step
+        found.append(DemoCode(device.user.username, f"{totp.token():0{device.digits}d}", left, device.config_url))
+    return sorted(found, key=lambda demo: demo.username)
 
 
 def _demo_token(user: User) -> str:

@@ -23,6 +23,7 @@ def production_env():
         "ACCORD_ENV": "production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "accord.example.org",
+        "ACCORD_PUBLIC_URL": "https://accord.example.org",
         "DATABASE_URL": "postgres://accord@db.invalid:5432/accord",
         "REDIS_URL": "redis://redis.invalid:6379/0",
         "ACCORD_AUDIT_SIGNING_KEY": secrets.token_urlsafe(32),
@@ -51,6 +52,31 @@ def test_production_refuses_a_kek_of_the_wrong_length(tmp_path):
     result = run_django(["manage.py", "check"], tmp_path, **{**production_env(), "ACCORD_KEK": "c2hvcnQ"})
     assert result.returncode != 0
     assert "ACCORD_KEK must decode to 32 bytes; it decodes to 5" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_public_url_or_with_a_plain_http_one(tmp_path):
+    env = production_env()
+    del env["ACCORD_PUBLIC_URL"]
+    missing = run_django(["manage.py", "check"], tmp_path, **env)
+    assert missing.returncode != 0
+    assert "ACCORD_ENV=production needs ACCORD_PUBLIC_URL" in missing.stderr
+    plain = run_django(["manage.py", "check"], tmp_path, **{**env, "ACCORD_PUBLIC_URL": "http://accord.example.org"})
+    assert plain.returncode != 0
+    assert "needs an https ACCORD_PUBLIC_URL" in plain.stderr
+
+
+def test_a_public_url_that_names_an_ip_address_is_refused_passkeys_need_a_host_name(tmp_path):
+    result = run_django(["manage.py", "check"], tmp_path, ACCORD_PUBLIC_URL="http://127.0.0.1:8000")
+    assert result.returncode != 0
+    assert "names an IP address (127.0.0.1); passkeys need a host name" in result.stderr
+
+
+def test_the_public_url_is_the_passkeys_relying_party(tmp_path):
+    script = (
+        "from django.conf import settings; print(settings.OTP_WEBAUTHN_RP_ID, settings.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    )
+    result = run_django(["-c", f"import django; django.setup(); {script}"], tmp_path)
+    assert result.stdout.strip() == "localhost ['http://localhost:8000']", result.stderr
 
 
 def test_production_refuses_debug(tmp_path):

@@ -107,3 +107,25 @@ def test_seed_demo_refuses_production(db, settings):
     with pytest.raises(CommandError, match="refuses to run with ACCORD_ENV=production"):
         call_command("seed_demo")
     assert not Partner.objects.exists()
+
+
+def test_the_demo_people_have_an_authenticator_whose_codes_demo_codes_prints(db):
+    from io import StringIO
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    people = User.objects.filter(is_service=False)
+    assert TOTPDevice.objects.filter(user__in=people, confirmed=True).count() == people.count() > 0
+    assert not TOTPDevice.objects.filter(user__is_service=True).exists()
+    out = StringIO()
+    call_command("demo_codes", "olivia", stdout=out)
+    code = out.getvalue().split()[1]
+    assert TOTPDevice.objects.get(user__username="olivia").verify_token(code)
+
+
+def test_demo_codes_do_not_exist_in_production(db, settings):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="people enrol their own factors"):
+        call_command("demo_codes", stdout=open("/dev/null", "w"))  # noqa: SIM115

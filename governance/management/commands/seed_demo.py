@@ -56,6 +56,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<18} {role.label} ({name})")
         for slug, partner, _ in PARTNERS:
             self.stdout.write(f"  {slug + '-admin':<18} Partner admin of {partner}")
+        self.stdout.write(
+            "Second factor: each demo person has an authenticator enrolled (development only). Their codes now:\n"
+            "  python manage.py demo_codes        (add --otpauth to put one in your own authenticator app)"
+        )
         if password is None:
             self.stdout.write(
                 f"  The demo password file {path} is missing; set one with: python manage.py changepassword olivia"
