@@ -104,10 +104,11 @@ def code_check(user: User, code: str) -> CodeCheck:
     Wrong codes make the next try wait (django-otp's throttle, per device); the answer says how long. A failure
     is recorded in the trail, naming the person but never the code."""
     code = code.strip()
+    # An app shows six digits; a recovery code is ten letters and digits (typed with or without its dash).
+    from_app = code.isdigit() and len(code) <= 8
     with transaction.atomic():
-        devices: list[Device] = [*TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True)]
-        if not code.isdigit():
-            devices = [*RecoveryCodeDevice.objects.select_for_update().filter(user=user, confirmed=True)]
+        model = TOTPDevice if from_app else RecoveryCodeDevice
+        devices: list[Device] = [*model.objects.select_for_update().filter(user=user, confirmed=True)]
         waits = []
         for device in devices:
             allowed, why = device.verify_is_allowed()
@@ -123,7 +124,7 @@ def code_check(user: User, code: str) -> CodeCheck:
         "auth.second_factor_failed",
         outcome=Event.Outcome.FAILURE,
         reason="A wrong or already used code.",
-        details={"factor": "recovery code" if not code.isdigit() else "authenticator"},
+        details={"factor": "authenticator" if from_app else "recovery code"},
     )
     return CodeCheck(None, wait_seconds=max(waits, default=0) if len(waits) == len(devices) else 0)
 

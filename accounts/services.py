@@ -431,8 +431,9 @@ _local_rejections = _CountPerKey()
 
 
 @transaction.atomic
-def login_failure_record(*, username: str) -> None:
-    """A failed login names the username tried (never the password) so that guessing shows in the trail."""
+def login_failure_record(*, username: str, locked: bool = False) -> None:
+    """A failed login names the username tried (never the password) so that guessing shows in the trail; one
+    refused because the account or the address is locked out says so (the password was not even checked)."""
     known = User.objects.select_related("organisation").filter(username=username).first()
     record(
         action="auth.login_failed",
@@ -440,7 +441,7 @@ def login_failure_record(*, username: str) -> None:
         partner=known.partner_slug if known is not None else "",
         target=known,
         outcome=Event.Outcome.FAILURE,
-        reason="Wrong username or password.",
+        reason="Refused: too many failed logins (locked out)." if locked else "Wrong username or password.",
     )
 
 

@@ -45,7 +45,9 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = form.data.get("username", "")
         if username:
-            services.login_failure_record(username=str(username))
+            # Past the limit, django-axes refused the try without checking the password.
+            locked = getattr(self.request, "axes_failures_since_start", 0) > settings.AXES_FAILURE_LIMIT
+            services.login_failure_record(username=str(username), locked=locked)
         return super().form_invalid(form)
 
 
@@ -211,7 +213,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @login_required
 def totp_qr(request: HttpRequest) -> HttpResponse:
     """The QR code of the authenticator being set up, drawn here as SVG: the secret goes nowhere else."""
-    device = factors.totp_pending(request_user(request))
+    user = request_user(request)
+    if factors.has_factor(user) and not factors.second_factor_fresh(request):
+        raise PermissionDenied("Give your second factor again before adding another.")
+    device = factors.totp_pending(user)
     buffer = io.BytesIO()
     segno.make(device.config_url, error="m").save(buffer, kind="svg", scale=5, border=2, title="Authenticator QR code")
     response = HttpResponse(buffer.getvalue(), content_type="image/svg+xml")

@@ -161,3 +161,10 @@ def test_a_flood_of_distinct_bad_tokens_from_one_address_is_capped_in_the_trail(
     assert Event.objects.filter(action="auth.token_rejected").count() == 6  # five from the flood, one elsewhere
     capped = Event.objects.get(action="auth.token_rejections_capped")
     assert capped.details == {"address": flood, "cap": 5}
+
+
+def test_tries_during_a_lockout_are_recorded_as_refused_unchecked(client, officer):
+    for _ in range(LIMIT + 1):
+        attempt(client, "olivia", "wrong password!")
+    reasons = list(Event.objects.filter(action="auth.login_failed").order_by("id").values_list("reason", flat=True))
+    assert reasons == ["Wrong username or password."] * LIMIT + ["Refused: too many failed logins (locked out)."]
