@@ -32,6 +32,8 @@ from audit.models import Event
 from audit.trail import Actor, event, record, record_standalone
 
 RECOVERY_CODES = 10
+# The demo people's authenticator: enrolled by seed_demo (development only), its codes printed by demo_codes.
+DEMO_AUTHENTICATOR = "Demo authenticator (development only)"
 # Ten characters of an alphabet without look-alikes (no 0/o, 1/l/i): about 50 bits each, typed as xxxxx-xxxxx.
 _RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
@@ -66,6 +68,10 @@ def has_factor(user: User) -> bool:
         WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
         or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
     )
+
+
+def has_demo_authenticator(user: User) -> bool:
+    return not settings.PRODUCTION and TOTPDevice.objects.filter(user=user, name=DEMO_AUTHENTICATOR).exists()
 
 
 def recovery_codes_left(user: User) -> int | None:

@@ -172,7 +172,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         "step_up": step_up,
         "has_passkey": any(f.kind == "passkey" for f in factors.factors_of(user)),
         "has_authenticator": any(f.kind == "authenticator" for f in factors.factors_of(user)),
-        "development": not settings.PRODUCTION,
+        "demo": factors.has_demo_authenticator(user),
     }
     return render(request, "accounts/verify.html", context, status=status)
 

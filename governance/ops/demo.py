@@ -24,7 +24,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accord.env import generated_secret
-from accounts.factors import factor_added_record
+from accounts.factors import DEMO_AUTHENTICATOR, factor_added_record
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.roles import Role
 from accounts.services import (
@@ -55,8 +55,6 @@ from governance.vault.artefacts import artefact_store
 SEEDER = Actor.system("seed_demo")
 EXAMPLE_CHARTERS = Path(__file__).resolve().parents[2] / "charters" / "examples"
 DEMO_TOKEN_NAME = "demo"  # noqa: S105 (the name shown in token lists)
-# The demo people's authenticator: enrolled by seed_demo (development only), its codes printed by demo_codes.
-DEMO_AUTHENTICATOR = "Demo authenticator (development only)"
 
 HOST_PEOPLE = [
     # (token key, username, full name, role)

@@ -266,3 +266,14 @@ def test_the_security_page_lists_the_persons_factors_and_sessions(client, office
     sign_in(client, officer)
     page = client.get("/account/security/", HTTP_USER_AGENT="TestBrowser/1.0").content.decode()
     assert "test authenticator" in page and "this one" in page
+
+
+def test_the_demo_hint_shows_only_to_a_demo_person_in_development(client, officer, settings):
+    from accounts.factors import DEMO_AUTHENTICATOR
+
+    password_only(client, officer)
+    assert 'id="demo-hint"' not in client.get("/account/verify/").content.decode()
+    TOTPDevice.objects.filter(user=officer).update(name=DEMO_AUTHENTICATOR)
+    assert 'id="demo-hint"' in client.get("/account/verify/").content.decode()
+    settings.PRODUCTION = True
+    assert 'id="demo-hint"' not in client.get("/account/verify/").content.decode()

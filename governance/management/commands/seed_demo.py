@@ -57,8 +57,8 @@ class Command(BaseCommand):
         for slug, partner, _ in PARTNERS:
             self.stdout.write(f"  {slug + '-admin':<18} Partner admin of {partner}")
         self.stdout.write(
-            "Second factor: each demo person has an authenticator enrolled (development only). Their codes now:\n"
-            "  python manage.py demo_codes        (add --otpauth to put one in your own authenticator app)"
+            "Second factor: each demo person has an authenticator enrolled (development only). Print the codes it "
+            "shows now with\n  make demo-codes   (or manage.py demo_codes --otpauth, to add it to your own app)"
         )
         if password is None:
             self.stdout.write(
