@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
@@ -82,11 +82,21 @@ def _chromium_page(endpoint: str, base_url: str) -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.connect_over_cdp(endpoint)
         context = browser.new_context(base_url=base_url)
+        # Chromium reports each thing the Content-Security-Policy refused on the console: any is a failure.
+        refused: list[str] = []
+        context.on("console", lambda message: _csp_refusal(message, refused))
         try:
             context.set_default_timeout(10_000)
             yield context.new_page()
         finally:
             context.close()
+        if refused:
+            pytest.fail("The Content-Security-Policy refused:\n" + "\n".join(refused), pytrace=False)
+
+
+def _csp_refusal(message: ConsoleMessage, refused: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        refused.append(f"{message.location.get('url', '?')}: {message.text}")
 
 
 @pytest.fixture
