@@ -31,7 +31,7 @@ from governance.policy.bundles import bundles_forget
 from tests.helpers import persona_totp_key
 
 # The fixture world (registry, example charters, a live collaboration) and the browser, for every folder's tests.
-pytest_plugins = ["tests.world", "tests.e2e.browser"]
+pytest_plugins = ["tests.world", "tests.e2e.browser", "tests.secrets_watch"]
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -166,7 +166,12 @@ def _make(username: str, organisation: Organisation, role: Role) -> User:
         email=f"{username}@x.example",
     )
     if not user.is_service:
-        TOTPDevice.objects.create(user=user, name="test authenticator", key=persona_totp_key(username), confirmed=True)
+        from tests.secrets_watch import remember  # a plugin of this conftest's: imported once pytest has it
+
+        key = persona_totp_key(username)
+        remember(key)
+        remember(bytes.fromhex(key))
+        TOTPDevice.objects.create(user=user, name="test authenticator", key=key, confirmed=True)
     return user
 
 
