@@ -166,12 +166,13 @@ def verify(request: HttpRequest) -> HttpResponse:
             status = 429
         else:
             form.add_error("code", "That code is wrong or used already. Type the code your app shows now.")
+    kinds = {factor.kind for factor in factors.factors_of(user)}
     context = {
         "form": form,
         "next": _next_url(request),
         "step_up": step_up,
-        "has_passkey": any(f.kind == "passkey" for f in factors.factors_of(user)),
-        "has_authenticator": any(f.kind == "authenticator" for f in factors.factors_of(user)),
+        "has_passkey": "passkey" in kinds,
+        "has_authenticator": "authenticator" in kinds,
         "demo": factors.has_demo_authenticator(user),
     }
     return render(request, "accounts/verify.html", context, status=status)
