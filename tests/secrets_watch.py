@@ -84,8 +84,7 @@ def _session_token(opened: Any) -> list[str | bytes]:
     return [token] if isinstance(token, str) else []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    logging.getLogger().addHandler(_Everything(level=logging.DEBUG))
+_handler = _Everything(level=logging.DEBUG)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -144,6 +143,10 @@ def _no_secret_in_logs_or_the_trail() -> Iterator[None]:
     forget_what_was_seen()
     with _lock:
         _secrets.intersection_update({TEST_PASSWORD})
+    # On the root logger at every test: a logging configuration (Django's, Celery's) replaces the root's handlers.
+    root = logging.getLogger()
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
     yield
     found = leaks()
     if found:
