@@ -7,6 +7,7 @@ and "end every session of this person" are plain queries rather than a decode of
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, cast
 
@@ -55,29 +56,31 @@ def sessions_of(user: User) -> QuerySet[PersonSession]:
     return PersonSession.objects.filter(user=user, expire_date__gt=timezone.now()).order_by("-last_seen_at")
 
 
+def session_handle(session_key: str) -> str:
+    """A session's name on pages, in forms and in the trail: the key itself is the login, and never leaves its
+    cookie."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:16]
+
+
 @performs(Operation.OWN_ACCOUNT)
 @transaction.atomic
 def session_end(*, user: User, session_key: str, by: Actor) -> bool:
     """End one of ``user``'s sessions (the next request with it is logged out). False when there was none."""
     if person(by).pk != user.pk:
         raise PermissionDenied("You end only your own sessions; deactivating a person ends theirs.")
-    ended, _ = PersonSession.objects.filter(user=user, session_key=session_key).delete()
-    if ended:
-        record(
-            action="auth.session_ended",
-            actor=by,
-            partner=user.partner_slug,
-            target=user,
-            details={"sessions": 1, "session": session_key[:8]},
-        )
-    return bool(ended)
+    one = PersonSession.objects.filter(user=user, session_key=session_key)
+    return bool(_end(one, user=user, by=by, reason="", session=session_handle(session_key)))
 
 
 @performs(Operation.USER_DEACTIVATE)
 def sessions_end_all(*, user: User, by: Actor, reason: str) -> int:
     """End every web session of ``user`` at once; how many there were. Runs inside the caller's transaction (a
     deactivation's or a reset's, which officers do)."""
-    ended, _ = PersonSession.objects.filter(user=user).delete()
+    return _end(PersonSession.objects.filter(user=user), user=user, by=by, reason=reason)
+
+
+def _end(sessions: QuerySet[PersonSession], *, user: User, by: Actor, reason: str, **details: str) -> int:
+    ended, _ = sessions.delete()
     if ended:
         record(
             action="auth.session_ended",
@@ -85,6 +88,6 @@ def sessions_end_all(*, user: User, by: Actor, reason: str) -> int:
             partner=user.partner_slug,
             target=user,
             reason=reason,
-            details={"sessions": ended},
+            details={"sessions": ended, **details},
         )
     return int(ended)

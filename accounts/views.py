@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import io
 import secrets
 from base64 import b32encode
@@ -29,7 +28,7 @@ from accounts.forms import ApiTokenForm, AuthenticatorForm, SecondFactorForm
 from accounts.models import RecoveryCodeDevice, User
 from accounts.operations import Operation
 from accounts.services import actor_for
-from accounts.sessions import sessions_of
+from accounts.sessions import session_handle, sessions_of
 from accounts.stepup import step_up_page
 
 
@@ -309,11 +308,6 @@ def session_end(request: HttpRequest, handle: str) -> HttpResponse:
     else:
         messages.info(request, "That session had ended already.")
     return redirect("accounts:security")
-
-
-def session_handle(session_key: str) -> str:
-    """A session's name on pages and in forms: the key itself is the login, and never leaves its cookie."""
-    return hashlib.sha256(session_key.encode()).hexdigest()[:16]
 
 
 # --- Officers: people, their factors and their locks ----------------------------------------------------------

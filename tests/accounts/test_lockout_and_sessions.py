@@ -79,7 +79,8 @@ def test_a_person_sees_their_sessions_and_ends_another_one(officer):
     laptop.post(f"/account/security/sessions/{handle}/end/")
     assert phone.get("/")["Location"].startswith("/login/")
     assert laptop.get("/").status_code == 200
-    assert Event.objects.filter(action="auth.session_ended", actor_label="olivia").exists()
+    ended = Event.objects.get(action="auth.session_ended", actor_label="olivia")
+    assert ended.details == {"sessions": 1, "session": handle}  # its name on the page, never its key
 
 
 def test_nobody_ends_another_persons_session_by_its_handle(officer, auditor):
@@ -87,7 +88,7 @@ def test_nobody_ends_another_persons_session_by_its_handle(officer, auditor):
     sign_in(theirs, officer)
     sign_in(mine, auditor)
     key = PersonSession.objects.get(user=officer).session_key
-    from accounts.views import session_handle
+    from accounts.sessions import session_handle
 
     mine.post(f"/account/security/sessions/{session_handle(key)}/end/")
     assert theirs.get("/").status_code == 200
