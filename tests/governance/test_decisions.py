@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -109,8 +110,11 @@ def test_quota_exhausted(gateway, make_grant, atlas):
 
 def test_rate_limited(gateway, make_grant, atlas):
     make_grant(rate_per_minute=1)
-    assert ask(gateway, atlas)["allow"] is True
-    assert codes(ask(gateway, atlas)) == ["rate_limited"]
+    # The limit counts per clock minute: both asks in one minute, five seconds into the next (however slow CI is).
+    in_one_minute = (timezone.now() + timedelta(minutes=1)).replace(second=5, microsecond=0)
+    with time_machine.travel(in_one_minute, tick=True):
+        assert ask(gateway, atlas)["allow"] is True
+        assert codes(ask(gateway, atlas)) == ["rate_limited"]
 
 
 def test_attestation_required_fails_closed(gateway, make_grant, atlas):
