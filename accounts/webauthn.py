@@ -8,6 +8,7 @@ The URL names stay the package's (``otp_webauthn:``), which its template tags an
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.urls import path
@@ -48,9 +49,12 @@ class CompleteRegistration(ceremonies.CompleteCredentialRegistrationView):
 
     def post(self, *args: Any, **kwargs: Any) -> Any:
         response = super().post(*args, **kwargs)
+        if response.status_code != 200:
+            return response
+        # The package's answer names the passkey it has just saved.
         user = request_user(self.request)
-        device = WebAuthnCredential.objects.filter(user=user).order_by("-pk").first()
-        if response.status_code == 200 and device is not None:
+        device = WebAuthnCredential.objects.filter(user=user, pk=json.loads(response.content)["id"]).first()
+        if device is not None:
             if not device.name:
                 device.name = f"Passkey added {device.created_at:%Y-%m-%d}"
                 device.save(update_fields=["name"])
