@@ -333,6 +333,9 @@ SESSION_ENGINE = "accounts.sessions"
 # Irreversible acts (ending a charter, a rollback, destroying a key, resetting factors) ask for the second
 # factor again unless it was given this many minutes ago.
 ACCORD_STEP_UP_MINUTES = env_int("ACCORD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
+# The same acts take two officers: one proposes, another confirms within this many hours or it lapses
+# (accounts/proposals.py).
+ACCORD_PROPOSAL_HOURS = env_int("ACCORD_PROPOSAL_HOURS", 48, minimum=1, maximum=24 * 30)
 
 # Where people reach Accord: the WebAuthn relying party (its host name; browsers refuse an IP address) and the
 # links in mail. A deployment's is https.

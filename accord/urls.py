@@ -22,6 +22,7 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
     path("account/webauthn/", include("accounts.webauthn")),
+    path("proposals/", include("accounts.proposal_urls")),
     path("registry/", include("charters.urls")),
     path("trail/", include("audit.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

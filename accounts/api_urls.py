@@ -8,4 +8,9 @@ urlpatterns = [
     path("tokens", apis.ApiTokenListApi.as_view(), name="token-list"),
     path("tokens/issue", apis.ApiTokenIssueApi.as_view(), name="token-issue"),
     path("tokens/<int:pk>/revoke", apis.ApiTokenRevokeApi.as_view(), name="token-revoke"),
+    path("proposals", apis.ProposalListApi.as_view(), name="proposal-list"),
+    path("proposals/create", apis.ProposalCreateApi.as_view(), name="proposal-create"),
+    path("proposals/<int:pk>", apis.ProposalDetailApi.as_view(), name="proposal-detail"),
+    path("proposals/<int:pk>/confirm", apis.ProposalConfirmApi.as_view(), name="proposal-confirm"),
+    path("proposals/<int:pk>/withdraw", apis.ProposalWithdrawApi.as_view(), name="proposal-withdraw"),
 ]

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
-from accounts import access, services
-from accounts.access import request_user
-from accounts.models import ApiToken, Partner, User
+from accounts import access, proposals, services
+from accounts.access import host_member_required, request_user
+from accounts.models import ApiToken, Partner, Proposal, User
+from accounts.stepup import step_up_check_api
 
 
 class PartnerOutputSerializer(serializers.ModelSerializer[Partner]):
@@ -103,3 +107,127 @@ class ApiTokenRevokeApi(APIView):
         token = access.token_get_for_user(user, pk)
         token = services.api_token_revoke(token=token, by=services.actor_for(user))
         return Response(ApiTokenOutputSerializer(token).data)
+
+
+class ProposalOutputSerializer(serializers.ModelSerializer[Proposal]):
+    proposed_by = serializers.CharField(source="proposed_by.username")
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    plan = serializers.ListField(child=serializers.CharField(), help_text="What confirming does, line by line.")
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "id",
+            "kind",
+            "target",
+            "target_label",
+            "partner",
+            "reason",
+            "plan",
+            "status",
+            "proposed_by",
+            "proposed_at",
+            "expires_at",
+            "decided_by",
+            "decided_at",
+            "outcome",
+            "result_url",
+        ]
+
+
+def proposal_response(proposal: Proposal, *, status_code: int = status.HTTP_200_OK) -> Response:
+    response = Response(ProposalOutputSerializer(proposal).data, status=status_code)
+    if status_code == status.HTTP_202_ACCEPTED:
+        response["Location"] = reverse("api:proposal-detail", kwargs={"pk": proposal.pk})
+    return response
+
+
+def _proposal_get(request: Request, pk: int) -> Proposal:
+    user = host_member_required(request, "Proposals")
+    proposals.proposals_lapse()
+    return get_object_or_404(proposals.proposals_visible_to(user), pk=pk)
+
+
+class ProposalListApi(ListAPIView[Proposal]):
+    """Every proposal, newest first (the host's officers and auditors); ``?status=pending`` for the open ones."""
+
+    serializer_class = ProposalOutputSerializer
+    queryset = Proposal.objects.none()  # names the model for the schema; get_queryset() scopes the real one
+
+    @extend_schema(
+        operation_id="proposal_list",
+        parameters=[OpenApiParameter("status", enum=Proposal.Status.values, required=False)],
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        user = host_member_required(self.request, "Proposals")
+        proposals.proposals_lapse()
+        found = proposals.proposals_visible_to(user)
+        wanted = self.request.query_params.get("status", "")
+        if wanted:
+            if wanted not in Proposal.Status.values:
+                raise DrfValidationError({"status": [f"Status is one of {', '.join(Proposal.Status.values)}."]})
+            found = found.filter(status=wanted)
+        return found
+
+
+class ProposalCreateApi(APIView):
+    @extend_schema_serializer(component_name="ProposalInput")
+    class InputSerializer(serializers.Serializer[None]):
+        kind = serializers.ChoiceField(choices=Proposal.Kind.choices)
+        target = TextField(
+            max_length=200,
+            help_text="What it acts on: the charter's slug, the bundle's full hash, the data key's id, the username.",
+        )
+        reason = TextField(max_length=2000, help_text="Why: the second officer reads it, and the trail keeps it.")
+
+    @extend_schema(
+        operation_id="proposal_create",
+        request=InputSerializer,
+        responses={202: ProposalOutputSerializer},
+        summary="Propose an irreversible act; a second officer confirms it",
+    )
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        proposal = proposals.proposal_make(**payload.validated_data, by=services.actor_for(user))
+        return proposal_response(proposal, status_code=status.HTTP_202_ACCEPTED)
+
+
+class ProposalDetailApi(APIView):
+    @extend_schema(operation_id="proposal_detail", responses=ProposalOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return proposal_response(_proposal_get(request, pk))
+
+
+class ProposalConfirmApi(APIView):
+    @extend_schema(
+        operation_id="proposal_confirm",
+        request=None,
+        responses=ProposalOutputSerializer,
+        summary="Confirm another officer's proposal: its act is carried out now, or it fails saying why",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = _proposal_get(request, pk)
+        step_up_check_api(request)
+        proposal = proposals.proposal_confirm(proposal=proposal, by=services.actor_for(request_user(request)))
+        return proposal_response(proposal)
+
+
+class ProposalWithdrawApi(APIView):
+    @extend_schema_serializer(component_name="ProposalWithdrawInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(operation_id="proposal_withdraw", request=InputSerializer, responses=ProposalOutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = _proposal_get(request, pk)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        proposal = proposals.proposal_withdraw(
+            proposal=proposal, by=services.actor_for(request_user(request)), reason=payload.validated_data["reason"]
+        )
+        return proposal_response(proposal)

@@ -24,8 +24,9 @@ from django_otp.models import Device, VerifyNotAllowed
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.models import RecoveryCode, RecoveryCodeDevice, User, recovery_code_digest
+from accounts.models import Proposal, RecoveryCode, RecoveryCodeDevice, User, recovery_code_digest
 from accounts.operations import Operation, performs, person
+from accounts.proposals import Done, Plan, ProposalKind
 from accounts.services import actor_for
 from accounts.sessions import VERIFIED, session_time, sessions_end_all
 from audit.models import Event
@@ -275,3 +276,35 @@ def factors_reset(*, user: User, by: Actor, reason: str) -> int:
         details={"username": user.username},
     )
     return removed
+
+
+def _factors_reset_plan(target: str, proposer: User) -> Plan:
+    user = User.objects.select_related("organisation").filter(username=target, is_service=False).first()
+    if user is None:
+        raise ValidationError({"target": f"No person has the username {target!r}: name the person by username."})
+    if user.pk == proposer.pk:
+        raise ValidationError({"target": "You cannot reset your own factors: another officer proposes that for you."})
+    held = factors_of(user)
+    codes = RecoveryCodeDevice.objects.filter(user=user).count()
+    names = ", ".join(f"{factor.kind} “{factor.name}”" for factor in held) or "no passkey or authenticator"
+    lines = [
+        f"{user.username} ({user.organisation.name}) loses every factor: {names}"
+        + (", and their recovery codes." if codes else "."),
+        "All their web sessions end now; at their next login they set up a new factor.",
+    ]
+    return Plan(target_label=f"{user.username} ({user.organisation.name})", partner=user.partner_slug, lines=lines)
+
+
+def _factors_reset_carry_out(proposal: Proposal, by: Actor) -> Done:
+    user = User.objects.get(username=proposal.target, is_service=False)
+    removed = factors_reset(user=user, by=by, reason=proposal.reason)
+    return Done(f"{removed} factor{'s' if removed != 1 else ''} of {user.username} removed; their sessions ended.")
+
+
+FACTORS_RESET_PROPOSAL = ProposalKind(
+    kind=Proposal.Kind.FACTORS_RESET,
+    operation=Operation.FACTORS_RESET,
+    plan=_factors_reset_plan,
+    carry_out=_factors_reset_carry_out,
+    target_hint="the person's username",
+)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
@@ -201,3 +202,57 @@ def recovery_code_digest(code: str) -> str:
     """The digest of a recovery code as people type it: case, spaces and dashes do not matter."""
     normalised = "".join(ch for ch in code.lower() if ch.isalnum())
     return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+class Proposal(models.Model):
+    """An irreversible act one officer proposes and a second confirms (four eyes), as a charter version is written by
+    one officer and approved by another. What will happen is worked out and shown when it is proposed; confirming
+    carries out that act, or nothing when the world changed since."""
+
+    class Kind(models.TextChoices):
+        CHARTER_END = "charter_end", "End a charter and run its exit"
+        POLICY_ROLLBACK = "policy_rollback", "Roll the policy back to an earlier bundle"
+        KEY_DESTROY_NOW = "key_destroy_now", "Destroy a data key now, before its grace period ends"
+        FACTORS_RESET = "factors_reset", "Reset another person's second factors"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second officer"
+        CARRIED_OUT = "carried_out", "Confirmed and carried out"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired unconfirmed"
+        FAILED = "failed", "Confirmed, but could no longer be carried out"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # What it acts on, as its own pages name it: a charter's slug, a bundle's hash, a key id, a username.
+    target = models.CharField(max_length=200)
+    target_label = models.CharField(max_length=300)
+    partner = models.SlugField(max_length=64, blank=True, help_text="The partner concerned; blank for the host's own.")
+    reason = models.TextField()
+    plan = models.JSONField(default=list, help_text="What confirming will do, line by line, as shown when proposed.")
+    # A digest of the plan where the act can check it (a rollback refuses a plan that changed).
+    plan_check = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True, help_text="What happened on confirming, or why it could not.")
+    result_url = models.CharField(max_length=300, blank=True, help_text="Where the result is seen, e.g. the exit.")
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "target"],
+                condition=models.Q(status="pending"),
+                name="one_pending_proposal_per_act",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="proposal_open")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.target_label}"
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > (now or timezone.now())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from django.core.exceptions import PermissionDenied
 
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
+from audit.context import current_confirmation
 from audit.models import Event
 from audit.trail import Actor
 
@@ -74,6 +75,8 @@ class Operation(StrEnum):
     EXIT_ATTEST = "exit.attest"
     ARTEFACT_STORE = "artefact.store"
     KEY_DESTROY = "key.destroy"
+    KEY_DESTROY_NOW = "key.destroy_now"
+    PROPOSAL = "proposal.manage"
     POLICY_ROLLBACK = "policy.rollback"
     WHATIF_RUN = "whatif.run"
 
@@ -92,7 +95,7 @@ ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
             O.CHARTER_APPROVE, O.CHARTER_SUSPEND, O.CHARTER_RESUME, O.CHARTER_END, O.GRANT_DECIDE, O.GRANT_SUSPEND,
             O.GRANT_RESUME, O.GRANT_REVOKE, O.GRANT_HOLD, O.REVIEW_START, O.REVIEW_ANSWER, O.REVIEW_CLOSE,
             O.INCIDENT_DECLARE, O.INCIDENT_RUN, O.EXIT_START, O.EXIT_CONFIRM, O.ARTEFACT_STORE, O.KEY_DESTROY,
-            O.POLICY_ROLLBACK, O.WHATIF_RUN,
+            O.KEY_DESTROY_NOW, O.POLICY_ROLLBACK, O.WHATIF_RUN, O.PROPOSAL,
         }
     ),
     Role.AUDITOR: frozenset({O.OWN_ACCOUNT, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.WHATIF_RUN}),
@@ -177,9 +180,25 @@ REFUSALS: Mapping[Operation, str] = {
     O.EXIT_ATTEST: "Only the partner's admins attest destruction.",
     O.ARTEFACT_STORE: "Only governance officers store artefacts.",
     O.KEY_DESTROY: "Only governance officers run exits and destructions.",
+    O.KEY_DESTROY_NOW: "Only governance officers run exits and destructions.",
+    O.PROPOSAL: "Only governance officers propose and confirm irreversible acts.",
     O.POLICY_ROLLBACK: "Only a governance officer rolls the policy back.",
     O.WHATIF_RUN: "What-if replays read every partner's decisions: the host's staff run them.",
 }
+
+# Four eyes: what a person does only as the second officer confirming another's proposal (accounts.proposals),
+# by the kind of proposal that allows it. Ending a charter runs its exit, so that kind allows both. System actors
+# (the exit's run, the operator's commands) are not held back: they act on what people already decided.
+FOUR_EYES: Mapping[str, frozenset[Operation]] = {
+    "charter_end": frozenset({O.CHARTER_END, O.EXIT_START}),
+    "policy_rollback": frozenset({O.POLICY_ROLLBACK}),
+    "key_destroy_now": frozenset({O.KEY_DESTROY_NOW}),
+    "factors_reset": frozenset({O.FACTORS_RESET}),
+}
+NEEDS_SECOND_OFFICER = frozenset().union(*FOUR_EYES.values())
+SECOND_OFFICER_REFUSAL = (
+    "This act needs two officers: propose it (with your reason) and another officer confirms the proposal."
+)
 
 # Every service that names an operation, by its dotted name: the service x role test walks this.
 SERVICES: dict[str, Operation] = {}
@@ -212,6 +231,10 @@ def authorize(by: Actor, operation: Operation) -> None:
     """PermissionDenied with the operation's refusal unless ``by`` may perform it."""
     if not may(by, operation):
         raise PermissionDenied(REFUSALS[operation])
+    if operation in NEEDS_SECOND_OFFICER and by.type != Event.ActorType.SYSTEM:
+        confirmation = current_confirmation()
+        if confirmation is None or operation not in FOUR_EYES.get(confirmation.kind, frozenset()):
+            raise PermissionDenied(SECOND_OFFICER_REFUSAL)
 
 
 def performs(operation: Operation) -> Callable[[Callable[P, R]], Callable[P, R]]:

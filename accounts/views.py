@@ -25,8 +25,9 @@ from accord.validation import errors_on
 from accounts import access, factors, lockout, services, sessions
 from accounts.access import request_user, user_who_may
 from accounts.forms import ApiTokenForm, AuthenticatorForm, SecondFactorForm
-from accounts.models import RecoveryCodeDevice, User
+from accounts.models import Proposal, RecoveryCodeDevice, User
 from accounts.operations import Operation
+from accounts.proposal_views import propose
 from accounts.services import actor_for
 from accounts.sessions import session_handle, sessions_of
 from accounts.stepup import step_up_page
@@ -340,17 +341,10 @@ def _factor_counts() -> dict[int, int]:
 @login_required
 @require_POST
 def person_factors_reset(request: HttpRequest, username: str) -> HttpResponse:
-    officer = user_who_may(request, Operation.FACTORS_RESET)
-    if not factors.second_factor_fresh(request):
-        return step_up_page(request, back=reverse("accounts:people"))
+    """Propose resetting another person's factors (a lost phone): a second officer confirms it."""
+    user_who_may(request, Operation.FACTORS_RESET)
     target = get_object_or_404(User, username=username, is_service=False)
-    removed = factors.factors_reset(user=target, reason=request.POST.get("reason", ""), by=actor_for(officer))
-    messages.success(
-        request,
-        f"{target.username}'s {removed} factor{'s' if removed != 1 else ''} removed and their sessions ended: "
-        "they set up a new one at their next login.",
-    )
-    return redirect("accounts:people")
+    return propose(request, kind=Proposal.Kind.FACTORS_RESET, target=target.username, back=reverse("accounts:people"))
 
 
 @login_required

@@ -32,3 +32,39 @@ def request_context(*, request_id: str, client_address: str | None) -> Iterator[
         yield context
     finally:
         _current.reset(token)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A second person's confirmation of an act another proposed (four eyes): every event the act records names
+    both, so the trail shows who asked and who agreed without joining anything."""
+
+    proposal: int
+    kind: str
+    proposed_by: str
+    confirmed_by: str
+
+    def as_details(self) -> dict[str, object]:
+        return {
+            "id": self.proposal,
+            "kind": self.kind,
+            "proposed_by": self.proposed_by,
+            "confirmed_by": self.confirmed_by,
+        }
+
+
+_confirmation: ContextVar[Confirmation | None] = ContextVar("accord_confirmation", default=None)
+
+
+def current_confirmation() -> Confirmation | None:
+    return _confirmation.get()
+
+
+@contextlib.contextmanager
+def confirmed(confirmation: Confirmation) -> Iterator[Confirmation]:
+    """Run a confirmed proposal's act: the operations it names are allowed, and its events carry both names."""
+    token = _confirmation.set(confirmation)
+    try:
+        yield confirmation
+    finally:
+        _confirmation.reset(token)

@@ -13,7 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, transaction
 
 from audit.actions import action_check
-from audit.context import current_request_context
+from audit.context import current_confirmation, current_request_context
 from audit.models import Event
 
 
@@ -64,6 +64,9 @@ def event(
     ``action`` is not in audit/actions.py."""
     action_check(action)
     context = current_request_context()
+    confirmation = current_confirmation()
+    if confirmation is not None:
+        details = {**(details or {}), "proposal": confirmation.as_details()}
     # Store exactly what a reader will get back (plain JSON types), so later digests of an event are stable.
     plain_details = json.loads(json.dumps(dict(details or {}), cls=TrailJSONEncoder, sort_keys=True))
     return Event(

@@ -9,6 +9,7 @@ from typing import Any
 from celery import shared_task
 
 from accord.celery import RetryingJob, RetryingTask
+from accounts.proposals import proposals_lapse as proposals_lapse_service
 from governance.anomalies.services import anomalies_check as anomalies_check_service
 from governance.exits.services import exit_run as exit_run_service
 from governance.exits.services import exits_tick
@@ -102,3 +103,10 @@ def destructions_run() -> dict[str, int]:
     of, settle the lines whose keys are gone and close those with nothing left to wait for."""
     run = destructions_run_service()
     return {"destroyed": len(run.destroyed), "failed": run.failed, "exits": exits_tick()}
+
+
+@shared_task(base=RetryingTask)
+def proposals_lapse() -> int:
+    """Scheduled by beat every minute: proposals no second officer confirmed in time lapse, each with its event (a
+    late confirmation is refused anyway; this puts the lapse in the trail when it happens)."""
+    return proposals_lapse_service()

@@ -43,6 +43,7 @@ urlpatterns = [
     path("governance/exits/<int:pk>/items/<int:item>/migrated/", exit_views.exit_item_migrated, name="exit-migrated"),
     path("governance/keys/<str:key_id>/cancel/", exit_views.key_cancel, name="key-cancel"),
     path("governance/keys/<str:key_id>/destroy/", vault_views.key_destroy, name="key-destroy"),
+    path("governance/keys/<str:key_id>/destroy-now/", vault_views.key_destroy_now, name="key-destroy-now"),
     path("governance/certificates/<str:number>/", exit_views.certificate_detail, name="certificate-detail"),
     path("governance/artefacts/", vault_views.artefact_list, name="artefact-list"),
     path("governance/artefacts/<str:uid>/", vault_views.artefact_download, name="artefact-download"),

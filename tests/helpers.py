@@ -5,11 +5,12 @@ Tests import from here, never from one another: a test module's helpers are its 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,14 @@ def every_address() -> list[tuple[str, str]]:
         route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: _SAMPLES[m.group(1) or "str"], route)
         found.append((route.replace("^", "").replace("$", ""), name))
     return sorted(set(found))
+
+
+@contextlib.contextmanager
+def second_officer_confirming(kind: str, *, proposed_by: str = "oscar") -> Iterator[None]:
+    """Run an act that takes two officers (ending a charter, a rollback, destroying a key now, a factor reset) as
+    the second officer confirming a proposal of ``kind``, for the tests of the act itself. The proposals are tested
+    through their own services and pages in tests/accounts/test_proposals.py."""
+    from audit.context import Confirmation, confirmed
+
+    with confirmed(Confirmation(proposal=0, kind=kind, proposed_by=proposed_by, confirmed_by="olivia")):
+        yield

@@ -29,10 +29,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiToken, Partner, User
+from accounts.models import ApiToken, Partner, Proposal, User
 from accounts.operations import Operation, performs, person
+from accounts.proposals import Done, Plan, ProposalKind
 from accounts.roles import Role
 from accounts.services import api_token_narrow, api_token_revoke, partner_access_end
 from audit import chain
@@ -575,3 +577,59 @@ def exits_tick(*, now: datetime | None = None) -> int:
         except Exception:  # the next run tries again; the other exits must not wait for this one
             logger.exception("Exit #%s could not go on; it is tried again at the next run.", exit_id)
     return moved
+
+
+# Ending a charter takes two officers (accounts.proposals): what confirming will do, and doing it.
+def _charter_end_plan(target: str, proposer: User) -> Plan:
+    charter = Charter.objects.select_related("partner", "active_version").filter(slug=target).first()
+    if charter is None:
+        raise ValidationError({"target": f"There is no charter {target!r}: name it by its slug."})
+    if Exit.objects.filter(charter=charter).exists():
+        raise ValidationError({"target": f"Charter {charter.slug}'s exit has already begun."})
+    label = f"{charter.slug} ({charter.partner.name})"
+    if charter.active_version_id is None:
+        if charter.status == Charter.Status.TERMINATED:
+            raise ValidationError({"target": f"Charter {charter.slug} is already terminated."})
+        lines = [f"Charter {charter.slug} never ran: it is terminated at once and its open version withdrawn."]
+        return Plan(target_label=label, partner=charter.partner.slug, lines=lines)
+    live = Grant.objects.filter(charter=charter, status__in=REVOCABLE).count()
+    lines = [
+        f"Charter {charter.slug} is terminated: from the confirmation on, every decision under it is denied.",
+        f"Its {live} grant{'s' if live != 1 else ''} still live or requested {'are' if live != 1 else 'is'} revoked "
+        "by the exit's run.",
+    ]
+    others = Charter.objects.filter(
+        partner=charter.partner, status__in=(Charter.Status.ACTIVE, Charter.Status.SUSPENDED)
+    )
+    if not others.exclude(pk=charter.pk).exists():
+        lines.append(
+            f"It is {charter.partner.name}'s last running charter: their access ends, their principals' tokens are "
+            "revoked and their admins' narrowed to the exit."
+        )
+    for item in exit_plan_resolve(charter):
+        kept = f", kept {item.retention_days} days first" if item.retention_days else ""
+        lines.append(f"{item.subject}: {item.disposition}{kept} ({item.held} data key{'s' if item.held != 1 else ''}).")
+    return Plan(target_label=label, partner=charter.partner.slug, lines=lines)
+
+
+def _charter_end_carry_out(proposal: Proposal, by: Actor) -> Done:
+    charter = Charter.objects.get(slug=proposal.target)
+    ended = charter_end(charter=charter, by=by, reason=proposal.reason)
+    if ended.exit is None:
+        return Done(
+            f"Charter {charter.slug} is terminated; it had no grants.",
+            reverse("charters:charter-detail", kwargs={"slug": charter.slug}),
+        )
+    return Done(
+        f"Charter {charter.slug} is terminated and its exit has started.",
+        reverse("exit-detail", kwargs={"pk": ended.exit.pk}),
+    )
+
+
+CHARTER_END_PROPOSAL = ProposalKind(
+    kind=Proposal.Kind.CHARTER_END,
+    operation=Operation.CHARTER_END,
+    plan=_charter_end_plan,
+    carry_out=_charter_end_carry_out,
+    target_hint="the charter's slug",
+)

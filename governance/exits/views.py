@@ -12,13 +12,15 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accord.downloads import json_attachment
 from accounts.access import request_user, user_who_may
+from accounts.models import Proposal
 from accounts.operations import Operation, may
+from accounts.proposal_views import propose
 from accounts.services import actor_for
-from accounts.stepup import step_up_required
 from audit import chain
 from charters.access import charter_get_for_user
 from governance import access
@@ -30,19 +32,14 @@ from governance.vault import destruction
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@step_up_required
 def exit_start(request: HttpRequest, slug: str) -> HttpResponse:
-    """GET: what the exit plan will do, line by line. POST: terminate the charter and start it."""
+    """GET: what the exit plan will do, line by line. POST: propose ending the charter by it, for a second officer
+    to confirm."""
     user = user_who_may(request, Operation.EXIT_START)
     charter = charter_get_for_user(user, slug)
     if request.method == "POST":
-        try:
-            exit_ = exits.exit_start(charter=charter, by=actor_for(user), reason=request.POST.get("reason", ""))
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-            return redirect("exit-start", slug=slug)
-        messages.success(request, f"Charter {slug} is terminated and its exit has started.")
-        return redirect("exit-detail", pk=exit_.pk)
+        back = reverse("exit-start", kwargs={"slug": charter.slug})
+        return propose(request, kind=Proposal.Kind.CHARTER_END, target=charter.slug, back=back)
     existing = Exit.objects.filter(charter=charter).first()
     if existing is not None:
         return redirect("exit-detail", pk=existing.pk)

@@ -7,17 +7,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accord.validation import errors_on, is_whole_number
 from accounts.access import request_user, user_who_may
+from accounts.models import Proposal
 from accounts.operations import Operation, may
+from accounts.proposal_views import propose
 from accounts.services import actor_for
-from accounts.stepup import step_up_required
 from charters.access import charter_get_for_user
 from governance import access
-from governance.exits import services as exits
 from governance.grants import selectors as grant_selectors
 from governance.grants import services as grant_services
 from governance.grants.forms import GrantRequestForm, ReasonForm, grant_status_choices
@@ -98,17 +99,8 @@ def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResp
 
 @login_required
 @require_POST
-@step_up_required
 def charter_terminate(request: HttpRequest, slug: str) -> HttpResponse:
-    user = request_user(request)
-    charter = charter_get_for_user(user, slug)
-    try:
-        ended = exits.charter_end(charter=charter, by=actor_for(user), reason=request.POST.get("reason", ""))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("charters:charter-detail", slug=slug)
-    if ended.exit is not None:
-        messages.success(request, f"Charter {slug} is terminated and its exit plan is running.")
-        return redirect("exit-detail", pk=ended.exit.pk)
-    messages.success(request, f"Charter {slug} is terminated; it had no grants.")
-    return redirect("charters:charter-detail", slug=slug)
+    """Propose ending the charter (its exit, when it ever ran): a second officer confirms it."""
+    charter = charter_get_for_user(request_user(request), slug)
+    back = reverse("charters:charter-detail", kwargs={"slug": charter.slug})
+    return propose(request, kind=Proposal.Kind.CHARTER_END, target=charter.slug, back=back)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -13,11 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
+from accounts import proposals
 from accounts.access import request_user, user_who_may
-from accounts.models import User
+from accounts.apis import ProposalOutputSerializer, proposal_response
+from accounts.models import Proposal, User
 from accounts.operations import Operation
 from accounts.services import actor_for
-from accounts.stepup import step_up_check_api
 from governance import access
 from governance.models import PolicyBundle
 from governance.policy import rollback
@@ -129,7 +130,12 @@ class BundleRollbackApi(APIView):
             help_text="The plan digest a dry run returned: the rollback is refused when the plan has changed since.",
         )
 
-    @extend_schema(operation_id="bundle_rollback", request=InputSerializer, responses=dict)
+    @extend_schema(
+        operation_id="bundle_rollback",
+        request=InputSerializer,
+        responses={200: dict, 202: ProposalOutputSerializer},
+        summary="Plan a rollback (dry run, 200) or propose it for a second officer to confirm (202)",
+    )
     def post(self, request: Request, ref: str) -> Response:
         _bundle_reader(request)
         user = user_who_may(request, Operation.POLICY_ROLLBACK)
@@ -139,8 +145,12 @@ class BundleRollbackApi(APIView):
         data = payload.validated_data
         if data["dry_run"]:
             return Response(rollback.rollback_plan(bundle).as_json())
-        step_up_check_api(request)
-        result = rollback.bundle_rollback(
-            bundle=bundle, by=actor_for(user), reason=data["reason"], expected_plan=data["plan"]
+        # A rollback takes two officers: this proposes it, and a second officer confirms the proposal.
+        proposal = proposals.proposal_make(
+            kind=Proposal.Kind.POLICY_ROLLBACK,
+            target=bundle.hash,
+            reason=data["reason"],
+            expected_check=data["plan"],
+            by=actor_for(user),
         )
-        return Response(result.as_json())
+        return proposal_response(proposal, status_code=status.HTTP_202_ACCEPTED)

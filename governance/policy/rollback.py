@@ -17,8 +17,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 
+from accounts.models import Proposal, User
 from accounts.operations import Operation, performs
+from accounts.proposals import Done, Plan, ProposalKind
 from audit.trail import Actor, record
 from charters.models import Charter, PolicyChange
 from charters.services.charters import charter_policy_state
@@ -278,3 +281,46 @@ def bundle_rollback(*, bundle: PolicyBundle, by: Actor, reason: str, expected_pl
     allows = {("p", *line) for line in policy.policies if line[-1] == "allow"}
     allowed_then = {line for line in bundle_lines(bundle) if line[0] == "p" and line[-1] == "allow"}
     return RollbackResult(plan, policy.hash, allows_restored=allows == allowed_then)
+
+
+# A rollback takes two officers (accounts.proposals): the plan shown when proposing is the plan carried out, or
+# nothing is done.
+def _rollback_proposal_plan(target: str, proposer: User) -> Plan:
+    bundle = PolicyBundle.objects.filter(hash=target).first()
+    if bundle is None:
+        raise ValidationError({"target": f"There is no bundle {target!r}: name it by its full hash."})
+    plan = rollback_plan(bundle)
+    if not plan.changes_anything:
+        raise ValidationError(
+            {"target": "No grant differs from this bundle in a way a rollback can change; see what it cannot."}
+        )
+    lines = [
+        f"Suspend grant #{step.grant_id} ({step.grantee}, {step.charter}): {step.then} then, {step.now} now."
+        for step in plan.suspend
+    ]
+    lines += [
+        f"Resume grant #{step.grant_id} ({step.grantee}, {step.charter}): {step.then} then, {step.now} now."
+        for step in plan.resume
+    ]
+    lines += [f"Not restored: {item.what}: {item.why}." for item in plan.unrestored]
+    label = f"bundle {bundle.hash[:12]} (change {bundle.seq})"
+    return Plan(target_label=label, partner="", lines=lines, check=plan.digest)
+
+
+def _step_words(step: Step) -> str:
+    return f"grant #{step.grant_id} ({step.grantee}, charter {step.charter}): {step.then} then, {step.now} now."
+
+
+def _rollback_proposal_carry_out(proposal: Proposal, by: Actor) -> Done:
+    bundle = PolicyBundle.objects.get(hash=proposal.target)
+    result = bundle_rollback(bundle=bundle, by=by, reason=proposal.reason, expected_plan=proposal.plan_check)
+    return Done(f"Rolled back: {result.summary()}", reverse("bundle-detail", kwargs={"ref": bundle.seq}))
+
+
+POLICY_ROLLBACK_PROPOSAL = ProposalKind(
+    kind=Proposal.Kind.POLICY_ROLLBACK,
+    operation=Operation.POLICY_ROLLBACK,
+    plan=_rollback_proposal_plan,
+    carry_out=_rollback_proposal_carry_out,
+    target_hint="the bundle's full hash",
+)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.access import host_member_required, request_user, user_who_may
-from accounts.models import User
+from accounts.models import Proposal, User
 from accounts.operations import Operation, may
-from accounts.services import actor_for
-from accounts.stepup import step_up_required
+from accounts.proposal_views import propose
 from governance import access
 from governance.policy import explain as explain_services
 from governance.policy import rollback as rollback_services
@@ -47,25 +46,19 @@ def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
 
 
 @login_required
-@step_up_required
 def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
-    """GET: what rolling back to the bundle would do. POST: do exactly that plan, or nothing."""
+    """GET: what rolling back to the bundle would do. POST: propose exactly that plan, for a second officer."""
     _bundle_reader(request)
-    user = user_who_may(request, Operation.POLICY_ROLLBACK)
+    user_who_may(request, Operation.POLICY_ROLLBACK)
     bundle = bundle_selectors.bundle_get(ref)
     if request.method == "POST":
-        try:
-            result = rollback_services.bundle_rollback(
-                bundle=bundle,
-                by=actor_for(user),
-                reason=request.POST.get("reason", ""),
-                expected_plan=request.POST.get("plan", ""),
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, f"Rolled back: {result.summary()}")
-            return redirect("bundle-detail", ref=bundle.seq)
+        return propose(
+            request,
+            kind=Proposal.Kind.POLICY_ROLLBACK,
+            target=bundle.hash,
+            back=reverse("bundle-rollback", kwargs={"ref": bundle.seq}),
+            expected_check=request.POST.get("plan", ""),
+        )
     plan = rollback_services.rollback_plan(bundle)
     return render(request, "governance/bundle_rollback.html", {"bundle": bundle, "plan": plan})
 

@@ -25,9 +25,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Proposal
 from accounts.operations import Operation, performs
+from accounts.proposals import Done, Plan, ProposalKind
 from audit import chain
 from audit.models import SigningKey
 from audit.trail import Actor, record
@@ -282,3 +285,81 @@ def certificate_valid(certificate: DestructionCertificate) -> bool:
     """The certificate's signature holds under the trail key it names."""
     key = SigningKey.objects.filter(key_id=certificate.signing_key_id).first()
     return key is not None and chain.signature_valid(certificate.document, certificate.signature, key.public_key)
+
+
+@performs(Operation.KEY_DESTROY_NOW)
+@transaction.atomic
+def destruction_now(
+    *, data_key: DataKey, by: Actor, reason: str, now: datetime | None = None
+) -> DestructionCertificate:
+    """Destroy a key at once, without waiting out the grace period (scheduled or not): the certificate is issued
+    now. Two officers agree to this first (accounts.proposals): nothing can cancel it."""
+    now = now or timezone.now()
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for destroying: it goes on the certificate."})
+    claimed = DataKey.objects.filter(
+        pk=data_key.pk, status__in=(DataKey.Status.ACTIVE, DataKey.Status.PENDING_DESTRUCTION)
+    ).update(
+        status=DataKey.Status.PENDING_DESTRUCTION,
+        destroy_after=now,
+        destruction_requested_by=by.label,
+        destruction_reason=reason.strip(),
+    )
+    data_key.refresh_from_db()
+    if not claimed:
+        state = data_key.get_status_display().lower()
+        raise ValidationError({"data_key": f"Data key {data_key.key_id} is {state}: there is nothing to destroy."})
+    record(
+        action="data_key.destruction_brought_forward",
+        actor=by,
+        partner=_partner_slug(data_key),
+        target=data_key,
+        reason=reason.strip(),
+        details={"key_id": data_key.key_id, "artefacts": data_key.artefacts.count()},
+    )
+    certificate = data_key_destroy(data_key=data_key, now=now)
+    if certificate is None:  # another run destroyed it between the claim and here: it holds the row's lock now
+        raise ValidationError({"data_key": f"Data key {data_key.key_id} was destroyed a moment ago by the schedule."})
+    return certificate
+
+
+def _destroy_now_plan(target: str, proposer: Any) -> Plan:
+    data_key = DataKey.objects.select_related("partner").filter(key_id=target).first()
+    if data_key is None:
+        raise ValidationError({"target": f"There is no data key {target!r}: name it by its key id."})
+    if data_key.status not in (DataKey.Status.ACTIVE, DataKey.Status.PENDING_DESTRUCTION):
+        state = data_key.get_status_display().lower()
+        raise ValidationError({"target": f"Data key {data_key.key_id} is {state}: there is nothing to destroy."})
+    names = list(data_key.artefacts.order_by("id").values_list("name", flat=True)[:20])
+    count = data_key.artefacts.count()
+    when = (
+        f"instead of after its grace period ends ({data_key.destroy_after:%Y-%m-%d %H:%M} UTC)"
+        if data_key.destroy_after
+        else "without a grace period: it is not scheduled"
+    )
+    lines = [
+        f"Data key {data_key.key_id} is erased at confirmation, {when}; nothing can cancel it then.",
+        f"Its {count} artefact{'s' if count != 1 else ''} can no longer be decrypted"
+        + (f": {', '.join(names)}{' and more' if count > len(names) else ''}." if names else "."),
+        "A signed certificate of destruction is issued and recorded in the trail.",
+    ]
+    owner = f", {data_key.partner.name}" if data_key.partner is not None else ""
+    return Plan(target_label=f"data key {data_key.key_id}{owner}", partner=_partner_slug(data_key), lines=lines)
+
+
+def _destroy_now_carry_out(proposal: Proposal, by: Actor) -> Done:
+    data_key = DataKey.objects.get(key_id=proposal.target)
+    certificate = destruction_now(data_key=data_key, by=by, reason=proposal.reason)
+    return Done(
+        f"Data key {data_key.key_id} is destroyed; certificate {certificate.number} is issued.",
+        reverse("certificate-detail", kwargs={"number": certificate.number}),
+    )
+
+
+KEY_DESTROY_NOW_PROPOSAL = ProposalKind(
+    kind=Proposal.Kind.KEY_DESTROY_NOW,
+    operation=Operation.KEY_DESTROY_NOW,
+    plan=_destroy_now_plan,
+    carry_out=_destroy_now_carry_out,
+    target_hint="the data key's key id",
+)

@@ -14,13 +14,15 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accord.validation import errors_on
 from accounts.access import officer_required, request_user, user_who_may
-from accounts.models import Partner
+from accounts.models import Partner, Proposal
 from accounts.operations import Operation, may
+from accounts.proposal_views import propose
 from accounts.services import actor_for
 from accounts.stepup import step_up_required
 from charters.models import AssetVersion
@@ -44,6 +46,15 @@ def key_destroy(request: HttpRequest, key_id: str) -> HttpResponse:
             request, f"Data key {key_id} will be destroyed after {data_key.destroy_after:%Y-%m-%d %H:%M} UTC."
         )
     return redirect("artefact-list")
+
+
+@login_required
+@require_POST
+def key_destroy_now(request: HttpRequest, key_id: str) -> HttpResponse:
+    """Propose destroying the key at once, before any grace period ends: a second officer confirms it."""
+    user_who_may(request, Operation.KEY_DESTROY_NOW)
+    data_key = get_object_or_404(DataKey, key_id=key_id)
+    return propose(request, kind=Proposal.Kind.KEY_DESTROY_NOW, target=data_key.key_id, back=reverse("artefact-list"))
 
 
 class ArtefactForm(forms.Form):

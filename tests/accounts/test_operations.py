@@ -36,7 +36,18 @@ from tests.helpers import sign_in
 
 # Writers that are not acts of their own: the policy feed's append, which every act that changes the policy makes.
 NOT_ACTS = {"charters.services.policy_feed.policy_changed"}
-LAYERS = ("services", "artefacts", "destruction", "roles", "rollback", "expiry", "factors", "lockout", "sessions")
+LAYERS = (
+    "services",
+    "artefacts",
+    "destruction",
+    "roles",
+    "rollback",
+    "expiry",
+    "factors",
+    "lockout",
+    "sessions",
+    "proposals",
+)
 
 
 def _modules() -> list[Any]:

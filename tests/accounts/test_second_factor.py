@@ -14,15 +14,15 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts import proposals
 from accounts.factors import recovery_codes_issue
 from accounts.middleware import BEFORE_SECOND_FACTOR
-from accounts.models import PersonSession, RecoveryCode, RecoveryCodeDevice
+from accounts.models import PersonSession, Proposal, RecoveryCode, RecoveryCodeDevice
 from accounts.roles import Role
 from accounts.services import actor_for, user_create
 from accounts.sessions import VERIFIED
 from audit.models import Event
 from governance.models import Grant
-from governance.policy import rollback
 from tests.conftest import SETUP, TEST_PASSWORD
 from tests.helpers import every_address, persona_code, sign_in
 
@@ -161,76 +161,110 @@ def _age_the_factor(client, *, minutes):
     session.save()
 
 
-def test_a_rollback_asks_for_a_step_up_when_the_factor_is_old_and_is_done_after_it(client, officer, before, make_grant):
+def _proposed(kind: str, target: str, officer) -> Proposal:
+    return proposals.proposal_make(kind=kind, target=target, reason="Bad approval.", by=actor_for(officer))
+
+
+def test_confirming_a_rollback_asks_for_a_step_up_when_the_factor_is_old_and_is_done_after_it(
+    client, officer, second_officer, before, make_grant
+):
     _, _, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
-    page = f"/governance/bundles/{bundle.seq}/rollback/"
-    form = {"plan": rollback.rollback_plan(bundle).digest, "reason": "Bad approval."}
-    sign_in(client, officer)
+    proposal = _proposed("policy_rollback", bundle.hash, officer)
+    page = f"/proposals/{proposal.pk}/"
+    sign_in(client, second_officer)
     _age_the_factor(client, minutes=6)
-    response = client.post(page, form, HTTP_REFERER=f"http://testserver{page}")
+    response = client.post(f"{page}confirm/", HTTP_REFERER=f"http://testserver{page}")
     assert response.status_code == 302
     assert response["Location"] == f"/account/verify/?next={quote(page, safe='')}&step_up=1"
     assert Grant.objects.get(pk=added.pk).status == "active"  # nothing was done
     assert "Confirm it is you" in client.get(response["Location"]).content.decode()
-    back = client.post("/account/verify/", {"code": persona_code("olivia"), "step_up": "1", "next": page})
+    back = client.post("/account/verify/", {"code": persona_code("oscar"), "step_up": "1", "next": page})
     assert back["Location"] == page
-    client.post(page, form)
+    client.post(f"{page}confirm/")
     assert Grant.objects.get(pk=added.pk).status == "suspended"
 
 
-def test_the_rollback_api_asks_a_session_for_a_step_up_but_not_a_token(client, api_as, officer, before):
+def test_proposing_needs_no_step_up_but_confirming_by_api_asks_a_session_for_one_and_not_a_token(
+    client, api_as, officer, second_officer, before, make_grant
+):
     _, _, bundle = before
+    make_grant(actions=["infer"], purposes=["benchmarking"])
     sign_in(client, officer)
     _age_the_factor(client, minutes=6)
     url = f"/api/v1/policy/bundles/{bundle.seq}/rollback"
-    refused = client.post(url, {"reason": "test"}, content_type="application/json")
-    assert refused.status_code == 403
-    assert "step-up window" in refused.json()["error"]["message"]
-    dry = client.post(url, {"dry_run": True}, content_type="application/json")
-    assert dry.status_code == 200  # what it would do needs no step-up
-    by_token = api_as(officer).client.post(url, {"reason": "test", "plan": "stale"}, format="json")
-    assert by_token.status_code == 400  # past the step-up: the stale plan is what refuses it
+    proposed = client.post(url, {"reason": "test"}, content_type="application/json")
+    assert proposed.status_code == 202  # nothing happens yet: no step-up needed
+    confirm = f"/api/v1/proposals/{proposed.json()['id']}/confirm"
+    sign_in(client, second_officer)
+    _age_the_factor(client, minutes=6)
+    refused = client.post(confirm, content_type="application/json")
+    assert refused.status_code == 403 and "step-up window" in refused.json()["error"]["message"]
+    assert Proposal.objects.get().status == "pending"
+    by_token = api_as(second_officer).client.post(confirm, format="json")
+    assert by_token.status_code == 200 and by_token.json()["status"] == "carried_out"
 
 
 @pytest.mark.django_db
-def test_ending_a_charter_asks_for_a_step_up(client, officer, live_charter):
+def test_confirming_the_end_of_a_charter_asks_for_a_step_up(client, officer, second_officer, live_charter):
     charter = live_charter.charter
     sign_in(client, officer)
     _age_the_factor(client, minutes=6)
-    response = client.post(f"/governance/charters/{charter.slug}/terminate/", {"reason": "ends"})
-    assert "step_up=1" in response["Location"]
+    proposed = client.post(f"/governance/charters/{charter.slug}/terminate/", {"reason": "ends"})
+    proposal = Proposal.objects.get(kind="charter_end", target=charter.slug)
+    assert proposed["Location"] == f"/proposals/{proposal.pk}/"
+    sign_in(client, second_officer)
+    _age_the_factor(client, minutes=6)
+    assert "step_up=1" in client.post(f"/proposals/{proposal.pk}/confirm/")["Location"]
     charter.refresh_from_db()
     assert charter.status == "active"
 
 
-def test_an_officer_resets_another_persons_factors_after_a_step_up(client, officer, a_admin):
+def test_an_officer_proposes_a_factor_reset_and_a_second_confirms_it_after_a_step_up(
+    client, officer, second_officer, a_admin
+):
     WebAuthnCredential.objects.create(user=a_admin, name="key", confirmed=True, credential_id=b"x", public_key=b"y")
     recovery_codes_issue(user=a_admin, by=actor_for(a_admin))
     theirs = client.__class__()
     sign_in(theirs, a_admin)
     sign_in(client, officer)
-    url = f"/account/people/{a_admin.username}/reset-factors/"
-    _age_the_factor(client, minutes=6)
-    assert "step_up=1" in client.post(url, {"reason": "lost phone"})["Location"]
+    proposed = client.post(f"/account/people/{a_admin.username}/reset-factors/", {"reason": "lost phone"}, follow=True)
+    page = proposed.content.decode()
+    assert "Nothing happens until another officer confirms it" in page and "passkey “key”" in page
     assert TOTPDevice.objects.filter(user=a_admin).exists()
-    sign_in(client, officer)
-    done = client.post(url, {"reason": "lost phone"}, follow=True)
-    assert "factors removed" in done.content.decode()
+    proposal = Proposal.objects.get(kind="factors_reset")
+    sign_in(client, second_officer)
+    _age_the_factor(client, minutes=6)
+    assert "step_up=1" in client.post(f"/proposals/{proposal.pk}/confirm/")["Location"]
+    assert TOTPDevice.objects.filter(user=a_admin).exists()
+    sign_in(client, second_officer)
+    done = client.post(f"/proposals/{proposal.pk}/confirm/", follow=True)
+    assert f"3 factors of {a_admin.username} removed" in done.content.decode()
     assert not TOTPDevice.objects.filter(user=a_admin).exists()
     assert not WebAuthnCredential.objects.filter(user=a_admin).exists()
     assert not RecoveryCodeDevice.objects.filter(user=a_admin).exists()
     assert not PersonSession.objects.filter(user=a_admin).exists()
     assert theirs.get("/")["Location"].startswith("/login/")
     event = Event.objects.get(action="auth.factors_reset")
-    assert (event.actor_label, event.reason, event.target_id) == ("olivia", "lost phone", str(a_admin.pk))
+    assert (event.actor_label, event.reason, event.target_id) == ("oscar", "lost phone", str(a_admin.pk))
+    assert event.details["proposal"] == {
+        "id": proposal.pk,
+        "kind": "factors_reset",
+        "proposed_by": "olivia",
+        "confirmed_by": "oscar",
+    }
 
 
-def test_nobody_resets_their_own_factors_and_only_officers_reset_others(client, officer, auditor):
+def test_nobody_resets_their_own_factors_and_only_officers_propose_resets(client, officer, second_officer, auditor):
     sign_in(client, officer)
-    own = client.post(f"/account/people/{officer.username}/reset-factors/", {"reason": "mine"})
-    assert own.status_code == 403
-    assert "another officer" in own.content.decode()
+    own = client.post(f"/account/people/{officer.username}/reset-factors/", {"reason": "mine"}, follow=True)
+    assert "another officer proposes that for you" in own.content.decode()
+    assert not Proposal.objects.exists()
+    # Proposed by another, the person named cannot be the one who confirms it.
+    proposal = _proposed("factors_reset", officer.username, second_officer)
+    sign_in(client, officer)
+    refused = client.post(f"/proposals/{proposal.pk}/confirm/")
+    assert refused.status_code == 403 and "another officer does that for you" in refused.content.decode()
     sign_in(client, auditor)
     assert client.post(f"/account/people/{officer.username}/reset-factors/", {"reason": "x"}).status_code == 403
     assert client.get("/account/people/").status_code == 403
@@ -245,8 +279,8 @@ def test_a_reset_without_a_reason_is_refused(client, officer, a_admin):
         HTTP_REFERER="http://testserver/account/people/",
         follow=True,
     )
-    assert "Say why the factors are reset" in response.content.decode()
-    assert TOTPDevice.objects.filter(user=a_admin).exists()
+    assert "Say why: the second officer reads it" in response.content.decode()
+    assert TOTPDevice.objects.filter(user=a_admin).exists() and not Proposal.objects.exists()
 
 
 def test_a_person_cannot_remove_their_only_factor(client, officer):

@@ -23,6 +23,7 @@ from charters.services.charters import (
 from governance.exits import services as exits
 from governance.ops.demo import demo_fingerprint
 from tests.conftest import SETUP
+from tests.helpers import second_officer_confirming
 
 
 def apply(text, author, **options):
@@ -278,7 +279,8 @@ def test_every_transition_writes_an_audit_event(charter_text, officer, second_of
     charter_suspend(charter=charter, by=actor_for(officer), reason="check")
     charter_resume(charter=charter, by=actor_for(officer), reason="ok")
     charter_amend(charter=charter, by=actor_for(officer))
-    exits.charter_end(charter=charter, by=actor_for(officer), reason="done")  # the one way a charter ends
+    with second_officer_confirming("charter_end"):
+        exits.charter_end(charter=charter, by=actor_for(officer), reason="done")  # the one way a charter ends
     actions = list(
         Event.objects.filter(partner="northwind", target_type__startswith="charters.").values_list("action", flat=True)
     )

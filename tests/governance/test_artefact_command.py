@@ -1,5 +1,6 @@
 """`manage.py artefact`: store, list, read, destroy and cancel from a terminal, with messages that say what to do."""
 
+from collections.abc import Iterator
 from io import StringIO
 
 import pytest
@@ -8,6 +9,14 @@ from django.core.management import CommandError, call_command
 from accounts.services import actor_for
 from governance.exits.services import exit_run, exit_start
 from governance.models import Artefact, DataKey, ExitItem
+from tests.helpers import second_officer_confirming
+
+
+@pytest.fixture(autouse=True)
+def _a_second_officer_confirms() -> Iterator[None]:
+    """These tests are of the act; a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("charter_end"):
+        yield
 
 
 def run(*args):

@@ -2,6 +2,7 @@
 nothing leaves a grant standing under an ended charter. A partner's access ends and comes back by accounts'
 services, each with its event."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,16 @@ from governance.exits import services as exits
 from governance.exits.services import exit_run
 from governance.grants.expiry import expiry_run
 from governance.models import Exit, Grant
+from tests.helpers import second_officer_confirming
 from tests.world import activate, in_review
+
+
+@pytest.fixture(autouse=True)
+def _a_second_officer_confirms() -> Iterator[None]:
+    """These tests are of the act; a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("charter_end"):
+        yield
+
 
 STANDING = (Grant.Status.REQUESTED, Grant.Status.ACTIVE, Grant.Status.SUSPENDED)
 

@@ -1,6 +1,7 @@
 """Migration 0019 moves the links between exit lines and data keys out of the vault's tables into the exit's, and
 back, with an exit half done: one key destroyed with its certificate, two still scheduled. The trail is untouched."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,15 @@ from governance.exits.services import exit_run, exit_start, exits_tick
 from governance.models import DataKey, ExitItem, ExitItemKey
 from governance.vault.destruction import destructions_run, grace
 from tests.conftest import committing
+from tests.helpers import second_officer_confirming
+
+
+@pytest.fixture(autouse=True)
+def _a_second_officer_confirms() -> Iterator[None]:
+    """These tests are of the act; a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("charter_end"):
+        yield
+
 
 BEFORE = ("governance", "0018_review_close")
 AFTER = ("governance", "0019_exit_owns_key_links")

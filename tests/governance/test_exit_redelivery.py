@@ -5,6 +5,7 @@ grant revoked twice, no key destroyed twice, no second certificate."""
 import io
 import os
 import signal
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,15 @@ from governance.tasks import exit_run as exit_task
 from governance.vault import artefacts
 from governance.vault.destruction import destruction_schedule
 from tests.conftest import committing
-from tests.helpers import QUEUE, needs_the_real_broker, wait_for, worker
+from tests.helpers import QUEUE, needs_the_real_broker, second_officer_confirming, wait_for, worker
+
+
+@pytest.fixture(autouse=True)
+def _a_second_officer_confirms() -> Iterator[None]:
+    """These tests are of the act; a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("charter_end"):
+        yield
+
 
 GRANTS = 200
 KEYS = 120

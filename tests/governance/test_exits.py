@@ -1,12 +1,14 @@
 """Exits: revoke everything, dispose of each asset as the plan says, collect the attestation and the certificates,
 close with a report. Time travel carries the grace and retention periods."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from accounts.models import Proposal
 from accounts.services import actor_for, api_token_issue
 from audit.models import Event
 from charters.models import Charter
@@ -21,8 +23,16 @@ from governance.exits.services import (
 from governance.models import DataKey, Exit, ExitItem, Grant
 from governance.vault import artefacts
 from governance.vault.destruction import destructions_run, grace
-from tests.helpers import sign_in
+from tests.helpers import second_officer_confirming, sign_in
 from tests.world import activate
+
+
+@pytest.fixture(autouse=True)
+def _a_second_officer_confirms() -> Iterator[None]:
+    """These tests are of the act; a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("charter_end"):
+        yield
+
 
 # The exit starts at the hour the suite started: inside the live charter's window, and before the steps the test
 # takes without travelling (the partner's attestation, its last reads).
@@ -200,17 +210,22 @@ def test_an_exit_is_refused_without_a_reason_twice_or_without_an_approved_versio
 
 
 def test_the_exit_pages_show_the_plan_then_the_progress_and_let_an_officer_cancel_a_destruction(
-    client, live_charter, northwind_holdings, officer, a_admin, b_admin, auditor
+    client, live_charter, northwind_holdings, officer, second_officer, a_admin, b_admin, auditor
 ):
     slug = live_charter.charter.slug
     sign_in(client, officer)
     page = client.get(f"/governance/charters/{slug}/exit/").content.decode()
     assert "atlas-7b 1.0 (every model)" in page and "northwind-eval-suite 1.0" in page and "retain" in page
     assert client.post(f"/governance/charters/{slug}/exit/", {"reason": ""}, follow=True).status_code == 200
-    assert not Exit.objects.exists()
-    response = client.post(f"/governance/charters/{slug}/exit/", {"reason": "Study complete."})
+    assert not Proposal.objects.exists()
+    proposed = client.post(f"/governance/charters/{slug}/exit/", {"reason": "Study complete."}, follow=True)
+    proposal = Proposal.objects.get()
+    assert "atlas-7b 1.0 (every model): destroy" in proposed.content.decode() and not Exit.objects.exists()
+    sign_in(client, second_officer)
+    response = client.post(f"/proposals/{proposal.pk}/confirm/")
     exit_ = Exit.objects.get()
     assert response["Location"] == f"/governance/exits/{exit_.pk}/"
+    sign_in(client, officer)
     exit_run(exit_.pk)
     page = client.get(f"/governance/exits/{exit_.pk}/").content.decode()
     assert "Cancel destruction" in page and "data-clock" in page and "attestation" in page

@@ -1,8 +1,11 @@
 """Rolling back to a bundle: grant transitions only, each audited; never a revived revocation; all or nothing."""
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.models import Proposal
 from accounts.services import actor_for
 from audit.models import Event
 from governance.grants.roles import partner_role_add_member
@@ -12,9 +15,17 @@ from governance.policy import rollback
 from governance.policy.selectors import bundle_lines
 from governance.policy.snapshot import compile_bundle
 from tests.conftest import SETUP
-from tests.helpers import sign_in, status_of
+from tests.helpers import second_officer_confirming, sign_in, status_of
 
 
+@pytest.fixture
+def confirming() -> Iterator[None]:
+    """For the tests of the act: a second officer's confirmation of it is tests/accounts/test_proposals.py's."""
+    with second_officer_confirming("policy_rollback"):
+        yield
+
+
+@pytest.mark.usefixtures("confirming")
 def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before, make_grant, officer):
     kept, doomed, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
@@ -36,6 +47,7 @@ def test_rollback_suspends_what_was_added_and_restores_the_bundle_exactly(before
     assert rolled.details["suspended"] == [added.pk] and rolled.actor_id == str(officer.pk)
 
 
+@pytest.mark.usefixtures("confirming")
 def test_rollback_resumes_what_was_suspended_since_and_gets_the_very_bundle_back(before, officer):
     kept, _, bundle = before
     grant_suspend(grant=kept, by=SETUP, reason="Looked odd.")
@@ -44,6 +56,7 @@ def test_rollback_resumes_what_was_suspended_since_and_gets_the_very_bundle_back
     assert result.restored_exactly and compile_bundle().hash == bundle.hash
 
 
+@pytest.mark.usefixtures("confirming")
 def test_rollback_never_revives_a_revoked_grant_and_says_why(before, make_grant, officer, partner_a, a_principal):
     _, doomed, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
@@ -63,6 +76,7 @@ def test_rollback_never_revives_a_revoked_grant_and_says_why(before, make_grant,
     assert Event.objects.get(action="policy.rolled_back").details["unrestored"][0]["what"].startswith("grant #")
 
 
+@pytest.mark.usefixtures("confirming")
 def test_rollback_is_all_or_nothing(before, make_grant, officer, monkeypatch):
     kept, _, bundle = before
     grant_suspend(grant=kept, by=SETUP, reason="Odd.")
@@ -80,6 +94,7 @@ def test_rollback_is_all_or_nothing(before, make_grant, officer, monkeypatch):
     assert Event.objects.count() == events
 
 
+@pytest.mark.usefixtures("confirming")
 def test_a_changed_plan_an_empty_one_a_missing_reason_and_a_non_officer_are_refused(
     before, make_grant, officer, auditor
 ):
@@ -98,7 +113,9 @@ def test_a_changed_plan_an_empty_one_a_missing_reason_and_a_non_officer_are_refu
     assert status_of(added) == "active" and not Event.objects.filter(action="policy.rolled_back").exists()
 
 
-def test_the_rollback_api_plans_then_carries_out_the_confirmed_plan(before, make_grant, api_as, officer, auditor):
+def test_the_rollback_api_plans_then_proposes_and_a_second_officer_confirms(
+    before, make_grant, api_as, officer, second_officer, auditor
+):
     _, _, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
     caller = api_as(officer)
@@ -107,15 +124,26 @@ def test_the_rollback_api_plans_then_carries_out_the_confirmed_plan(before, make
     assert [step["grant"] for step in planned["suspend"]] == [added.pk] and status_of(added) == "active"
     missing = caller.client.post(url, {"plan": planned["plan"]}, format="json")
     assert missing.status_code == 400 and "Say why" in missing.json()["error"]["fields"]["reason"][0]
-    done = caller.client.post(url, {"plan": planned["plan"], "reason": "Bad approval."}, format="json")
-    assert done.status_code == 200 and done.json()["suspend"][0]["grant"] == added.pk
-    assert status_of(added) == "suspended"
+    stale = caller.client.post(url, {"plan": "0" * 16, "reason": "Bad approval."}, format="json")
+    assert stale.status_code == 400 and "changed since you looked" in stale.json()["error"]["fields"]["plan"][0]
+    proposed = caller.client.post(url, {"plan": planned["plan"], "reason": "Bad approval."}, format="json")
+    assert proposed.status_code == 202 and proposed["Location"] == f"/api/v1/proposals/{proposed.json()['id']}"
+    proposal = proposed.json()
+    assert proposal["status"] == "pending" and proposal["proposed_by"] == officer.username
+    assert proposal["plan"][0].startswith(f"Suspend grant #{added.pk}") and status_of(added) == "active"
+    own = caller.client.post(f"/api/v1/proposals/{proposal['id']}/confirm", format="json")
+    assert own.status_code == 403 and "a second officer must confirm" in own.json()["error"]["message"]
+    done = api_as(second_officer).client.post(f"/api/v1/proposals/{proposal['id']}/confirm", format="json")
+    assert done.status_code == 200 and done.json()["status"] == "carried_out"
+    assert "1 grant(s) suspended" in done.json()["outcome"] and status_of(added) == "suspended"
     assert api_as(auditor).client.post(url, {"dry_run": True}, format="json").status_code == 403
     unknown = caller.client.post("/api/v1/policy/bundles/feedfacefeed/rollback", {"dry_run": True}, format="json")
     assert unknown.status_code == 404 and "No policy bundle" in unknown.json()["error"]["message"]
 
 
-def test_the_rollback_page_shows_the_plan_and_carries_it_out(before, make_grant, client, officer, auditor):
+def test_the_rollback_page_proposes_the_plan_it_shows_and_the_second_officer_carries_it_out(
+    before, make_grant, client, officer, second_officer, auditor
+):
     _, _, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
     sign_in(client, officer)
@@ -125,7 +153,12 @@ def test_the_rollback_page_shows_the_plan_and_carries_it_out(before, make_grant,
     response = client.post(
         f"/governance/bundles/{bundle.seq}/rollback/", {"plan": digest, "reason": "Bad approval."}, follow=True
     )
-    assert "1 grant(s) suspended" in response.content.decode() and status_of(added) == "suspended"
+    assert "Nothing happens until another officer confirms it" in response.content.decode()
+    assert status_of(added) == "active"
+    proposal = Proposal.objects.get()
+    sign_in(client, second_officer)
+    done = client.post(f"/proposals/{proposal.pk}/confirm/", follow=True)
+    assert "1 grant(s) suspended" in done.content.decode() and status_of(added) == "suspended"
     assert Grant.objects.filter(status="suspended").count() == 1
     client.logout()
     sign_in(client, auditor)
