@@ -294,21 +294,16 @@ def _rollback_proposal_plan(target: str, proposer: User) -> Plan:
         raise ValidationError(
             {"target": "No grant differs from this bundle in a way a rollback can change; see what it cannot."}
         )
-    lines = [
-        f"Suspend grant #{step.grant_id} ({step.grantee}, {step.charter}): {step.then} then, {step.now} now."
-        for step in plan.suspend
-    ]
-    lines += [
-        f"Resume grant #{step.grant_id} ({step.grantee}, {step.charter}): {step.then} then, {step.now} now."
-        for step in plan.resume
-    ]
+    lines = [f"Suspend {_step_words(step)}" for step in plan.suspend]
+    lines += [f"Resume {_step_words(step)}" for step in plan.resume]
     lines += [f"Not restored: {item.what}: {item.why}." for item in plan.unrestored]
     label = f"bundle {bundle.hash[:12]} (change {bundle.seq})"
     return Plan(target_label=label, partner="", lines=lines, check=plan.digest)
 
 
 def _step_words(step: Step) -> str:
-    return f"grant #{step.grant_id} ({step.grantee}, charter {step.charter}): {step.then} then, {step.now} now."
+    then = "not yet approved" if step.then == "absent" else step.then
+    return f"grant #{step.grant_id} ({step.grantee}, charter {step.charter}): {then} in the bundle, {step.now} now."
 
 
 def _rollback_proposal_carry_out(proposal: Proposal, by: Actor) -> Done:

@@ -262,6 +262,7 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
     live_charter: CharterVersion,
     northwind_holdings: dict[str, Any],
     officer: User,
+    second_officer: User,
 ) -> None:
     model_key = DataKey.objects.get(pk=northwind_holdings["model"].data_key_id)
     dataset_key = DataKey.objects.get(pk=northwind_holdings["dataset"].data_key_id)
@@ -293,12 +294,22 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
         expect(lines.filter(has_text="northwind-eval-suite 1.0").locator("td")).to_contain_text(
             ["northwind-eval-suite", "retain", "365 days", "1"]
         )
-        confirm = page.get_by_role("button", name="Terminate and start the exit")
-        confirm.click()  # without a reason the browser does not send the form
+        propose = page.get_by_role("button", name="Propose ending it")
+        propose.click()  # without a reason the browser does not send the form
         reason = page.get_by_role("textbox", name="Reason")
         expect(reason).to_have_js_property("validity.valueMissing", True)
         reason.fill("The evaluation is finished.")
-        confirm.click()
+        propose.click()
+        expect(page).to_have_url(re.compile(r"/proposals/\d+/$"))
+        expect(page.locator("#plan li").first).to_have_text(
+            "Charter northwind-evaluation is terminated: from the confirmation on, every decision under it is denied."
+        )
+
+    with browse() as page:
+        log_in(page, second_officer)
+        page.get_by_role("link", name="Proposals").click()
+        page.locator("#waiting").get_by_role("link").click()
+        page.get_by_role("button", name="Confirm: carry this out now").click()
 
         expect(page).to_have_url(EXIT_URL)
         number = number_in(page, EXIT_URL)
@@ -354,3 +365,5 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
     assert {grant.status for grant in Grant.objects.filter(charter=live_charter.charter)} == {"revoked"}
     cancelled = Event.objects.get(action="data_key.destruction_cancelled")
     assert (cancelled.actor_id, cancelled.reason) == (str(officer.pk), "Legal asked us to keep it.")
+    started = Event.objects.get(action="exit.started")
+    assert (started.actor_id, started.details["proposal"]["proposed_by"]) == (str(second_officer.pk), "olivia")

@@ -58,11 +58,12 @@ def take_queued_runs() -> list[Any]:
     return take_queued(whatif_task.name)
 
 
-def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_since_is_suspended(
+def test_an_officer_proposes_a_rollback_a_second_confirms_it_and_the_grant_approved_since_is_suspended(
     browse: Browse,
     before: tuple[Grant, Grant, PolicyBundle],
     make_grant: MakeGrant,
     officer: User,
+    second_officer: User,
     a_principal: User,
     atlas: str,
     api_as: Callable[[User], Caller],
@@ -102,16 +103,36 @@ def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_sin
                 "active",
             ]
         )
-        confirm = page.get_by_role("button", name="Roll back: 1 suspended, 0 resumed")
+        propose = page.get_by_role("button", name="Propose the rollback: 1 suspended, 0 resumed")
 
-        confirm.click()  # without a reason the browser does not send the form
+        propose.click()  # without a reason the browser does not send the form
         reason = page.get_by_role("textbox", name="Reason")
         expect(reason).to_have_js_property("validity.valueMissing", True)
         expect(page).to_have_url(re.compile(rf"/governance/bundles/{bundle.seq}/rollback/$"))
         expect(page.locator("ul.messages")).to_have_count(0)
 
         reason.fill("Approved for the wrong purpose.")
-        confirm.click()
+        propose.click()
+        expect(page).to_have_url(re.compile(r"/proposals/\d+/$"))
+        expect(page.locator("ul.messages")).to_contain_text("Nothing happens until another officer confirms it")
+        expect(page.locator("#plan li")).to_have_text(
+            [
+                f"Suspend grant #{added.pk} (northwind-gateway, charter northwind-evaluation): "
+                "not yet approved in the bundle, active now."
+            ]
+        )
+        expect(page.get_by_role("button", name="Confirm: carry this out now")).to_have_count(0)  # not by Olivia
+
+    assert status_of(added) == Grant.Status.ACTIVE  # proposing changed nothing
+
+    with browse() as page:
+        log_in(page, second_officer)
+        page.get_by_role("link", name="Proposals").click()
+        waiting = page.locator("#waiting tbody tr")
+        expect(waiting).to_have_count(1)
+        waiting.get_by_role("link").click()
+        expect(page.locator("#reason")).to_have_text("Approved for the wrong purpose.")
+        page.get_by_role("button", name="Confirm: carry this out now").click()
         expect(page).to_have_url(re.compile(rf"/governance/bundles/{bundle.seq}/$"))
         expect(page.locator("ul.messages")).to_contain_text(
             "Rolled back: 1 grant(s) suspended, 0 resumed. Exactly what the bundle allowed is allowed again"
@@ -126,7 +147,11 @@ def test_an_officer_rolls_the_policy_back_to_a_bundle_and_the_grant_approved_sin
         f"Rollback to bundle {bundle.hash[:12]} (change {bundle.seq}): Approved for the wrong purpose."
     )
     rolled = Event.objects.get(action="policy.rolled_back")
-    assert (rolled.actor_id, rolled.reason) == (str(officer.pk), "Approved for the wrong purpose.")
+    assert (rolled.actor_id, rolled.reason) == (str(second_officer.pk), "Approved for the wrong purpose.")
+    assert (rolled.details["proposal"]["proposed_by"], rolled.details["proposal"]["confirmed_by"]) == (
+        "olivia",
+        "oscar",
+    )
     details = rolled.details
     assert (details["seq"], details["suspended"], details["resumed"]) == (bundle.seq, [added.pk], [])
 

@@ -21,10 +21,11 @@ from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
+from accounts import proposals
 from accounts.middleware import BEFORE_SECOND_FACTOR
 from accounts.models import Organisation, User
 from accounts.roles import Role
-from accounts.services import user_create
+from accounts.services import actor_for, user_create
 from audit.models import Event
 from governance.models import Grant, PolicyBundle
 from tests.conftest import SETUP, TEST_PASSWORD, committing
@@ -173,27 +174,28 @@ def test_repeated_wrong_passwords_lock_the_account_until_an_officer_unlocks_it(
     assert Event.objects.filter(action="auth.unlocked", actor_label="olivia").count() == 1
 
 
-def test_a_rollback_with_an_old_second_factor_asks_for_it_again_first(
-    browse: Browse, before: tuple[Grant, Grant, PolicyBundle], make_grant, officer: User
+def test_confirming_a_rollback_with_an_old_second_factor_asks_for_it_again_first(
+    browse: Browse, before: tuple[Grant, Grant, PolicyBundle], make_grant, officer: User, second_officer: User
 ) -> None:
     _, _, bundle = before
     added = make_grant(actions=["infer"], purposes=["benchmarking"])
+    proposal = proposals.proposal_make(
+        kind="policy_rollback", target=bundle.hash, reason="Approved for the wrong purpose.", by=actor_for(officer)
+    )
     with browse() as page:
-        log_in(page, officer)
+        log_in(page, second_officer)
         # Ten minutes later (the step-up window is five): the session is live, its factor is not fresh.
         with time_machine.travel(datetime.now(UTC) + timedelta(minutes=10), tick=True):
-            page.goto(f"/governance/bundles/{bundle.seq}/rollback/")
-            page.get_by_role("textbox", name="Reason").fill("Approved for the wrong purpose.")
-            page.get_by_role("button", name="Roll back: 1 suspended, 0 resumed").click()
+            page.goto(f"/proposals/{proposal.pk}/")
+            page.get_by_role("button", name="Confirm: carry this out now").click()
 
             expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
             expect(page.locator("ul.messages")).to_contain_text("This cannot be undone")
-            page.get_by_label("Code from your authenticator app").fill(persona_code("olivia"))
+            page.get_by_label("Code from your authenticator app").fill(persona_code("oscar"))
             page.get_by_role("button", name="Continue").click()
 
-            expect(page).to_have_url(re.compile(rf"/governance/bundles/{bundle.seq}/rollback/$"))
-            page.get_by_role("textbox", name="Reason").fill("Approved for the wrong purpose.")
-            page.get_by_role("button", name="Roll back: 1 suspended, 0 resumed").click()
+            expect(page).to_have_url(re.compile(rf"/proposals/{proposal.pk}/$"))
+            page.get_by_role("button", name="Confirm: carry this out now").click()
             expect(page.locator("ul.messages")).to_contain_text("Rolled back: 1 grant(s) suspended")
 
     assert status_of(added) == Grant.Status.SUSPENDED
