@@ -17,6 +17,7 @@ from accord.fields import TextField
 from accounts import access, proposals, services
 from accounts.access import host_member_required, request_user
 from accounts.models import ApiToken, Partner, Proposal, User
+from accounts.scopes import MEANINGS, Scope
 from accounts.stepup import step_up_check_api
 
 
@@ -27,6 +28,8 @@ class PartnerOutputSerializer(serializers.ModelSerializer[Partner]):
 
 
 class MeApi(APIView):
+    token_scopes = tuple(Scope)  # any token may ask whose it is
+
     @extend_schema_serializer(component_name="Me")
     class OutputSerializer(serializers.Serializer[User]):
         username = serializers.CharField()
@@ -53,10 +56,25 @@ class PartnerListApi(ListAPIView[Partner]):
 class ApiTokenOutputSerializer(serializers.ModelSerializer[ApiToken]):
     owner = serializers.CharField(source="user.username")
     status = serializers.CharField()
+    scopes = serializers.SerializerMethodField()
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "owner", "prefix", "status", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "prefix",
+            "scopes",
+            "status",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_scopes(self, token: ApiToken) -> list[str]:
+        return token.scopes.split()
 
 
 class ApiTokenListApi(ListAPIView[ApiToken]):
@@ -74,6 +92,13 @@ class ApiTokenIssueApi(APIView):
         owner = TextField(required=False, help_text="Username of a principal you manage; yourself when left out.")
         expires_in_days = serializers.IntegerField(
             required=False, min_value=1, max_value=settings.ACCORD_TOKEN_MAX_DAYS
+        )
+        scopes = serializers.ListField(
+            child=serializers.ChoiceField(choices=[(scope.value, MEANINGS[scope]) for scope in Scope]),
+            required=False,
+            allow_empty=False,
+            help_text="What the token may be used for; the owner's role's default when left out. Principals: decide "
+            "(and pep for a gateway); people: manage, read_audit (partner admins also exit).",
         )
 
     @extend_schema_serializer(component_name="ApiTokenIssued")
@@ -94,6 +119,7 @@ class ApiTokenIssueApi(APIView):
             user=owner,
             name=payload.validated_data["name"],
             expires_in_days=payload.validated_data.get("expires_in_days"),
+            scopes=payload.validated_data.get("scopes"),
             by=services.actor_for(user),
         )
         token.token = raw  # type: ignore[attr-defined]

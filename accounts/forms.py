@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 
 from accounts.models import User
+from accounts.scopes import MEANINGS, Scope
 
 
 class TokenOwnerField(forms.ModelChoiceField[User]):
@@ -18,6 +19,13 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'evaluation gateway (prod)'.")
     owner = TokenOwnerField(queryset=User.objects.none(), to_field_name="username", empty_label=None)
     expires_in_days = forms.IntegerField(min_value=1, initial=30, help_text="Shorter is safer.")
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope.value, f"{scope.value}: {MEANINGS[scope]}") for scope in Scope],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: what the owner's role gets by default (principals decide; people manage and read "
+        "the trail). A token never carries more than its owner's role allows.",
+    )
     # One-time value: a reloaded or double-clicked form must not issue a second token.
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 

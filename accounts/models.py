@@ -100,10 +100,6 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]  # django-otp 
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 digest is stored: the token itself is shown once."""
 
-    class Scope(models.TextChoices):
-        FULL = "full", "Everything its user may do"
-        EXIT = "exit", "Only what an exit still needs"
-
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'eval gateway (prod)'.")
     prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it in lists.")
@@ -114,11 +110,10 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    scope = models.CharField(
-        max_length=16,
-        choices=Scope.choices,
-        default=Scope.FULL,
-        help_text="An exit narrows a partner admin's tokens to attesting destruction and reading the exit report.",
+    scopes = models.CharField(
+        max_length=100,
+        help_text="What the token may be used for, space-separated (accounts/scopes.py); an exit narrows a partner "
+        "admin's tokens to 'exit'.",
     )
 
     class Meta:

@@ -1,4 +1,4 @@
-"""What a narrowed API token may still do."""
+"""Which tokens reach which endpoints: the scopes a view names (accounts/scopes.py)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,36 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import ApiToken
+from accounts.scopes import Scope, scopes_in_force, scopes_text
+
+EXIT_ONLY = (
+    "This token is limited to your organisation's exit: it can read the exit, its report and certificates, "
+    "and attest destruction under /api/v1/exits/. Everything else ended with the collaboration."
+)
 
 
 class TokenScopePermission(BasePermission):
-    """A token narrowed by an exit, and anyone of a partner whose access an exit ended, reach only the views that
-    declare ``token_scopes = ("exit",)``: reading the exit and its report, and attesting destruction."""
+    """A token reaches a view when it carries one of the scopes the view names (``token_scopes``; ``manage`` when
+    it names none), counted within what its owner's roles allow now. Anyone of a partner whose access an exit
+    ended reaches only the views that name ``exit``, whatever they authenticate with."""
 
-    message = (
-        "This token is limited to your organisation's exit: it can read the exit, its report and certificates, "
-        "and attest destruction under /api/v1/exits/. Everything else ended with the collaboration."
-    )
+    message = EXIT_ONLY
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        allowed = getattr(view, "token_scopes", ())
+        wanted = frozenset(getattr(view, "token_scopes", (Scope.MANAGE,)))
         token = request.auth
-        if isinstance(token, ApiToken) and token.scope != ApiToken.Scope.FULL:
-            return token.scope in allowed
+        if isinstance(token, ApiToken):
+            held = scopes_in_force(token.user, token.scopes)
+            if held & wanted:
+                return True
+            if held != {Scope.EXIT}:
+                self.message = (
+                    f"This token carries {scopes_text(held) or 'no scope its owner may still use'}; this endpoint "
+                    f"needs {' or '.join(sorted(wanted))}. Issue a token with that scope, if your role allows it."
+                )
+            return False
         # A partner whose last charter ended reaches only the exit, whatever it authenticates with (a session).
         organisation = getattr(request.user, "organisation", None)
         if organisation is not None and organisation.access_ended_at is not None:
-            return ApiToken.Scope.EXIT in allowed
+            return Scope.EXIT in wanted
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from accounts.access import token_owners_manageable_by
 from accounts.models import ApiToken, Organisation, Partner, User
 from accounts.operations import Operation, performs, person_or_none
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
+from accounts.scopes import Scope, scopes_for_issue, scopes_text
 from accounts.sessions import sessions_end_all
 from accounts.tokens import token_digest, token_generate, token_visible_prefix
 from audit.context import current_request_context
@@ -147,17 +149,27 @@ def _token_lifetime(days: int | None) -> timedelta:
 
 @performs(Operation.TOKEN_ISSUE)
 @transaction.atomic
-def api_token_issue(*, user: User, name: str, by: Actor, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """Issue a token for ``user``. Returns the row and the token itself, which is never retrievable again."""
+def api_token_issue(
+    *,
+    user: User,
+    name: str,
+    by: Actor,
+    expires_in_days: int | None = None,
+    scopes: Iterable[str] | None = None,
+) -> tuple[ApiToken, str]:
+    """Issue a token for ``user`` with ``scopes`` (their role's default when none are named; never more than the
+    role allows). Returns the row and the token itself, which is never retrievable again."""
     created_by = person_or_none(by)
     _may_manage_tokens_of(by, user)
     if not user.is_active:
         raise ValidationError({"user": f"{user.username} is deactivated; reactivate them before issuing a token."})
     _refuse_after_exit(user)
+    granted = scopes_for_issue(user, scopes)
     raw = token_generate()
     token = ApiToken(
         user=user,
         name=name,
+        scopes=scopes_text(granted),
         prefix=token_visible_prefix(raw),
         digest=token_digest(raw),
         created_by=created_by,
@@ -170,7 +182,13 @@ def api_token_issue(*, user: User, name: str, by: Actor, expires_in_days: int | 
         actor=by,
         partner=user.partner_slug,
         target=token,
-        details={"owner": user.username, "name": name, "prefix": token.prefix, "expires_at": token.expires_at},
+        details={
+            "owner": user.username,
+            "name": name,
+            "prefix": token.prefix,
+            "expires_at": token.expires_at,
+            "scopes": token.scopes,
+        },
     )
     return token, raw
 
@@ -257,8 +275,10 @@ def _refuse_after_exit(user: User) -> None:
 @transaction.atomic
 def api_token_narrow(*, token: ApiToken, by: Actor, reason: str) -> bool:
     """Narrow a token to what an exit still needs; False when it was narrowed (or revoked) already."""
-    narrowed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True, scope=ApiToken.Scope.FULL).update(
-        scope=ApiToken.Scope.EXIT
+    narrowed = (
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True)
+        .exclude(scopes=Scope.EXIT)
+        .update(scopes=Scope.EXIT)
     )
     if narrowed:
         record(

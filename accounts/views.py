@@ -97,6 +97,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 user=form.cleaned_data["owner"],
                 name=form.cleaned_data["name"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
+                scopes=form.cleaned_data["scopes"],
                 by=services.actor_for(user),
             )
         if form.is_valid():

@@ -18,10 +18,12 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from accounts.authentication import BearerTokenAuthentication
 from accounts.models import ApiToken, User
+from accounts.scopes import Scope
 from accounts.services import api_token_mark_used
 from accounts.tokens import token_digest
 from charters.models import PolicyHead
@@ -31,10 +33,9 @@ USER_SECONDS = 60.0
 MAX_USERS = 10_000
 
 _QUERY = (
-    "SELECT t.id, t.user_id, t.last_used_at, u.is_active, h.seq, h.token "
+    "SELECT t.id, t.user_id, t.last_used_at, t.scopes, u.is_active, h.seq, h.token "
     "FROM {token} t JOIN {user} u ON u.id = t.user_id LEFT JOIN {head} h ON h.id = 1 "
-    # A token an exit narrowed reaches no decision.
-    "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND t.scope = 'full'"
+    "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
 )
 
 
@@ -95,9 +96,14 @@ class DecisionTokenAuthentication(BearerTokenAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise self.rejected(raw)
-        token_id, user_id, last_used_at, is_active, seq, head_token = row
+        token_id, user_id, last_used_at, scopes, is_active, seq, head_token = row
         if not is_active:
             raise self.rejected(raw)
+        if Scope.DECIDE not in scopes.split():
+            # A real token, for something else (a person's, or one an exit narrowed): refused, and told why.
+            raise PermissionDenied(
+                f"This token carries {scopes or 'no scope'}: decisions need a principal's token with the decide scope."
+            )
         if last_used_at is not None and timezone.is_naive(last_used_at):
             last_used_at = timezone.make_aware(last_used_at, UTC)  # SQLite hands back UTC without a zone
         user = users.get(user_id)

@@ -19,7 +19,8 @@ from governance.exits import selectors as exit_selectors
 from governance.exits import services as exits
 from governance.models import DestructionCertificate, Exit, ExitItem
 
-EXIT_SCOPE = ("exit",)
+# What reaches an exit: a partner admin's token the exit narrowed, and any token for managing.
+EXIT_SCOPE = ("exit", "manage")
 
 
 class ExitItemSerializer(serializers.ModelSerializer[ExitItem]):

@@ -36,6 +36,7 @@ from accounts.models import ApiToken, Partner, Proposal, User
 from accounts.operations import Operation, performs, person
 from accounts.proposals import Done, Plan, ProposalKind
 from accounts.roles import Role
+from accounts.scopes import Scope
 from accounts.services import api_token_narrow, api_token_revoke, partner_access_end
 from audit import chain
 from audit.dispatch import task_queue
@@ -409,7 +410,7 @@ def _revocations_done(exit_: Exit, now: datetime) -> None:
                     user__organisation=exit_.partner, revoked_at__isnull=False
                 ).count(),
                 "tokens_narrowed": ApiToken.objects.filter(
-                    user__organisation=exit_.partner, revoked_at__isnull=True, scope=ApiToken.Scope.EXIT
+                    user__organisation=exit_.partner, revoked_at__isnull=True, scopes=Scope.EXIT
                 ).count(),
             },
         )
@@ -538,9 +539,7 @@ def exit_close_if_done(exit_: Exit, *, now: datetime | None = None) -> bool:
         report = exit_report(exit_, closed_at=now)
         Exit.objects.filter(pk=exit_.pk).update(status=Exit.Status.CLOSED, closed_at=now, report=report)
         exit_.refresh_from_db()
-        narrowed = ApiToken.objects.filter(
-            user__organisation=exit_.partner, revoked_at__isnull=True, scope=ApiToken.Scope.EXIT
-        )
+        narrowed = ApiToken.objects.filter(user__organisation=exit_.partner, revoked_at__isnull=True, scopes=Scope.EXIT)
         still_open = Exit.objects.filter(partner=exit_.partner).exclude(status=Exit.Status.CLOSED).exists()
         for token in [] if still_open else narrowed.select_related("user__organisation"):
             api_token_revoke(token=token, by=EXITS)

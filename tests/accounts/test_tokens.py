@@ -119,7 +119,7 @@ def test_partner_admin_lists_only_their_partners_tokens(api_as, a_admin, a_princ
 
 def test_a_principal_cannot_issue_tokens(api_as, a_principal):
     response = api_as(a_principal).client.post("/api/v1/tokens/issue", {"name": "more"})
-    assert response.status_code == 404
+    assert response.status_code == 403 and "this endpoint needs manage" in response.json()["error"]["message"]
 
 
 def test_token_issue_with_bad_input_names_the_field(api_as, a_admin):

@@ -153,7 +153,8 @@ def test_once_a_partners_access_ends_its_people_reach_only_the_exit_until_a_new_
     with pytest.raises(ValidationError, match="The collaboration with Northwind Labs ended on"):
         api_token_issue(user=a_principal, name="a way back in", by=actor_for(a_admin))
     narrowed = admin.client.post("/api/v1/decisions", {"action": "infer", "asset": atlas, "purpose": "benchmarking"})
-    assert narrowed.status_code == 401  # a narrowed token reaches no decision
+    assert narrowed.status_code == 403  # a narrowed token reaches no decision, and is told why
+    assert "This token carries exit: decisions need" in narrowed.json()["error"]["message"]
     assert principal.client.get("/api/v1/grants").status_code == 401
 
     activate(charter_text(lambda document: document.update(name="northwind-again")), officer, second_officer)
