@@ -67,6 +67,16 @@ def partners_visible_to(user: User) -> QuerySet[Partner]:
     return Partner.objects.filter(pk=user.organisation_id)
 
 
+def principals_visible_to(user: User) -> QuerySet[User]:
+    """Principals a person sees: the host's staff every partner's, a partner admin their own partner's."""
+    principals = User.objects.filter(is_service=True).select_related("organisation").order_by("username")
+    if user.is_host_member:
+        return principals
+    if user.has_role(Role.PARTNER_ADMIN):
+        return principals.filter(organisation_id=user.organisation_id)
+    return principals.none()
+
+
 def token_owners_manageable_by(user: User) -> QuerySet[User]:
     """Whose API tokens ``user`` may issue and revoke: their own, and the principals they are responsible for."""
     if user.is_service:

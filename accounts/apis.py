@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DrfValidationError
@@ -257,3 +259,77 @@ class ProposalWithdrawApi(APIView):
             proposal=proposal, by=services.actor_for(request_user(request)), reason=payload.validated_data["reason"]
         )
         return proposal_response(proposal)
+
+
+class PrincipalOutputSerializer(serializers.ModelSerializer[User]):
+    partner = serializers.CharField(source="organisation.slug")
+    name = serializers.CharField(source="get_full_name")
+    active_tokens = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["username", "name", "partner", "is_active", "date_joined", "active_tokens"]
+
+
+def _principals(user: User):  # type: ignore[no-untyped-def]
+    return access.principals_visible_to(user).annotate(
+        active_tokens=Count(
+            "api_tokens",
+            filter=Q(api_tokens__revoked_at__isnull=True, api_tokens__expires_at__gt=timezone.now()),
+        )
+    )
+
+
+class PrincipalListApi(ListAPIView[User]):
+    """Principals you manage: your partner's (partner admins), every partner's (the host's staff)."""
+
+    serializer_class = PrincipalOutputSerializer
+    queryset = User.objects.none()  # names the model for the schema; get_queryset() scopes the real one
+
+    @extend_schema(operation_id="principal_list")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return _principals(request_user(self.request))
+
+
+class PrincipalCreateApi(APIView):
+    @extend_schema_serializer(component_name="PrincipalInput")
+    class InputSerializer(serializers.Serializer[None]):
+        username = TextField(max_length=150, help_text="The principal's name, e.g. 'northwind-eval-gateway'.")
+        name = TextField(required=False, allow_blank=True, default="", max_length=150)
+        partner = TextField(required=False, help_text="Officers: the partner's slug. Partner admins: their own.")
+
+    @extend_schema(operation_id="principal_create", request=InputSerializer, responses={201: PrincipalOutputSerializer})
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        partner = user.organisation
+        if data.get("partner") and data["partner"] != partner.slug:
+            partner = get_object_or_404(access.partners_visible_to(user), slug=data["partner"])
+        principal = services.principal_create(
+            partner=partner, username=data["username"], full_name=data["name"], by=services.actor_for(user)
+        )
+        return Response(
+            PrincipalOutputSerializer(_principals(user).get(pk=principal.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PrincipalDisableApi(APIView):
+    @extend_schema_serializer(component_name="PrincipalDisableInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(max_length=2000, help_text="Why: the trail keeps it.")
+
+    @extend_schema(operation_id="principal_disable", request=InputSerializer, responses=PrincipalOutputSerializer)
+    def post(self, request: Request, username: str) -> Response:
+        user = request_user(request)
+        principal = get_object_or_404(_principals(user), username=username)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.principal_disable(
+            principal=principal, reason=payload.validated_data["reason"], by=services.actor_for(user)
+        )
+        return Response(PrincipalOutputSerializer(_principals(user).get(pk=principal.pk)).data)

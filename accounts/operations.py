@@ -42,6 +42,7 @@ class Operation(StrEnum):
     OWN_ACCOUNT = "own_account.manage"
     FACTORS_RESET = "factors.reset"
     LOGIN_UNLOCK = "login.unlock"
+    PRINCIPAL_MANAGE = "principal.manage"
     TOKEN_ISSUE = "token.issue"  # noqa: S105 - an operation's name, not a secret
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an operation's name, not a secret
     TOKEN_NARROW = "token.narrow"  # noqa: S105 - an operation's name, not a secret
@@ -90,6 +91,7 @@ ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.OFFICER: frozenset(
         {
             O.PARTNER_CREATE, O.USER_CREATE, O.USER_DEACTIVATE, O.OWN_ACCOUNT, O.FACTORS_RESET, O.LOGIN_UNLOCK,
+            O.PRINCIPAL_MANAGE,
             O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE,
             O.ASSET_REGISTER, O.CHARTER_WRITE, O.CHARTER_SUBMIT, O.CHARTER_RETURN,
             O.CHARTER_APPROVE, O.CHARTER_SUSPEND, O.CHARTER_RESUME, O.CHARTER_END, O.GRANT_DECIDE, O.GRANT_SUSPEND,
@@ -102,7 +104,7 @@ ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.PARTNER_ADMIN: frozenset(
         {
             O.OWN_ACCOUNT, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.CHARTER_ACCEPT, O.GRANT_REQUEST,
-            O.PARTNER_ROLE_MANAGE, O.EXIT_ATTEST,
+            O.PARTNER_ROLE_MANAGE, O.EXIT_ATTEST, O.PRINCIPAL_MANAGE,
         }
     ),
     Role.PARTNER_PRINCIPAL: frozenset(),  # principals only ask the decision point, which is not a write
@@ -147,6 +149,7 @@ REFUSALS: Mapping[Operation, str] = {
     O.OWN_ACCOUNT: "Principals have no web login, factors or sessions.",
     O.FACTORS_RESET: "Only a governance officer resets another person's factors.",
     O.LOGIN_UNLOCK: "Only governance officers unlock logins.",
+    O.PRINCIPAL_MANAGE: "Partner admins manage their partner's principals (officers: every partner's).",
     O.TOKEN_ISSUE: "Principals cannot issue API tokens.",
     O.TOKEN_REVOKE: "Principals cannot revoke API tokens.",
     O.TOKEN_NARROW: "Tokens are narrowed only by incidents and exits.",

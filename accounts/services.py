@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from accounts.access import token_owners_manageable_by
 from accounts.models import ApiToken, Organisation, Partner, User
-from accounts.operations import Operation, performs, person_or_none
+from accounts.operations import Operation, performs, person, person_or_none
 from accounts.roles import HOST_ROLES, PARTNER_ROLES, Role
 from accounts.scopes import Scope, scopes_for_issue, scopes_text
 from accounts.sessions import sessions_end_all
@@ -73,6 +73,27 @@ def user_create(
     full_name: str = "",
 ) -> User:
     """Create a person or, for ``Role.PARTNER_PRINCIPAL``, a service identity that can only use API tokens."""
+    return _user_make(
+        username=username,
+        organisation=organisation,
+        role=role,
+        by=by,
+        email=email,
+        password=password,
+        full_name=full_name,
+    )
+
+
+def _user_make(
+    *,
+    username: str,
+    organisation: Organisation,
+    role: Role,
+    by: Actor,
+    email: str = "",
+    password: str | None = None,
+    full_name: str = "",
+) -> User:
     if organisation.is_host and role not in HOST_ROLES:
         raise ValidationError({"role": f"The host organisation's people are officers or auditors, not {role.label}s."})
     if not organisation.is_host and role not in PARTNER_ROLES:
@@ -115,6 +136,10 @@ def user_deactivate(*, user: User, by: Actor, reason: str) -> bool:
     deactivated (nothing left live is missed: the sessions and tokens are ended either way)."""
     if person_or_none(by) is not None and person_or_none(by) == user:
         raise PermissionDenied("You cannot deactivate yourself: another officer does that.")
+    return _deactivate(user=user, by=by, reason=reason)
+
+
+def _deactivate(*, user: User, by: Actor, reason: str) -> bool:
     if not reason.strip():
         raise ValidationError({"reason": "Say why the person is deactivated (the trail keeps it)."})
     user = User.objects.select_for_update().select_related("organisation").get(pk=user.pk)
@@ -126,7 +151,8 @@ def user_deactivate(*, user: User, by: Actor, reason: str) -> bool:
     revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=now, revoked_by=person_or_none(by)
     )
-    sessions = sessions_end_all(user=user, by=by, reason=reason)
+    # Principals never log in: they have tokens and no sessions.
+    sessions = 0 if user.is_service else sessions_end_all(user=user, by=by, reason=reason)
     record(
         action="user.deactivated",
         actor=by,
@@ -136,6 +162,35 @@ def user_deactivate(*, user: User, by: Actor, reason: str) -> bool:
         details={"username": user.username, "tokens_revoked": revoked, "sessions_ended": sessions},
     )
     return was_active
+
+
+def _may_manage_principals_of(by: Actor, partner: Organisation) -> None:
+    # Officers manage every partner's principals; a partner admin only their own partner's (accounts.access).
+    manager = person(by)
+    if not manager.is_officer and manager.organisation_id != partner.pk:
+        raise PermissionDenied("You manage the principals of your own partner only.")
+
+
+@performs(Operation.PRINCIPAL_MANAGE)
+@transaction.atomic
+def principal_create(*, partner: Organisation, username: str, by: Actor, full_name: str = "") -> User:
+    """Add a principal (a gateway or a job) to ``partner``: a service identity that only ever uses API tokens."""
+    if partner.is_host:
+        raise ValidationError({"partner": "Principals belong to partners: the host's people log in."})
+    _may_manage_principals_of(by, partner)
+    _refuse_after_exit(partner)
+    return _user_make(username=username, organisation=partner, role=Role.PARTNER_PRINCIPAL, by=by, full_name=full_name)
+
+
+@performs(Operation.PRINCIPAL_MANAGE)
+@transaction.atomic
+def principal_disable(*, principal: User, by: Actor, reason: str) -> bool:
+    """Disable a principal: every token of it is revoked at once and none works again. False when it was
+    disabled already."""
+    if not principal.is_service:
+        raise ValidationError({"principal": f"{principal.username} is a person, not a principal."})
+    _may_manage_principals_of(by, principal.organisation)
+    return _deactivate(user=principal, by=by, reason=reason)
 
 
 def _token_lifetime(days: int | None) -> timedelta:
@@ -163,7 +218,7 @@ def api_token_issue(
     _may_manage_tokens_of(by, user)
     if not user.is_active:
         raise ValidationError({"user": f"{user.username} is deactivated; reactivate them before issuing a token."})
-    _refuse_after_exit(user)
+    _refuse_after_exit(user.organisation)
     granted = scopes_for_issue(user, scopes)
     raw = token_generate()
     token = ApiToken(
@@ -260,12 +315,12 @@ def partner_access_restore(*, partner: Organisation, by: Actor, reason: str) -> 
     return bool(restored)
 
 
-def _refuse_after_exit(user: User) -> None:
-    # Read afresh: the user object may carry its organisation as it was before an exit.
-    ended = Organisation.objects.filter(pk=user.organisation_id).values_list("access_ended_at", flat=True).first()
+def _refuse_after_exit(organisation: Organisation) -> None:
+    # Read afresh: the organisation object may be as it was before an exit.
+    ended = Organisation.objects.filter(pk=organisation.pk).values_list("access_ended_at", flat=True).first()
     if ended is not None:
         message = (
-            f"The collaboration with {user.organisation.name} ended on {ended:%Y-%m-%d}: no token is issued for "
+            f"The collaboration with {organisation.name} ended on {ended:%Y-%m-%d}: no token is issued for "
             "its people until a new charter with them is approved."
         )
         raise ValidationError({"user": message})
@@ -298,7 +353,7 @@ def api_token_rotate(*, token: ApiToken, by: Actor, expires_in_days: int | None 
     """Give an existing token row a new secret and lifetime; the old secret stops working at commit."""
     token = ApiToken.objects.select_for_update().select_related("user__organisation").get(pk=token.pk)
     _may_manage_tokens_of(by, token.user)
-    _refuse_after_exit(token.user)
+    _refuse_after_exit(token.user.organisation)
     raw = token_generate()
     token.prefix = token_visible_prefix(raw)
     token.digest = token_digest(raw)
