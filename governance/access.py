@@ -23,8 +23,11 @@ def grants_visible_to(user: User) -> QuerySet[Grant]:
     )
     if user.is_host_member:
         return grants
-    if user.organisation.is_host or user.is_service:
+    if user.organisation.is_host:
         return grants.none()
+    if user.is_service:  # a principal sees the grants it may use: its own, and its partner roles'
+        mine = Q(principal=user) | Q(partner_role__members=user)
+        return grants.filter(mine, partner_id=user.organisation_id).distinct()
     return grants.filter(partner_id=user.organisation_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import validate_slug
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -21,6 +21,7 @@ from accounts.services import actor_for
 from governance import access
 from governance.grants import roles
 from governance.grants import services as grants
+from governance.grants.transitions import TRANSITIONS, grant_step
 from governance.models import Grant, PartnerRole
 
 
@@ -64,6 +65,28 @@ class GrantListApi(ListAPIView[Grant]):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return access.grants_visible_to(request_user(self.request))
+
+
+class GrantTransitionApi(APIView):
+    """An officer's step on a grant: approve, refuse, suspend, resume or revoke (all but approving need a reason)."""
+
+    @extend_schema_serializer(component_name="GrantStepInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(
+        operation_id="grant_transition",
+        request=InputSerializer,
+        responses=GrantOutputSerializer,
+        parameters=[OpenApiParameter("step", enum=list(TRANSITIONS), location=OpenApiParameter.PATH)],
+    )
+    def post(self, request: Request, pk: int, step: str) -> Response:
+        user = request_user(request)
+        grant = access.grant_get_for_user(user, pk)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        done = grant_step(grant=grant, step=step, by=actor_for(user), reason=payload.validated_data["reason"])
+        return Response(GrantOutputSerializer(done).data)
 
 
 class GrantRequestApi(APIView):

@@ -22,6 +22,7 @@ from governance import access
 from governance.grants import selectors as grant_selectors
 from governance.grants import services as grant_services
 from governance.grants.forms import GrantRequestForm, ReasonForm, grant_status_choices
+from governance.grants.transitions import TRANSITIONS, grant_step
 
 
 @login_required
@@ -74,18 +75,10 @@ def grant_transition(request: HttpRequest, pk: int, transition: str) -> HttpResp
     user = request_user(request)
     grant = access.grant_get_for_user(user, pk)
     reason = ReasonForm(request.POST).data.get("reason", "")
-    actor = actor_for(user)
-    steps = {
-        "approve": lambda: grant_services.grant_approve(grant=grant, by=actor_for(user)),
-        "refuse": lambda: grant_services.grant_refuse(grant=grant, by=actor, reason=reason),
-        "suspend": lambda: grant_services.grant_suspend(grant=grant, by=actor, reason=reason),
-        "resume": lambda: grant_services.grant_resume(grant=grant, by=actor, reason=reason),
-        "revoke": lambda: grant_services.grant_revoke(grant=grant, by=actor, reason=reason),
-    }
-    if transition not in steps:
+    if transition not in TRANSITIONS:
         raise PermissionDenied(f"Unknown step {transition!r}.")
     try:
-        done = steps[transition]()
+        done = grant_step(grant=grant, step=transition, by=actor_for(user), reason=reason)
     except ValidationError as error:
         messages.error(request, f"Grant #{grant.pk}: " + " ".join(error.messages))
     else:

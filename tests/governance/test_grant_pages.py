@@ -1,6 +1,7 @@
 import html
 from datetime import timedelta
 
+from accounts.models import Proposal
 from audit.models import Event
 from governance.exits.services import exit_run
 from governance.grants.services import grant_suspend
@@ -99,10 +100,16 @@ def test_partner_admins_cannot_decide_grants(client, a_admin, make_grant):
     assert grant.status == "active"
 
 
-def test_terminating_a_charter_runs_its_exit_and_revokes_its_grants(client, officer, make_grant, live_charter):
+def test_terminating_a_charter_once_a_second_officer_confirms_runs_its_exit_and_revokes_its_grants(
+    client, officer, second_officer, make_grant, live_charter
+):
     grant = make_grant()
     sign_in(client, officer)
-    response = client.post(f"/governance/charters/{live_charter.charter.slug}/terminate/", {"reason": "project over"})
+    proposed = client.post(f"/governance/charters/{live_charter.charter.slug}/terminate/", {"reason": "project over"})
+    proposal = Proposal.objects.get(kind="charter_end")
+    assert proposed["Location"] == f"/proposals/{proposal.pk}/" and not Exit.objects.exists()
+    sign_in(client, second_officer)
+    response = client.post(f"/proposals/{proposal.pk}/confirm/")
     exit_ = Exit.objects.get(charter=live_charter.charter)
     assert response.status_code == 302 and response["Location"] == f"/governance/exits/{exit_.pk}/"
     exit_run(exit_.pk)  # what the worker does with the task queued on commit
