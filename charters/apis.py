@@ -6,9 +6,9 @@ from typing import Any
 
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from accounts.access import request_user
 from accounts.models import Organisation, User
 from accounts.services import actor_for
 from charters import access, documents, services
+from charters.documents import CharterDocumentError
 from charters.models import Asset, AssetVersion, Charter, CharterAcknowledgement, CharterVersion
 from charters.services import charters as charter_services
 
@@ -207,3 +208,106 @@ class CharterAcknowledgeApi(APIView):
             by=actor_for(user),
         )
         return Response(self.OutputSerializer(acknowledgement).data, status=status.HTTP_201_CREATED)
+
+
+# --- Writing and reviewing charters: the officer's side, through the same services as the registry's pages -----
+
+
+class CharterVersionStateSerializer(serializers.ModelSerializer[CharterVersion]):
+    charter = serializers.CharField(source="charter.slug")
+    author = serializers.CharField(source="author.username")
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
+
+    class Meta:
+        model = CharterVersion
+        fields = ["charter", "number", "status", "revision", "content_hash", "author", "approved_by"]
+
+
+def _document_refused(error: CharterDocumentError) -> ValidationError:
+    return ValidationError({"document": [str(problem) for problem in error.problems]})
+
+
+class CharterWriteApi(APIView):
+    """Write a charter document (YAML, as `manage.py charter apply` takes it) as the charter's draft."""
+
+    @extend_schema_serializer(component_name="CharterWriteInput")
+    class InputSerializer(serializers.Serializer[None]):
+        document = TextField(max_length=200_000, help_text="The charter as YAML (see /api/v1/charters/schema).")
+        revision = serializers.IntegerField(
+            required=False, min_value=1, help_text="The draft's revision you edited: a newer one refuses the write."
+        )
+
+    @extend_schema(
+        operation_id="charter_write",
+        request=InputSerializer,
+        responses={201: CharterVersionStateSerializer, 200: dict},
+    )
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            version = charter_services.charter_apply(
+                text=payload.validated_data["document"],
+                expected_revision=payload.validated_data.get("revision"),
+                source="document",
+                by=actor_for(request_user(request)),
+            )
+        except CharterDocumentError as error:
+            raise _document_refused(error) from None
+        if version is None:
+            return Response({"changed": False, "detail": "The document equals the charter's current version."})
+        return Response(CharterVersionStateSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class CharterVersionStepApi(APIView):
+    """A step in a version's review: submit (its author), return with a reason, approve (a second officer)."""
+
+    @extend_schema_serializer(component_name="CharterVersionStepInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(
+        operation_id="charter_version_step",
+        request=InputSerializer,
+        responses=CharterVersionStateSerializer,
+        parameters=[OpenApiParameter("step", enum=["submit", "return", "approve"], location=OpenApiParameter.PATH)],
+    )
+    def post(self, request: Request, slug: str, number: int, step: str) -> Response:
+        user = request_user(request)
+        version = access.charter_version_get_for_user(user, slug, number)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        by, reason = actor_for(user), payload.validated_data["reason"]
+        if step == "submit":
+            version = charter_services.charter_version_submit(version=version, by=by)
+        elif step == "return":
+            version = charter_services.charter_version_return(version=version, by=by, reason=reason)
+        else:
+            version = charter_services.charter_version_approve(version=version, by=by)
+        return Response(CharterVersionStateSerializer(version).data)
+
+
+class CharterStepApi(APIView):
+    """Suspend or resume a charter, with a reason. Ending one takes two officers: POST /api/v1/proposals/create."""
+
+    @extend_schema_serializer(component_name="CharterStepInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(max_length=2000, help_text="Why: it goes into the trail and to the partner.")
+
+    @extend_schema(
+        operation_id="charter_step",
+        request=InputSerializer,
+        responses=CharterOutputSerializer,
+        parameters=[OpenApiParameter("step", enum=["suspend", "resume"], location=OpenApiParameter.PATH)],
+    )
+    def post(self, request: Request, slug: str, step: str) -> Response:
+        user = request_user(request)
+        charter = access.charter_get_for_user(user, slug)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        step_service = charter_services.charter_suspend if step == "suspend" else charter_services.charter_resume
+        charter = step_service(charter=charter, by=actor_for(user), reason=payload.validated_data["reason"])
+        accepted = set(
+            CharterAcknowledgement.objects.filter(version__charter=charter).values_list("version_id", flat=True)
+        )
+        return Response(CharterOutputSerializer(charter, context={"accepted_version_ids": accepted}).data)
