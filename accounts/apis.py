@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
-from accounts import access, proposals, services
+from accounts import access, lockout, proposals, services
 from accounts.access import host_member_required, request_user
 from accounts.models import ApiToken, Partner, Proposal, User
+from accounts.operations import Operation
 from accounts.scopes import MEANINGS, Scope
 from accounts.stepup import step_up_check_api
 
@@ -333,3 +334,40 @@ class PrincipalDisableApi(APIView):
             principal=principal, reason=payload.validated_data["reason"], by=services.actor_for(user)
         )
         return Response(PrincipalOutputSerializer(_principals(user).get(pk=principal.pk)).data)
+
+
+class PersonDeactivateApi(APIView):
+    """Deactivate a person or principal (officers): their sessions end and their tokens are revoked at once."""
+
+    @extend_schema_serializer(component_name="PersonDeactivateInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(max_length=2000, help_text="Why: the trail keeps it.")
+
+    @extend_schema(operation_id="person_deactivate", request=InputSerializer, responses=dict)
+    def post(self, request: Request, username: str) -> Response:
+        officer = access.user_who_may(request, Operation.USER_DEACTIVATE)
+        target = get_object_or_404(User, username=username)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        was_active = services.user_deactivate(
+            user=target, reason=payload.validated_data["reason"], by=services.actor_for(officer)
+        )
+        return Response({"username": target.username, "is_active": False, "was_active": was_active})
+
+
+class LoginUnlockApi(APIView):
+    """Lift a login lock (officers) before its time: an account by username, or an address."""
+
+    @extend_schema_serializer(component_name="LoginUnlockInput")
+    class InputSerializer(serializers.Serializer[None]):
+        kind = serializers.ChoiceField(choices=["account", "address"])
+        value = TextField(max_length=200, help_text="The username, or the IP address.")
+
+    @extend_schema(operation_id="login_unlock", request=InputSerializer, responses=dict)
+    def post(self, request: Request) -> Response:
+        officer = access.user_who_may(request, Operation.LOGIN_UNLOCK)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        cleared = lockout.login_unlock(kind=data["kind"], value=data["value"], by=services.actor_for(officer))
+        return Response({"kind": data["kind"], "value": data["value"], "cleared": cleared})

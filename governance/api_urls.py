@@ -4,6 +4,7 @@ from governance.decisions import apis as decision_apis
 from governance.exits import apis as exit_apis
 from governance.grants import apis as grant_apis
 from governance.policy import apis as policy_apis
+from governance.vault import apis as vault_apis
 
 urlpatterns = [
     path("decisions", decision_apis.DecisionApi.as_view(), name="decide"),
@@ -28,4 +29,6 @@ urlpatterns = [
     path("exits/<int:pk>/report", exit_apis.ExitReportApi.as_view(), name="exit-report"),
     path("exits/<int:pk>/attestation", exit_apis.ExitAttestationApi.as_view(), name="exit-attest"),
     path("certificates/<str:number>", exit_apis.CertificateApi.as_view(), name="certificate"),
+    path("keys/<str:key_id>/destroy", vault_apis.KeyDestroyApi.as_view(), name="key-destroy"),
+    path("keys/<str:key_id>/cancel", exit_apis.KeyCancelApi.as_view(), name="key-cancel"),
 ]

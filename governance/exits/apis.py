@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -12,12 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.fields import TextField
-from accounts.access import request_user
+from accounts.access import request_user, user_who_may
+from accounts.operations import Operation
 from accounts.services import actor_for
 from governance import access
 from governance.exits import selectors as exit_selectors
 from governance.exits import services as exits
-from governance.models import DestructionCertificate, Exit, ExitItem
+from governance.models import DataKey, DestructionCertificate, Exit, ExitItem
+from governance.vault.apis import DataKeyOutputSerializer
 
 # What reaches an exit: a partner admin's token the exit narrowed, and any token for managing.
 EXIT_SCOPE = ("exit", "manage")
@@ -146,3 +149,22 @@ class CertificateApi(APIView):
                 "signing_key_id": certificate.signing_key_id,
             }
         )
+
+
+class KeyCancelApi(APIView):
+    """Keep a key whose destruction is scheduled, within its grace period (officers); an exit's line that scheduled
+    it shows who kept it and why."""
+
+    @extend_schema_serializer(component_name="KeyCancelInput")
+    class InputSerializer(serializers.Serializer[None]):
+        reason = TextField(max_length=2000, help_text="Why it is kept: the trail keeps it.")
+
+    @extend_schema(operation_id="key_cancel", request=InputSerializer, responses=DataKeyOutputSerializer)
+    def post(self, request: Request, key_id: str) -> Response:
+        officer = user_who_may(request, Operation.KEY_DESTROY)
+        data_key = get_object_or_404(DataKey, key_id=key_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        exits.exit_destruction_cancel(data_key=data_key, by=actor_for(officer), reason=payload.validated_data["reason"])
+        data_key.refresh_from_db()
+        return Response(DataKeyOutputSerializer(data_key).data)
