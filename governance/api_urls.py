@@ -3,7 +3,9 @@ from django.urls import path, re_path
 from governance.decisions import apis as decision_apis
 from governance.exits import apis as exit_apis
 from governance.grants import apis as grant_apis
+from governance.incidents import apis as incident_apis
 from governance.policy import apis as policy_apis
+from governance.reviews import apis as review_apis
 from governance.vault import apis as vault_apis
 
 urlpatterns = [
@@ -24,6 +26,20 @@ urlpatterns = [
     path("policy/bundles/diff", policy_apis.BundleDiffApi.as_view(), name="bundle-diff"),
     path("policy/bundles/<str:ref>", policy_apis.BundleDetailApi.as_view(), name="bundle-detail"),
     path("policy/bundles/<str:ref>/rollback", policy_apis.BundleRollbackApi.as_view(), name="bundle-rollback"),
+    path("reviews", review_apis.ReviewListApi.as_view(), name="review-list"),
+    path("reviews/start", review_apis.ReviewStartApi.as_view(), name="review-start"),
+    path("reviews/<int:pk>", review_apis.ReviewDetailApi.as_view(), name="review-detail"),
+    path("reviews/<int:pk>/answer", review_apis.ReviewAnswerApi.as_view(), name="review-answer"),
+    path("reviews/<int:pk>/close", review_apis.ReviewCloseApi.as_view(), name="review-close"),
+    path("incidents", incident_apis.IncidentListApi.as_view(), name="incident-list"),
+    path("incidents/declare", incident_apis.IncidentDeclareApi.as_view(), name="incident-declare"),
+    path("incidents/<int:pk>", incident_apis.IncidentDetailApi.as_view(), name="incident-detail"),
+    path(
+        "incidents/<int:pk>/steps/<int:position>/done",
+        incident_apis.IncidentStepDoneApi.as_view(),
+        name="incident-step-done",
+    ),
+    path("incidents/<int:pk>/close", incident_apis.IncidentCloseApi.as_view(), name="incident-close"),
     path("exits", exit_apis.ExitListApi.as_view(), name="exit-list"),
     path("exits/<int:pk>", exit_apis.ExitDetailApi.as_view(), name="exit-detail"),
     path("exits/<int:pk>/report", exit_apis.ExitReportApi.as_view(), name="exit-report"),
