@@ -44,6 +44,7 @@ urlpatterns = [
     path("exits/<int:pk>", exit_apis.ExitDetailApi.as_view(), name="exit-detail"),
     path("exits/<int:pk>/report", exit_apis.ExitReportApi.as_view(), name="exit-report"),
     path("exits/<int:pk>/attestation", exit_apis.ExitAttestationApi.as_view(), name="exit-attest"),
+    path("exits/<int:pk>/items/<int:item>/migrated", exit_apis.ExitItemMigratedApi.as_view(), name="exit-migrated"),
     path("certificates/<str:number>", exit_apis.CertificateApi.as_view(), name="certificate"),
     path("keys/<str:key_id>/destroy", vault_apis.KeyDestroyApi.as_view(), name="key-destroy"),
     path("keys/<str:key_id>/cancel", exit_apis.KeyCancelApi.as_view(), name="key-cancel"),

@@ -168,3 +168,22 @@ class KeyCancelApi(APIView):
         exits.exit_destruction_cancel(data_key=data_key, by=actor_for(officer), reason=payload.validated_data["reason"])
         data_key.refresh_from_db()
         return Response(DataKeyOutputSerializer(data_key).data)
+
+
+class ExitItemMigratedApi(APIView):
+    """Confirm the hand-over of an exit line the plan migrates (officers), with a note of what was handed over.
+    Starting an exit is ending its charter: a proposal of kind ``charter_end``."""
+
+    @extend_schema_serializer(component_name="ExitItemMigratedInput")
+    class InputSerializer(serializers.Serializer[None]):
+        note = TextField(max_length=2000, help_text="What was handed over, to whom: the report shows it.")
+
+    @extend_schema(operation_id="exit_item_migrated", request=InputSerializer, responses=ExitSerializer)
+    def post(self, request: Request, pk: int, item: int) -> Response:
+        officer = user_who_may(request, Operation.EXIT_CONFIRM)
+        exit_ = access.exit_get_for_user(officer, pk)
+        line = get_object_or_404(ExitItem, exit=exit_, pk=item)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        exits.exit_migration_confirm(item=line, by=actor_for(officer), note=payload.validated_data["note"])
+        return Response(ExitSerializer(access.exit_get_for_user(officer, pk)).data)

@@ -15,7 +15,6 @@ from charters.models import Charter
 from governance.exits.selectors import certificate_exit, exit_certificates, exit_report
 from governance.exits.services import (
     exit_destruction_cancel,
-    exit_migration_confirm,
     exit_run,
     exit_start,
     exits_tick,
@@ -170,7 +169,7 @@ def test_an_attestation_is_not_waited_for_when_the_plan_destroys_nothing_held(li
 
 
 def test_a_migration_is_confirmed_by_an_officer_with_a_note_and_closes_the_exit(
-    charter_text, officer, second_officer, a_admin, make_request, client, demo_registry
+    charter_text, officer, second_officer, a_admin, auditor, make_request, client, demo_registry, api_as
 ):
     def plan(document):
         document["exit_plan"] = {
@@ -190,7 +189,12 @@ def test_a_migration_is_confirmed_by_an_officer_with_a_note_and_closes_the_exit(
     assert "Say where it went" in response.content.decode()
     item.refresh_from_db()
     assert item.status == ExitItem.Status.AWAITING_MIGRATION
-    exit_migration_confirm(item=item, by=actor_for(officer), note="Weights handed to Northwind's bucket, hash checked.")
+    url = f"/api/v1/exits/{exit_.pk}/items/{item.pk}/migrated"
+    assert api_as(auditor).client.post(url, {"note": "Looks done."}, format="json").status_code == 403
+    done = api_as(officer).client.post(
+        url, {"note": "Weights handed to Northwind's bucket, hash checked."}, format="json"
+    )
+    assert done.status_code == 200 and done.json()["status"] == "closed"
     exit_.refresh_from_db()
     assert exit_.status == Exit.Status.CLOSED and exit_.report["items"][0]["status"] == "migrated"
 
