@@ -25,7 +25,11 @@ class TextField(serializers.CharField):
     """Text only; otherwise DRF's CharField (max_length, allow_blank, NUL characters refused)."""
 
     def to_internal_value(self, data: Any) -> str:
-        return str(super().to_internal_value(_text(data)))
+        text = _text(data)
+        # The schema's maxLength is the sent string's: measured before DRF trims the whitespace around it.
+        if self.max_length is not None and len(text) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return str(super().to_internal_value(text))
 
 
 class TextSlugRelatedField(serializers.SlugRelatedField[_M]):
