@@ -443,6 +443,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names other components use too ("kind", "status"): each its own named enum.
+    "ENUM_NAME_OVERRIDES": {
+        "ProposalKindEnum": "accounts.models.Proposal.Kind",
+        "ProposalStatusEnum": "accounts.models.Proposal.Status",
+        "LockKindEnum": "accounts.apis.LOCK_KINDS",
+        "AssetKindEnum": "charters.models.Asset.Kind",
+        # Reviews and incidents are open or closed alike: one enum for both.
+        "OpenClosedEnum": "governance.models.reviews.ReviewCampaign.Status",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "accord.schema.empty_query_values"],
     # The interactive page is served from vendored files: nothing is fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

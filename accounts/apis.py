@@ -355,12 +355,15 @@ class PersonDeactivateApi(APIView):
         return Response({"username": target.username, "is_active": False, "was_active": was_active})
 
 
+LOCK_KINDS = [("account", "An account, by username"), ("address", "A client address")]
+
+
 class LoginUnlockApi(APIView):
     """Lift a login lock (officers) before its time: an account by username, or an address."""
 
     @extend_schema_serializer(component_name="LoginUnlockInput")
     class InputSerializer(serializers.Serializer[None]):
-        kind = serializers.ChoiceField(choices=["account", "address"])
+        kind = serializers.ChoiceField(choices=LOCK_KINDS)
         value = TextField(max_length=200, help_text="The username, or the IP address.")
 
     @extend_schema(operation_id="login_unlock", request=InputSerializer, responses=dict)

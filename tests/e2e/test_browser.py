@@ -118,7 +118,7 @@ def test_an_issued_api_token_is_shown_once_and_a_reload_issues_no_second_one(bro
         expect(page.locator("#new-token")).to_have_count(0)
 
         page.get_by_label("Name").fill("evaluation gateway")
-        page.get_by_label("Owner").select_option(a_admin.username)
+        page.get_by_role("combobox", name="Owner").select_option(a_admin.username)
         page.get_by_role("button", name="Issue token").click()
 
         shown = page.locator("#new-token")
