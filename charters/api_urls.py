@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from charters import apis
 
@@ -10,16 +10,13 @@ urlpatterns = [
     path("charters", apis.CharterListApi.as_view(), name="charter-list"),
     path("charters/schema", apis.CharterSchemaApi.as_view(), name="charter-schema"),
     path("charters/write", apis.CharterWriteApi.as_view(), name="charter-write"),
-    re_path(
-        r"^charters/(?P<slug>[-a-zA-Z0-9_]+)/versions/(?P<number>[0-9]+)/(?P<step>submit|return|approve)$",
+    path("charters/<slug:slug>/versions/<int:number>", apis.CharterVersionApi.as_view(), name="charter-version"),
+    path("charters/<slug:slug>/acknowledge", apis.CharterAcknowledgeApi.as_view(), name="charter-acknowledge"),
+    # Each step is checked by its view: an unknown one is a 404.
+    path(
+        "charters/<slug:slug>/versions/<int:number>/<str:step>",
         apis.CharterVersionStepApi.as_view(),
         name="charter-version-step",
     ),
-    re_path(
-        r"^charters/(?P<slug>[-a-zA-Z0-9_]+)/(?P<step>suspend|resume)$",
-        apis.CharterStepApi.as_view(),
-        name="charter-step",
-    ),
-    path("charters/<slug:slug>/versions/<int:number>", apis.CharterVersionApi.as_view(), name="charter-version"),
-    path("charters/<slug:slug>/acknowledge", apis.CharterAcknowledgeApi.as_view(), name="charter-acknowledge"),
+    path("charters/<slug:slug>/<str:step>", apis.CharterStepApi.as_view(), name="charter-step"),
 ]

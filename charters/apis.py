@@ -8,7 +8,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -273,6 +273,8 @@ class CharterVersionStepApi(APIView):
         parameters=[OpenApiParameter("step", enum=["submit", "return", "approve"], location=OpenApiParameter.PATH)],
     )
     def post(self, request: Request, slug: str, number: int, step: str) -> Response:
+        if step not in ("submit", "return", "approve"):
+            raise NotFound(f"There is no step {step!r}: a version is submitted, returned or approved.")
         user = request_user(request)
         version = access.charter_version_get_for_user(user, slug, number)
         payload = self.InputSerializer(data=request.data)
@@ -301,6 +303,8 @@ class CharterStepApi(APIView):
         parameters=[OpenApiParameter("step", enum=["suspend", "resume"], location=OpenApiParameter.PATH)],
     )
     def post(self, request: Request, slug: str, step: str) -> Response:
+        if step not in ("suspend", "resume"):
+            raise NotFound(f"There is no step {step!r}: a charter is suspended or resumed here.")
         user = request_user(request)
         charter = access.charter_get_for_user(user, slug)
         payload = self.InputSerializer(data=request.data)

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from governance.decisions import apis as decision_apis
 from governance.exits import apis as exit_apis
@@ -14,11 +14,7 @@ urlpatterns = [
     path("sessions", decision_apis.SessionOpenApi.as_view(), name="session-open"),
     path("grants", grant_apis.GrantListApi.as_view(), name="grant-list"),
     path("grants/request", grant_apis.GrantRequestApi.as_view(), name="grant-request"),
-    re_path(
-        r"^grants/(?P<pk>[0-9]+)/(?P<step>approve|refuse|suspend|resume|revoke)$",
-        grant_apis.GrantTransitionApi.as_view(),
-        name="grant-transition",
-    ),
+    path("grants/<int:pk>/<str:step>", grant_apis.GrantTransitionApi.as_view(), name="grant-transition"),
     path("roles", grant_apis.PartnerRoleListApi.as_view(), name="role-list"),
     path("roles/create", grant_apis.PartnerRoleCreateApi.as_view(), name="role-create"),
     path("roles/<slug:slug>/members", grant_apis.PartnerRoleMemberApi.as_view(), name="role-members"),

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.validators import validate_slug
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,6 +81,8 @@ class GrantTransitionApi(APIView):
         parameters=[OpenApiParameter("step", enum=list(TRANSITIONS), location=OpenApiParameter.PATH)],
     )
     def post(self, request: Request, pk: int, step: str) -> Response:
+        if step not in TRANSITIONS:
+            raise NotFound(f"There is no step {step!r}: a grant is approved, refused, suspended, resumed or revoked.")
         user = request_user(request)
         grant = access.grant_get_for_user(user, pk)
         payload = self.InputSerializer(data=request.data)
