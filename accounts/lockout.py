@@ -16,6 +16,8 @@ from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from axes.utils import reset
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.dispatch import receiver
@@ -94,6 +96,13 @@ def login_unlock(*, kind: str, value: str, by: Actor) -> int:
     """Lift the lock on an account (a username) or an address before its time; how many counters were cleared."""
     if kind not in {"account", "address"}:
         raise ValueError(f"kind is 'account' or 'address', not {kind!r}")
+    if kind == "address":
+        try:
+            validate_ipv46_address(value)
+        except ValidationError:
+            raise ValidationError(
+                {"value": f"{value!r} is not an IP address: give the locked address as listed."}
+            ) from None
     matching = Q(username=value) if kind == "account" else Q(ip_address=value)
     if not AccessAttempt.objects.filter(matching).exists():
         return 0

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
@@ -365,6 +365,10 @@ def login_unlock(request: HttpRequest) -> HttpResponse:
     kind, value = request.POST.get("kind", ""), request.POST.get("value", "")
     if kind not in {"account", "address"} or not value:
         raise BadRequest("Say what to unlock: an account (its username) or an address.")
-    lockout.login_unlock(kind=kind, value=value, by=actor_for(officer))
+    try:
+        lockout.login_unlock(kind=kind, value=value, by=actor_for(officer))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("accounts:people")
     messages.success(request, f"The {kind} {value} is unlocked: it may log in again now.")
     return redirect("accounts:people")

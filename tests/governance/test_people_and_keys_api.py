@@ -67,3 +67,13 @@ def test_an_officer_schedules_a_keys_destruction_and_keeps_it(api_as, store, off
     kept = olivia.post(f"/api/v1/keys/{key.key_id}/cancel", {"reason": "Legal hold."}, format="json")
     assert kept.status_code == 200 and kept.json()["status"] == "active" and kept.json()["destroy_after"] is None
     assert olivia.post("/api/v1/keys/nokey/cancel", {"reason": "x"}, format="json").status_code == 404
+
+
+def test_unlocking_an_address_that_is_not_one_is_a_400_not_a_500(api_as, officer):
+    # Found by schemathesis: the address went straight into a query on an IP column.
+    refused = api_as(officer).client.post("/api/v1/people/unlock", {"kind": "address", "value": "0"}, format="json")
+    assert refused.status_code == 400 and "'0' is not an IP address" in refused.json()["error"]["fields"]["value"][0]
+    fine = api_as(officer).client.post(
+        "/api/v1/people/unlock", {"kind": "address", "value": "192.0.2.1"}, format="json"
+    )
+    assert fine.status_code == 200 and fine.json()["cleared"] == 0
