@@ -126,6 +126,8 @@ MIDDLEWARE = [
     # After the messages: a session that ended says so on the login page.
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
+    # After the second factor: a page refused to this caller by the authorization matrix never runs its view.
+    "accounts.middleware.AccessMatrixMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accord.middleware.PageRefusalMiddleware",
     "accord.middleware.DependencyFailureMiddleware",
@@ -361,6 +363,8 @@ OTP_WEBAUTHN_RP_NAME = f"Accord ({ACCORD_HOST_ORGANISATION})"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [ACCORD_PUBLIC_URL]
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_TOTP_ISSUER = OTP_WEBAUTHN_RP_NAME
+# The admin never shows a person's authenticator secret or its QR code (django-otp shows both by default).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A wrong code makes the next try wait 2^(n-1) seconds after n wrong ones in a row (django-otp's throttle).
 OTP_TOTP_THROTTLE_FACTOR = 1
 
@@ -420,8 +424,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "accounts.permissions.TokenScopePermission",
+        # The authorization matrix (accounts/matrix.py): who may call each address, and with which token scopes.
+        "accounts.permissions.MatrixPermission",
     ],
     "DEFAULT_SCHEMA_CLASS": "accord.schema.AccordAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

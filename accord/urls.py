@@ -30,6 +30,6 @@ urlpatterns = [
     # The split view serves its script as a file of its own: the page has no inline script for the CSP to refuse.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # The admin is reached through Accord's login, second factor and lockout, never a login of its own.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),
 ]

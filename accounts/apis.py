@@ -31,8 +31,6 @@ class PartnerOutputSerializer(serializers.ModelSerializer[Partner]):
 
 
 class MeApi(APIView):
-    token_scopes = tuple(Scope)  # any token may ask whose it is
-
     @extend_schema_serializer(component_name="Me")
     class OutputSerializer(serializers.Serializer[User]):
         username = serializers.CharField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -9,15 +10,22 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views import defaults
 
 from accord.api_errors import error_body
+from accounts import matrix
 from accounts.factors import has_factor
+from accounts.permissions import NOT_IN_MATRIX
 from accounts.sessions import SEEN, STARTED, session_time
+
+logger = logging.getLogger(__name__)
 
 # Addresses a person reaches after their password and before their second factor: logging in and out, giving
 # or setting up the factor (the passkey ceremonies included), and the health check a load balancer asks.
@@ -100,3 +108,39 @@ class SecondFactorMiddleware:
             return JsonResponse(error_body("second_factor_required", message), status=403)
         where = "accounts:verify" if has_factor(user) else "accounts:enrol"
         return redirect(f"{reverse(where)}?{urlencode({'next': request.get_full_path()})}")
+
+
+class AccessMatrixMiddleware:
+    """The pages' side of the authorization matrix (accounts/matrix.py; the API's side is its permission class):
+    before a page's view runs, a caller the matrix refuses for its address and method gets the refusal page, a
+    visitor who has not signed in the login, and a method the address does not answer a 405. An address without
+    an entry answers no one (fail closed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if hasattr(view, "cls"):
+            return None  # a DRF view: MatrixPermission checks it after the API's own authentication
+        match = request.resolver_match
+        entry = matrix.access_for(match.view_name if match else None)
+        if entry is None:
+            logger.error("No authorization matrix entry for %s", match.view_name if match else request.path)
+            return defaults.permission_denied(request, PermissionDenied(NOT_IN_MATRIX))
+        method = request.method or "GET"
+        rule = matrix.rule_for(entry, method)
+        if rule is None:
+            return HttpResponseNotAllowed(sorted(entry.methods))
+        resolved = matrix.operation_of(rule, kwargs)
+        if resolved == matrix.Audience.ANYONE or matrix.allows(request.user, resolved):
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if matrix.hidden_from(request.user, entry, kwargs):
+            raise Http404()
+        return defaults.permission_denied(request, PermissionDenied(matrix.refusal(entry, resolved)))

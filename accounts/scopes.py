@@ -1,10 +1,10 @@
 """What an API token may be used for: its scopes, designed once, and the ceiling each role puts on them.
 
-A token carries one or more scopes, stored as OAuth 2 writes them (space-separated). An endpoint names the scopes
-that let a token in (``token_scopes`` on the view; ``manage`` when it names none), and what the token's user may do
-there is still the operation table's answer: a scope narrows a token, it never widens its owner. A token never
-exceeds its owner's role: it is issued only with scopes the role allows, and each request counts only the scopes
-the owner's roles allow now, so a person who loses a role loses it on their tokens at once.
+A token carries one or more scopes, stored as OAuth 2 writes them (space-separated). An endpoint's entry in the
+authorization matrix (accounts/matrix.py) names the scopes that let a token in (``manage`` when it names none), and
+what the token's user may do there is still the operation table's answer: a scope narrows a token, it never widens
+its owner. A token never exceeds its owner's role: it is issued only with scopes the role allows, and each request
+counts only the scopes the owner's roles allow now, so a person who loses a role loses it on their tokens at once.
 """
 
 from __future__ import annotations

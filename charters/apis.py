@@ -10,7 +10,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -118,7 +117,6 @@ class CharterSchemaApi(APIView):
     """The JSON Schema charter files follow: public, so editors and CI can validate files before applying."""
 
     authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
 
     @extend_schema(operation_id="charter_schema", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:

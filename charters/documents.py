@@ -179,6 +179,42 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+# --- The agreement and the host's own terms ---------------------------------------------------------------
+#
+# A charter holds two things: the agreement the partner reads and accepts, and a few terms that are the host's
+# alone: the detection thresholds and windows of its misuse rules (a partner who knew them could stay just under
+# them) and the internal notification lists of its incident response. The partner sees that each misuse rule
+# exists, what it watches and how grave it is; never its numbers or who inside the host is told.
+
+
+def agreement_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as the partner sees and accepts it: without the host-only terms."""
+    agreement = json.loads(json.dumps(document))  # a deep copy of JSON data
+    for rule in agreement.get("misuse", []):
+        rule.pop("params", None)
+    incident = agreement.get("incident_response")
+    if isinstance(incident, dict):
+        incident.pop("notify", None)
+    playbook = agreement.get("playbook")
+    if isinstance(playbook, dict):
+        playbook.pop("notify", None)
+    return agreement
+
+
+def host_terms_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The host-only terms of a document, by where they sit: each misuse rule's params by its name, and the
+    notification lists. Empty parts are left out."""
+    terms: dict[str, Any] = {}
+    thresholds = {rule["name"]: rule["params"] for rule in document.get("misuse", []) if rule.get("params")}
+    if thresholds:
+        terms["misuse"] = thresholds
+    for section in ("incident_response", "playbook"):
+        notify = (document.get(section) or {}).get("notify")
+        if notify:
+            terms[f"{section}.notify"] = list(notify)
+    return terms
+
+
 def _resolved(node: dict[str, Any] | None) -> dict[str, Any]:
     node = node or {}
     while "$ref" in node:

@@ -14,3 +14,14 @@ class GovernanceConfig(AppConfig):
         # This app's acts that take two officers (accounts.proposals; accounts registers its own).
         for kind in (CHARTER_END_PROPOSAL, POLICY_ROLLBACK_PROPOSAL, KEY_DESTROY_NOW_PROPOSAL):
             kind_register(kind)
+
+        from accounts.matrix import found, visible_register
+        from governance import access
+
+        # What a partner's people may see of this app's objects, for the authorization matrix's 404 rule.
+        visible_register("grant", lambda user, kw: found(lambda: access.grant_get_for_user(user, kw["pk"])))
+        visible_register("exit", lambda user, kw: found(lambda: access.exit_get_for_user(user, kw["pk"])))
+        visible_register(
+            "certificate", lambda user, kw: found(lambda: access.certificate_get_for_user(user, kw["number"]))
+        )
+        visible_register("role", lambda user, kw: access.roles_visible_to(user).filter(slug=kw["slug"]).exists())

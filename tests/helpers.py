@@ -197,3 +197,25 @@ def second_officer_confirming(kind: str, *, proposed_by: str = "oscar") -> Itera
 
     with confirmed(Confirmation(proposal=0, kind=kind, proposed_by=proposed_by, confirmed_by="olivia")):
         yield
+
+
+def every_route() -> list[tuple[str, dict[str, str]]]:
+    """Every named URL pattern as (``namespace:name``, {parameter: converter}), for tests that reverse them with
+    values of their own (the authorization matrix's). The admin's regular-expression patterns have no converters."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Any:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
+            elif isinstance(pattern, URLPattern):
+                name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
+                yield prefix + str(pattern.pattern), name
+
+    routes = {}
+    for route, name in walk(get_resolver().url_patterns, "/", ""):
+        routes[name] = {m.group(2): m.group(1) or "str" for m in re.finditer(r"<(?:(\w+):)?(\w+)>", route)}
+    return sorted(routes.items())

@@ -83,7 +83,6 @@ class DecisionPathApi(APIView):
     every answer; one that does not come is a deny, not a hang)."""
 
     authentication_classes = [DecisionTokenAuthentication]
-    token_scopes = ("decide",)  # checked by the query that authenticates (governance/decisions/authentication.py)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with guard.deadline(settings.ACCORD_DB_DECISION_TIMEOUT):

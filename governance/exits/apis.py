@@ -22,9 +22,6 @@ from governance.exits import services as exits
 from governance.models import DataKey, DestructionCertificate, Exit, ExitItem
 from governance.vault.apis import DataKeyOutputSerializer
 
-# What reaches an exit: a partner admin's token the exit narrowed, and any token for managing.
-EXIT_SCOPE = ("exit", "manage")
-
 
 class ExitItemSerializer(serializers.ModelSerializer[ExitItem]):
     asset = serializers.CharField(source="asset_version.fingerprint", default=None)
@@ -74,7 +71,6 @@ class ExitSerializer(serializers.ModelSerializer[Exit]):
 
 
 class ExitListApi(ListAPIView[Exit]):
-    token_scopes = EXIT_SCOPE
     serializer_class = ExitSerializer
     queryset = Exit.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 
@@ -83,16 +79,12 @@ class ExitListApi(ListAPIView[Exit]):
 
 
 class ExitDetailApi(APIView):
-    token_scopes = EXIT_SCOPE
-
     @extend_schema(operation_id="exit_detail", responses=ExitSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(ExitSerializer(access.exit_get_for_user(request_user(request), pk)).data)
 
 
 class ExitReportApi(APIView):
-    token_scopes = EXIT_SCOPE
-
     @extend_schema(
         operation_id="exit_report",
         responses=dict,
@@ -105,8 +97,6 @@ class ExitReportApi(APIView):
 
 
 class ExitAttestationApi(APIView):
-    token_scopes = EXIT_SCOPE
-
     @extend_schema_serializer(component_name="ExitAttestation")
     class InputSerializer(serializers.Serializer[None]):
         statement = TextField(
@@ -132,8 +122,6 @@ class ExitAttestationApi(APIView):
 
 
 class CertificateApi(APIView):
-    token_scopes = EXIT_SCOPE
-
     @extend_schema(
         operation_id="destruction_certificate",
         responses=dict,

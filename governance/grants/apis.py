@@ -59,7 +59,6 @@ class GrantOutputSerializer(serializers.ModelSerializer[Grant]):
 
 
 class GrantListApi(ListAPIView[Grant]):
-    token_scopes = ("manage", "decide")  # a principal reads its own grants with its decision token
     serializer_class = GrantOutputSerializer
     queryset = Grant.objects.none()  # names the model for the schema; get_queryset() scopes the real one
 

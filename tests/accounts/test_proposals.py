@@ -234,7 +234,7 @@ def test_the_pages_show_who_asked_why_and_what_happens_and_wait_for_the_second_o
     assert client.post(f"/proposals/{proposal.pk}/withdraw/", {"reason": "x"}).status_code == 403
     sign_in(client, a_admin)  # partners see the act's events, not the host's deliberation
     assert client.get("/proposals/").status_code == 403
-    assert client.get(f"/proposals/{proposal.pk}/").status_code == 403
+    assert client.get(f"/proposals/{proposal.pk}/").status_code == 404  # the host's: not there for a partner
 
 
 def test_the_api_proposes_lists_confirms_and_withdraws(api_as, live_charter, officer, second_officer, b_admin):
@@ -254,8 +254,8 @@ def test_the_api_proposes_lists_confirms_and_withdraws(api_as, live_charter, off
     assert [p["id"] for p in oscar.get("/api/v1/proposals?status=pending").json()["results"]] == [pk]
     assert oscar.get("/api/v1/proposals?status=maybe").status_code == 400
     assert olivia.post(f"/api/v1/proposals/{pk}/confirm").status_code == 403
-    assert api_as(b_admin).client.get(f"/api/v1/proposals/{pk}").status_code == 403
-    assert api_as(b_admin).client.post(f"/api/v1/proposals/{pk}/confirm").status_code == 403
+    assert api_as(b_admin).client.get(f"/api/v1/proposals/{pk}").status_code == 404
+    assert api_as(b_admin).client.post(f"/api/v1/proposals/{pk}/confirm").status_code == 404
     withdrawn = olivia.post(f"/api/v1/proposals/{pk}/withdraw", {}, format="json")
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     again = olivia.post(

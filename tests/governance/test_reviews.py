@@ -182,7 +182,7 @@ def test_the_review_workspace_answers_and_exports_a_report(campaign, client, sec
 
 def test_partners_cannot_see_reviews(campaign, client, a_admin):
     sign_in(client, a_admin)
-    assert client.get(f"/governance/reviews/{campaign.pk}/").status_code == 403
+    assert client.get(f"/governance/reviews/{campaign.pk}/").status_code == 404
 
 
 def test_no_review_without_grants(live_charter, officer):
