@@ -72,7 +72,7 @@ def test_an_api_view_takes_no_credentials_exactly_where_the_matrix_lets_anyone_i
         if cls is None or name in ("schema", "api-docs"):  # drf-spectacular's own views
             continue
         public = cls.authentication_classes == []
-        anyone = matrix.rule_for(matrix.access_for(name), method) == matrix.Audience.ANYONE  # type: ignore[arg-type]
+        anyone = matrix.rule_for(matrix.access_for(name), method) == matrix.Audience.ANYONE
         if public != anyone:
             wrong.append(f"{name} {method}: takes no credentials {public}, anyone {anyone}")
     assert wrong == []
@@ -80,8 +80,8 @@ def test_an_api_view_takes_no_credentials_exactly_where_the_matrix_lets_anyone_i
 
 def test_an_address_without_an_entry_answers_no_one(client, officer, monkeypatch):
     sign_in(client, officer)
-    monkeypatch.delitem(matrix.MATRIX, "grant-list")  # type: ignore[attr-defined]
-    monkeypatch.delitem(matrix.MATRIX, "api:grant-list")  # type: ignore[attr-defined]
+    monkeypatch.delitem(matrix.MATRIX, "grant-list")
+    monkeypatch.delitem(matrix.MATRIX, "api:grant-list")
     assert client.get("/grants/").status_code == 403
     api = client.get("/api/v1/grants")
     assert api.status_code == 403 and "no entry in Accord's authorization matrix" in api.json()["error"]["message"]

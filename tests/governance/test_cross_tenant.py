@@ -78,7 +78,7 @@ def northwind(live_charter, northwind_holdings, partner_a, a_admin, a_principal,
         "review": {"pk": review.pk},
         "proposal": {"pk": proposal.pk},
         "export": {"pk": export.pk, "part": "manifest"},
-        "exit": {"pk": exit_.pk, "item": ExitItem.objects.filter(exit=exit_).first().pk},  # type: ignore[union-attr]
+        "exit": {"pk": exit_.pk, "item": ExitItem.objects.filter(exit=exit_).first().pk},
         "certificate": {"number": certificate.number},
         "key": {"key_id": model.data_key.key_id},
         "artefact": {"uid": model.uid},
