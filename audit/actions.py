@@ -78,6 +78,8 @@ BY_APP: dict[str, dict[str, str]] = {
         "charter_version.returned": "A version in review was sent back to draft, with the reason.",
         "charter_version.approved": "A second officer approved a version in review: it is the charter's terms now.",
         "charter_version.acknowledged": "A partner admin accepted the active version and confirmed its trainings.",
+        "charter_version.host_terms_written": "A version's host-only terms (misuse thresholds and windows, internal "
+        "notification lists) and its whole hash, host-scoped: no partner's slice holds them.",
     },
     "governance": {
         "grant.requested": "A partner admin requested a grant.",
@@ -104,6 +106,10 @@ BY_APP: dict[str, dict[str, str]] = {
         "incident.declared": "An incident was declared on a charter, run by its playbook.",
         "incident.drill_started": "A drill began: the playbook's checklist and clocks, holding nothing.",
         "incident.finding_added": "An anomaly finding was attached to an incident.",
+        "incident.responders_told": "The host's responders were notified of an incident (host-scoped: the list is "
+        "the charter's host-only terms; the partner's slice counts them).",
+        "anomaly.found": "A grant's use broke a misuse rule: the finding, with the rule's thresholds (host-scoped; "
+        "the partner's slice has the grant's suspension, without them).",
         "incident.step_done": "A playbook step was done, by a person or automatically.",
         "incident.step_overdue": "A playbook step passed its deadline and was escalated to the officers.",
         "incident.closed": "An incident was closed with its resolution.",

@@ -65,6 +65,12 @@ def charter_version_get_for_user(user: User, slug: str, number: int) -> CharterV
     return version
 
 
+def sees_host_terms(user: User) -> bool:
+    """Whether the charter's host-only terms (charters/documents.py) are shown to ``user``: the host's staff only.
+    Everyone else reads the agreement, and its hash."""
+    return user.is_host_member
+
+
 def can_manage_charters(user: User) -> bool:
     return may(user, Operation.CHARTER_WRITE)
 

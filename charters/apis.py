@@ -126,15 +126,38 @@ class CharterSchemaApi(APIView):
 class CharterOutputSerializer(serializers.ModelSerializer[Charter]):
     partner = serializers.CharField(source="partner.slug")
     active_version = serializers.IntegerField(source="active_version.number", allow_null=True, default=None)
-    active_content_hash = serializers.CharField(source="active_version.content_hash", allow_null=True, default=None)
+    active_agreement_hash = serializers.CharField(
+        source="active_version.agreement_hash",
+        allow_null=True,
+        default=None,
+        help_text="The hash of the active version's agreement: what the partner accepts.",
+    )
+    active_content_hash = serializers.SerializerMethodField(
+        help_text="The hash of the whole active version, host-only terms included: for the host's staff (null "
+        "for a partner)."
+    )
     accepted = serializers.SerializerMethodField(help_text="Whether a partner admin accepted the active version.")
 
     class Meta:
         model = Charter
-        fields = ["slug", "title", "partner", "status", "active_version", "active_content_hash", "accepted"]
+        fields = [
+            "slug",
+            "title",
+            "partner",
+            "status",
+            "active_version",
+            "active_agreement_hash",
+            "active_content_hash",
+            "accepted",
+        ]
 
     def get_accepted(self, charter: Charter) -> bool:
         return charter.active_version_id in self.context["accepted_version_ids"]
+
+    def get_active_content_hash(self, charter: Charter) -> str | None:
+        if charter.active_version is None or not self.context["host_terms"]:
+            return None
+        return charter.active_version.content_hash
 
 
 class CharterListApi(ListAPIView[Charter]):
@@ -146,6 +169,7 @@ class CharterListApi(ListAPIView[Charter]):
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
+        context["host_terms"] = access.sees_host_terms(request_user(self.request))
         context["accepted_version_ids"] = set(
             CharterAcknowledgement.objects.filter(version__charter__in=self.get_queryset()).values_list(
                 "version_id", flat=True
@@ -160,17 +184,29 @@ class CharterVersionApi(APIView):
         charter = serializers.CharField(source="charter.slug")
         number = serializers.IntegerField()
         status = serializers.CharField()
-        content_hash = serializers.CharField()
+        agreement_hash = serializers.CharField(help_text="The hash of the agreement: what the partner accepts.")
+        content_hash = serializers.SerializerMethodField(
+            help_text="The hash of the whole version, host-only terms included: for the host's staff (null for a "
+            "partner)."
+        )
         trainings = serializers.ListField(child=serializers.DictField(), source="document.trainings", default=list)
-        document = serializers.SerializerMethodField()
+        document = serializers.SerializerMethodField(
+            help_text="The version as a charter file says it; for a partner, the agreement without the host-only "
+            "terms (misuse thresholds and windows, internal notification lists)."
+        )
+
+        def get_content_hash(self, version: CharterVersion) -> str | None:
+            return version.content_hash if self.context["host_terms"] else None
 
         def get_document(self, version: CharterVersion) -> dict[str, Any]:
-            return charter_services.version_as_document(version)
+            return charter_services.version_as_document(version, agreement=not self.context["host_terms"])
 
     @extend_schema(operation_id="charter_version", responses=OutputSerializer)
     def get(self, request: Request, slug: str, number: int) -> Response:
-        version = access.charter_version_get_for_user(request_user(request), slug, number)
-        return Response(self.OutputSerializer(version).data)
+        user = request_user(request)
+        version = access.charter_version_get_for_user(user, slug, number)
+        context = {"host_terms": access.sees_host_terms(user)}
+        return Response(self.OutputSerializer(version, context=context).data)
 
 
 class CharterAcknowledgeApi(APIView):
@@ -189,7 +225,7 @@ class CharterAcknowledgeApi(APIView):
 
         class Meta:
             model = CharterAcknowledgement
-            fields = ["charter", "version", "partner_admin", "accepted_at", "content_hash", "trainings"]
+            fields = ["charter", "version", "partner_admin", "accepted_at", "content_hash", "covers", "trainings"]
 
     @extend_schema(operation_id="charter_acknowledge", request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -312,4 +348,5 @@ class CharterStepApi(APIView):
         accepted = set(
             CharterAcknowledgement.objects.filter(version__charter=charter).values_list("version_id", flat=True)
         )
-        return Response(CharterOutputSerializer(charter, context={"accepted_version_ids": accepted}).data)
+        context = {"accepted_version_ids": accepted, "host_terms": access.sees_host_terms(user)}
+        return Response(CharterOutputSerializer(charter, context=context).data)

@@ -96,7 +96,8 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
         {
             "version": version,
             "charter": version.charter,
-            "yaml": services.version_as_yaml(version),
+            "yaml": services.version_as_yaml(version, agreement=not access.sees_host_terms(user)),
+            "host_terms": access.sees_host_terms(user),
             "can_manage": access.can_manage_charters(user),
             "is_contributor": version.contributors.filter(pk=user.pk).exists(),
         },
@@ -200,9 +201,10 @@ def version_diff(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("charters:charter-detail", slug=slug)
     before = access.charter_version_get_for_user(user, slug, before_number)
     after = access.charter_version_get_for_user(user, slug, after_number)
+    agreement = not access.sees_host_terms(user)
     table = documents.side_by_side(
-        services.version_as_yaml(before),
-        services.version_as_yaml(after),
+        services.version_as_yaml(before, agreement=agreement),
+        services.version_as_yaml(after, agreement=agreement),
         before_name=f"version {before.number} ({before.get_status_display().lower()})",
         after_name=f"version {after.number} ({after.get_status_display().lower()})",
     )
@@ -242,7 +244,8 @@ def acknowledge(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "charter": charter,
             "version": version,
-            "yaml": services.version_as_yaml(version),
+            # The partner accepts the agreement: the host's own terms are not theirs to read.
+            "yaml": services.version_as_yaml(version, agreement=True),
             "trainings": services.required_trainings(version),
             "accepted": version.acknowledgements.filter(partner_admin=user).first(),
         },

@@ -175,6 +175,11 @@ class CharterVersion(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     document = models.JSONField(help_text="The content without the exit plan: what the YAML file says.")
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON of the whole version.")
+    agreement_hash = models.CharField(
+        max_length=64,
+        help_text="SHA-256 of the canonical JSON of the agreement: the version without its host-only terms "
+        "(charters/documents.py agreement_of). What the partner reads and accepts.",
+    )
     playbook = models.ForeignKey(IncidentPlaybook, on_delete=models.PROTECT, related_name="charter_versions")
     revision = models.PositiveIntegerField(default=1, help_text="Goes up with each edit of a draft.")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -255,7 +260,18 @@ class CharterAcknowledgement(models.Model):
     version = models.ForeignKey(CharterVersion, on_delete=models.PROTECT, related_name="acknowledgements")
     partner_admin = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     accepted_at = models.DateTimeField(default=timezone.now)
-    content_hash = models.CharField(max_length=64, help_text="The hash of the version as it was accepted.")
+
+    class Covers(models.TextChoices):
+        AGREEMENT = "agreement", "The agreement (the version without its host-only terms)"
+        VERSION = "version", "The whole version (acceptances made before charters had host-only terms)"
+
+    content_hash = models.CharField(max_length=64, help_text="The hash of what was accepted (see covers).")
+    covers = models.CharField(
+        max_length=16,
+        choices=Covers.choices,
+        default=Covers.AGREEMENT,
+        help_text="What content_hash is the hash of: the agreement, or for older acceptances the whole version.",
+    )
     trainings = models.JSONField(default=list, help_text="[{name, version}] confirmed.")
 
     class Meta:

@@ -143,6 +143,11 @@ class CharterVersionFactory(factory.django.DjangoModelFactory):
     content_hash = factory.LazyAttribute(
         lambda version: documents.content_hash({**version.document, "exit_plan": _exit_plan(version)})
     )
+    agreement_hash = factory.LazyAttribute(
+        lambda version: documents.content_hash(
+            documents.agreement_of({**version.document, "exit_plan": _exit_plan(version)})
+        )
+    )
     playbook = factory.SubFactory(PlaybookFactory, example=factory.SelfAttribute("..example"))
     author = factory.Sequence(_officer)
     approved_by = factory.Sequence(lambda n: _officer(n + 10_000))

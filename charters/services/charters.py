@@ -34,15 +34,16 @@ APPROVAL = Actor.system("charter-approval")
 # --- Reading a version back as a document ---------------------------------------------------------------
 
 
-def version_as_document(version: CharterVersion) -> dict[str, Any]:
-    """The whole version as a charter file would say it (what export writes and plan compares against)."""
+def version_as_document(version: CharterVersion, *, agreement: bool = False) -> dict[str, Any]:
+    """The whole version as a charter file would say it (what export writes and plan compares against); with
+    ``agreement``, only what the partner reads and accepts (without the host-only terms)."""
     document = {"name": version.charter.slug, "partner": version.charter.partner.slug, **version.document}
     document["exit_plan"] = version.exit_plan.as_document()
-    return documents.ordered(document)
+    return documents.ordered(documents.agreement_of(document) if agreement else document)
 
 
-def version_as_yaml(version: CharterVersion) -> str:
-    return documents.to_yaml(version_as_document(version))
+def version_as_yaml(version: CharterVersion, *, agreement: bool = False) -> str:
+    return documents.to_yaml(version_as_document(version, agreement=agreement))
 
 
 def _hashed_content(document: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +88,9 @@ def _policy_changed(charter: Charter, by: Actor) -> None:
 
 
 def _record_version(action: str, version: CharterVersion, *, by: Actor, reason: str = "", **details: Any) -> None:
-    """One event about a charter version, always naming the charter, the version number and its content hash."""
+    """One event about a charter version, always naming the charter, the version number and its agreement's hash.
+    The event is in the partner's slice of the trail, so it carries nothing of the host-only terms, not even the
+    whole version's hash (small thresholds could be guessed from it): those are ``_record_host_terms``'s."""
     charter = version.charter
     record(
         action=action,
@@ -95,7 +98,28 @@ def _record_version(action: str, version: CharterVersion, *, by: Actor, reason: 
         partner=charter.partner.slug,
         target=version,
         reason=reason,
-        details={"charter": charter.slug, "number": version.number, "content_hash": version.content_hash, **details},
+        details={
+            "charter": charter.slug,
+            "number": version.number,
+            "agreement_hash": version.agreement_hash,
+            **details,
+        },
+    )
+
+
+def _record_host_terms(version: CharterVersion, *, by: Actor) -> None:
+    """The version's host-only terms and its whole hash, in a host-scoped event (no partner's slice holds it)."""
+    record(
+        action="charter_version.host_terms_written",
+        actor=by,
+        target=version,
+        details={
+            "charter": version.charter.slug,
+            "partner": version.charter.partner.slug,
+            "number": version.number,
+            "content_hash": version.content_hash,
+            "host_terms": documents.host_terms_of(version.document),
+        },
     )
 
 
@@ -256,6 +280,7 @@ class _VersionContent:
 
     document: dict[str, Any]
     content_hash: str
+    agreement_hash: str
     exit_plan: dict[str, Any]
     playbook: IncidentPlaybook
 
@@ -295,6 +320,7 @@ def charter_apply(
     version.contributors.add(author)
     Charter.objects.filter(pk=charter.pk).update(title=checked.data["title"])
     _record_version(action, version, by=by, revision=version.revision)
+    _record_host_terms(version, by=by)
     return version
 
 
@@ -318,8 +344,14 @@ def _version_content(checked: CheckedDocument, *, by: Actor, author: User) -> _V
     """What the document puts into a version, with its playbook (created first when the document defines it)."""
     playbook = _playbook_ensure(checked, by=by, author=author)
     document, exit_plan = _split(checked.data)
-    digest = documents.content_hash({**document, "exit_plan": exit_plan})
-    return _VersionContent(document=document, content_hash=digest, exit_plan=exit_plan, playbook=playbook)
+    whole = {**document, "exit_plan": exit_plan}
+    return _VersionContent(
+        document=document,
+        content_hash=documents.content_hash(whole),
+        agreement_hash=documents.content_hash(documents.agreement_of(whole)),
+        exit_plan=exit_plan,
+        playbook=playbook,
+    )
 
 
 def _charter_to_write(checked: CheckedDocument, *, by: Actor, author: User) -> Charter:
@@ -371,6 +403,7 @@ def _draft_rewrite(
     claimed = CharterVersion.objects.filter(pk=draft.pk, status=VersionStatus.DRAFT, revision=draft.revision).update(
         document=content.document,
         content_hash=content.content_hash,
+        agreement_hash=content.agreement_hash,
         playbook=content.playbook,
         revision=draft.revision + 1,
         author=author,
@@ -389,6 +422,7 @@ def _draft_start(charter: Charter, content: _VersionContent, *, author: User, no
         number=_next_number(charter),
         document=content.document,
         content_hash=content.content_hash,
+        agreement_hash=content.agreement_hash,
         playbook=content.playbook,
         author=author,
         created_at=now,
@@ -495,7 +529,6 @@ def charter_version_approve(*, version: CharterVersion, by: Actor) -> CharterVer
         "charter_version.approved",
         version,
         by=by,
-        content_hash=version.content_hash,
         author=version.author.username,
         supersedes=previous.number if previous else None,
     )
@@ -519,6 +552,7 @@ def charter_amend(*, charter: Charter, by: Actor) -> CharterVersion:
         number=number,
         document=copy.deepcopy(active.document),
         content_hash=active.content_hash,
+        agreement_hash=active.agreement_hash,
         playbook=active.playbook,
         author=author,
         created_at=now,
@@ -528,6 +562,7 @@ def charter_amend(*, charter: Charter, by: Actor) -> CharterVersion:
     _write_exit_plan(version, active.exit_plan.as_document())
     version.contributors.add(author)
     _record_version("charter_version.drafted", version, by=by, amends=active.number)
+    _record_host_terms(version, by=by)
     return version
 
 
@@ -664,7 +699,8 @@ def charter_acknowledge(
     acknowledgement = CharterAcknowledgement.objects.create(
         version=version,
         partner_admin=partner_admin,
-        content_hash=version.content_hash,
+        content_hash=version.agreement_hash,
+        covers=CharterAcknowledgement.Covers.AGREEMENT,
         trainings=[{"name": training["name"], "version": training["version"]} for training in required],
     )
     _policy_changed(charter, by)
@@ -672,7 +708,6 @@ def charter_acknowledge(
         "charter_version.acknowledged",
         version,
         by=by,
-        content_hash=version.content_hash,
         trainings=acknowledgement.trainings,
     )
     return acknowledgement

@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.trail import record
 from charters.models import Charter
 from charters.terms import terms_of
 from charters.vocabulary import Action, MisuseRule
@@ -84,9 +85,14 @@ def _unit(span: timedelta) -> str:
 
 @dataclass(frozen=True)
 class Broken:
+    """A broken rule: ``summary`` and ``details`` name its thresholds and windows, which are the host's own terms
+    (charters/documents.py), so they go to the finding, the officers' mail and a host-scoped event; ``said`` is
+    what the partner's slice of the trail and the grant's status say."""
+
     rule: Rule
     summary: str
     details: dict[str, Any]
+    said: str
 
 
 def _principals(grant: Grant) -> list[str]:
@@ -124,7 +130,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
                     "earlier use to compare with"
                 )
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
-            return Broken(rule, summary, details)
+            return Broken(rule, summary, details, "use far above the grant's usual rate")
     elif rule.rule == MisuseRule.DENIED_EXPORTS:
         denied = records.deny_count(
             principals=_principals(grant),
@@ -134,7 +140,8 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             action=Action.EXPORT_OUTPUTS,
         )
         if denied >= int(rule.params.get("count", 3)):
-            return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied})
+            said = "repeated export attempts that were denied"
+            return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied}, said)
     elif rule.rule == MisuseRule.OUTSIDE_WINDOW:
         outside = records.deny_count(
             principals=_principals(grant),
@@ -144,13 +151,15 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             codes=OUTSIDE_CODES,
         )
         if outside:
-            return Broken(rule, f"{outside} requests outside the grant's window", {"requests": outside})
+            said = f"{outside} requests outside the grant's window"
+            return Broken(rule, said, {"requests": outside}, said)
     elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
         seen = records.grant_client_addresses(grant.pk, since=since - HISTORY, until=since)
         lately = records.grant_client_addresses(grant.pk, since=since, until=now)
         new = sorted(lately - seen)
         if seen and new:
-            return Broken(rule, f"used from {', '.join(new[:3])}, never seen in the 30 days before", {"new": new})
+            said = f"used from {', '.join(new[:3])}, never seen in the 30 days before"
+            return Broken(rule, said, {"new": new}, said)
     return None
 
 
@@ -184,8 +193,16 @@ def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> Ano
             if not created:
                 return None
             reason = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.summary}."
+            said = f"Anomaly {broken.rule.name} ({broken.rule.severity}): {broken.said}."
             current = Grant.objects.select_related("partner", "charter", "asset_version__asset", "principal")
-            grant_services.grant_suspend(grant=current.get(pk=grant.pk), by=CHECKER, reason=reason)
+            grant_services.grant_suspend(grant=current.get(pk=grant.pk), by=CHECKER, reason=said)
+            record(
+                action="anomaly.found",
+                actor=CHECKER,
+                target=finding,
+                reason=reason,
+                details={"partner": grant.partner.slug, "grant": grant.pk, "rule": broken.rule.rule, **broken.details},
+            )
             mail_enqueue(
                 key=f"anomaly-finding-{finding.pk}",
                 to=officer_addresses(),

@@ -166,7 +166,9 @@ def incident_for_finding(*, finding: AnomalyFinding, by: Actor) -> Incident:
             charter=charter,
             title=f"Anomaly {finding.name} on grant #{grant.pk}",
             severity=_severity(finding.severity, playbook.severity_levels if playbook else []),
-            summary=f"Opened by anomaly finding #{finding.pk}: {finding.summary}",
+            # The finding's own summary names the rule's thresholds, which are the host's: the incident (whose
+            # events are in the partner's slice) names the finding, and its page links to it.
+            summary=f"Opened by anomaly finding #{finding.pk}: {finding.name} ({finding.severity}).",
             by=by,
             now=finding.created_at,
         )
@@ -284,9 +286,29 @@ def incident_run(incident_id: int, *, now: datetime | None = None) -> int:
                 continue
             result = ACTIONS[step.automatic](incident, now)
             IncidentStep.objects.filter(pk=step.pk).update(result=result)
-            _record_step(incident, step, PLAYBOOK, now, result=result)
+            _record_step(incident, step, PLAYBOOK, now, result=_for_partner_slice(step, result))
+            if step.automatic == AutomaticStep.NOTIFY:
+                _record_responders(incident, result)
         done += 1
     return done
+
+
+def _for_partner_slice(step: IncidentStep, result: dict[str, Any]) -> dict[str, Any]:
+    """A step's result as the partner's slice of the trail holds it: who inside the host was told is the
+    charter's host-only notification list, so the slice counts them (the step's row, and a host-scoped event,
+    keep the addresses)."""
+    if step.automatic != AutomaticStep.NOTIFY:
+        return result
+    return {**result, "told": len(result["told"]), "partner_told": len(result.get("partner_told", []))}
+
+
+def _record_responders(incident: Incident, result: dict[str, Any]) -> None:
+    record(
+        action="incident.responders_told",
+        actor=PLAYBOOK,
+        target=incident,
+        details={"partner": incident.partner.slug, "told": result["told"], "drill": incident.drill},
+    )
 
 
 def _record_step(

@@ -145,14 +145,16 @@ def test_a_partner_admin_accepts_through_the_api(api_as, a_admin, active_charter
     assert [(c["slug"], c["active_version"], c["accepted"]) for c in listed] == [("northwind-evaluation", 1, False)]
     version = caller.client.get("/api/v1/charters/northwind-evaluation/versions/1").json()
     assert version["trainings"][0]["name"] == "responsible-evaluation"
-    assert version["content_hash"] == active_charter.content_hash
+    # A partner reads the agreement and its hash; the whole version's hash covers the host-only terms too.
+    assert version["agreement_hash"] == active_charter.agreement_hash and version["content_hash"] is None
     response = caller.client.post(
         "/api/v1/charters/northwind-evaluation/acknowledge",
         {"version": 1, "trainings": ["responsible-evaluation"]},
         format="json",
     )
     assert response.status_code == 201, response.json()
-    assert response.json()["content_hash"] == active_charter.content_hash
+    assert response.json()["content_hash"] == active_charter.agreement_hash
+    assert response.json()["covers"] == "agreement"
     assert caller.client.get("/api/v1/charters").json()["results"][0]["accepted"] is True
 
 

@@ -309,8 +309,9 @@ def test_a_partner_admin_must_confirm_each_training(charter_text, officer, secon
     with pytest.raises(ValidationError, match="Confirm each required training first: responsible-evaluation"):
         charter_acknowledge(version=version, trainings_confirmed=[], by=actor_for(a_admin))
     ack = charter_acknowledge(version=version, trainings_confirmed=["responsible-evaluation"], by=actor_for(a_admin))
-    assert (ack.content_hash, ack.trainings) == (
-        version.content_hash,
+    assert (ack.content_hash, ack.covers, ack.trainings) == (
+        version.agreement_hash,
+        "agreement",
         [{"name": "responsible-evaluation", "version": "2026.2"}],
     )
 

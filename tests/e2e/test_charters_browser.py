@@ -149,6 +149,6 @@ def test_partner_a_admin_accepts_the_active_charter_only_after_confirming_the_tr
 
     acknowledgement = CharterAcknowledgement.objects.get()
     assert (acknowledgement.version, acknowledgement.partner_admin) == (version, a_admin)
-    assert acknowledgement.content_hash == version.content_hash
+    assert (acknowledgement.content_hash, acknowledgement.covers) == (version.agreement_hash, "agreement")
     assert acknowledgement.trainings == [{"name": "responsible-evaluation", "version": "2026.2"}]
     assert version.charter.partner == partner_a
