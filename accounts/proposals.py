@@ -67,6 +67,16 @@ def kind_register(kind: ProposalKind) -> None:
     KINDS[kind.kind] = kind
 
 
+# Who is told that a proposal waits for a second officer: registered by the app that sends mail (governance's
+# outbox, above this one), and called in the proposal's transaction so the mail goes only if it commits.
+NOTIFIERS: list[Callable[[Proposal], None]] = []
+
+
+def notifier_register(notify: Callable[[Proposal], None]) -> None:
+    if notify not in NOTIFIERS:
+        NOTIFIERS.append(notify)
+
+
 def kind_get(name: str) -> ProposalKind:
     try:
         return KINDS[name]
@@ -139,6 +149,8 @@ def proposal_make(
         reason=proposal.reason,
         details={**_details(proposal), "plan": plan.lines, "expires_at": proposal.expires_at},
     )
+    for notify in NOTIFIERS:
+        notify(proposal)
     return proposal
 
 

@@ -15,6 +15,11 @@ class GovernanceConfig(AppConfig):
         for kind in (CHARTER_END_PROPOSAL, POLICY_ROLLBACK_PROPOSAL, KEY_DESTROY_NOW_PROPOSAL):
             kind_register(kind)
 
+        from accounts.proposals import notifier_register
+        from governance.outbox.services import proposal_mail
+
+        notifier_register(proposal_mail)  # the other officers are mailed when a proposal waits for one of them
+
         from accounts.matrix import found, visible_register
         from governance import access
 

@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import active_officers
-from accounts.models import Organisation, User
+from accounts.models import Organisation, Proposal, User
 from accounts.roles import Role
 from governance.models import OutboxMessage
 
@@ -36,6 +36,23 @@ def _addresses(people: QuerySet[User]) -> list[str]:
 def officer_addresses() -> list[str]:
     """Where mail for the officers goes: every active officer's address."""
     return _addresses(active_officers())
+
+
+def proposal_mail(proposal: Proposal) -> None:
+    """Tell the other officers that a proposal waits for a second one (accounts.proposals calls this when one is
+    made): who asked, why, what will happen, until when, and where to confirm it."""
+    from django.urls import reverse
+
+    plan = "\n".join(f"- {line}" for line in proposal.plan)
+    link = settings.ACCORD_PUBLIC_URL + reverse("proposals:proposal-detail", kwargs={"pk": proposal.pk})
+    mail_enqueue(
+        key=f"proposal-{proposal.pk}-made",
+        to=_addresses(active_officers().exclude(pk=proposal.proposed_by_id)),
+        subject=f"[Accord] A second officer is needed: {proposal.get_kind_display()} of {proposal.target_label}",
+        body=f"{proposal.proposed_by.username} proposes: {proposal.get_kind_display()} of {proposal.target_label}.\n\n"
+        f"Why: {proposal.reason}\n\nWhat confirming does:\n{plan}\n\nNothing happens until another officer "
+        f"confirms it, by {proposal.expires_at:%Y-%m-%d %H:%M} UTC: {link}\n",
+    )
 
 
 def partner_admin_addresses(partner: Organisation) -> list[str]:

@@ -36,6 +36,18 @@ def confirm(proposal: Proposal, by) -> Proposal:
     return proposals.proposal_confirm(proposal=proposal, by=actor_for(by))
 
 
+def test_the_other_officers_are_mailed_who_asked_why_what_happens_and_where_to_confirm(
+    live_charter, officer, second_officer
+):
+    from governance.models import OutboxMessage
+
+    proposal = propose("charter_end", live_charter.charter.slug, officer)
+    mail = OutboxMessage.objects.get(key=f"proposal-{proposal.pk}-made")
+    assert mail.to == [second_officer.email]  # never the proposer: they cannot confirm it
+    assert "olivia proposes" in mail.body and "Why: The study is over." in mail.body
+    assert proposal.plan[0] in mail.body and f"/proposals/{proposal.pk}/" in mail.body
+
+
 def test_ending_a_charter_waits_for_a_second_officer_and_the_trail_names_both(live_charter, officer, second_officer):
     charter = live_charter.charter
     proposal = propose("charter_end", charter.slug, officer)
