@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.operations import REFUSALS, Operation, may
+from accounts.operations import REFUSALS, ROLE_OPERATIONS, Operation, may
+from accounts.roles import HOST_ROLES, Role
 from accounts.scopes import Scope
 
 if TYPE_CHECKING:
@@ -327,6 +328,21 @@ def hidden_from(user: User | AnonymousUser, entry: Access, kwargs: Mapping[str, 
         return False
     visible = VISIBLE.get(entry.names)
     return visible is None or not visible(user, kwargs)
+
+
+def allows_role(role: Role, rule: Operation | Audience) -> bool:
+    """The same rule read for a role rather than a person, for the printed matrix (``manage.py access_matrix``);
+    tests/accounts/test_matrix.py checks that it agrees with ``allows`` for a person of each role."""
+    if rule in (A.ANYONE, A.ADMIN_SITE, A.SIGNED_IN):
+        return True
+    if isinstance(rule, Operation):
+        return rule in ROLE_OPERATIONS[role]
+    return {
+        A.PERSON: role != Role.PARTNER_PRINCIPAL,
+        A.PRINCIPAL: role == Role.PARTNER_PRINCIPAL,
+        A.HOST: role in HOST_ROLES,
+        A.OFFICER: role == Role.OFFICER,
+    }[rule]
 
 
 def refusal(entry: Access, rule: Operation | Audience) -> str:

@@ -152,3 +152,31 @@ def test_the_cells_are_the_operation_tables():
     assert matrix.GRANT_STEPS.operations["approve"] == Operation.GRANT_DECIDE
     assert Operation.GRANT_DECIDE in ROLE_OPERATIONS[Role.OFFICER]
     assert Operation.GRANT_DECIDE not in ROLE_OPERATIONS[Role.AUDITOR]
+
+
+@pytest.mark.parametrize("persona", ["officer", "auditor", "a_admin", "a_principal"])
+def test_the_printed_matrix_reads_each_rule_as_the_requests_do(request, persona):
+    from accounts.operations import roles_of
+
+    user = request.getfixturevalue(persona)
+    [role] = roles_of(user)
+    rules = {
+        resolved
+        for entry in matrix.MATRIX.values()
+        for rule in entry.methods.values()
+        for resolved in (rule.operations.values() if isinstance(rule, matrix.ByStep) else [rule])
+    }
+    assert {rule: matrix.allows_role(role, rule) for rule in rules} == {
+        rule: matrix.allows(user, rule) for rule in rules
+    }
+
+
+def test_the_command_prints_every_address_and_no_address_without_an_entry(db):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("access_matrix", "--csv", stdout=out)
+    printed = {line.split(",")[1] for line in out.getvalue().splitlines()[1:]}
+    assert set(matrix.MATRIX) <= printed and "NO ENTRY" not in out.getvalue()
