@@ -38,7 +38,7 @@ def rows() -> list[list[str]]:
             steps = rule.operations.items() if isinstance(rule, matrix.ByStep) else [("", rule)]
             for step, resolved in steps:
                 address = route.replace(f"<str:{rule.param}>", step) if isinstance(rule, matrix.ByStep) else route
-                found.append(_row(address, name, method, entry, resolved))  # type: ignore[arg-type]
+                found.append(_row(address, name, method, entry, resolved))
     found.append(["/admin/...", "admin:*", "GET POST", "the admin's own staff check", "", "", "", "", "", "login"])
     return found
 
