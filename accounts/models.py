@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
@@ -69,6 +70,17 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]  # django-otp 
     only to partner organisations.
     """
 
+    # ASCII only: names appear in URLs, tokens' owners, logs and the trail, and the OpenAPI document's pattern
+    # (JSON Schema's \w is ASCII) says so; Django's default would take any Unicode letter.
+    username_validator = ASCIIUsernameValidator()  # type: ignore[assignment]  # the stubs name the Unicode one
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text="150 characters or fewer: ASCII letters, digits and @ . + - _ only.",
+        validators=[username_validator],
+        error_messages={"unique": "A user with that username already exists."},
+    )
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="members")
     is_service = models.BooleanField(
         default=False, help_text="A partner principal: authenticates with API tokens only, never logs in."

@@ -155,7 +155,7 @@ def test_the_cells_are_the_operation_tables():
 
 
 @pytest.mark.parametrize("persona", ["officer", "auditor", "a_admin", "a_principal"])
-def test_the_printed_matrix_reads_each_rule_as_the_requests_do(request, persona):
+def test_the_printed_matrix_reads_each_rule_as_the_requests_do(request, persona, db):
     from accounts.operations import roles_of
 
     user = request.getfixturevalue(persona)
