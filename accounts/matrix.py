@@ -174,6 +174,8 @@ MATRIX: Mapping[str, Access] = {
     "api:grant-list": _a(scopes=(S.MANAGE, S.DECIDE), GET=A.SIGNED_IN),
     "api:grant-request": _a(POST=O.GRANT_REQUEST),
     "api:grant-transition": _a(names="grant", POST=GRANT_STEPS),
+    "api:usage": _a(GET=A.PERSON),
+    "api:usage-quotas": _a(GET=A.PERSON),
     "api:role-list": _a(GET=A.PERSON),
     "api:role-create": _a(POST=O.PARTNER_ROLE_MANAGE),
     "api:role-members": _a(names="role", POST=O.PARTNER_ROLE_MANAGE),

@@ -6,6 +6,7 @@ from governance.grants import apis as grant_apis
 from governance.incidents import apis as incident_apis
 from governance.policy import apis as policy_apis
 from governance.reviews import apis as review_apis
+from governance.usage import apis as usage_apis
 from governance.vault import apis as vault_apis
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("grants", grant_apis.GrantListApi.as_view(), name="grant-list"),
     path("grants/request", grant_apis.GrantRequestApi.as_view(), name="grant-request"),
     path("grants/<int:pk>/<str:step>", grant_apis.GrantTransitionApi.as_view(), name="grant-transition"),
+    path("usage", usage_apis.UsageApi.as_view(), name="usage"),
+    path("usage/quotas", usage_apis.QuotaListApi.as_view(), name="usage-quotas"),
     path("roles", grant_apis.PartnerRoleListApi.as_view(), name="role-list"),
     path("roles/create", grant_apis.PartnerRoleCreateApi.as_view(), name="role-create"),
     path("roles/<slug:slug>/members", grant_apis.PartnerRoleMemberApi.as_view(), name="role-members"),

@@ -20,6 +20,7 @@ from governance.ops.heartbeats import worker_heartbeat_record
 from governance.outbox.tasks import outbox_send as outbox_send  # re-exported: it lives beside the outbox
 from governance.policy.bundles import bundles_record
 from governance.reviews.services import reviews_run as reviews_run_service
+from governance.usage.services import usage_rollup as usage_rollup_service
 from governance.vault.destruction import destructions_run as destructions_run_service
 from governance.whatif.services import whatif_run as whatif_run_service
 
@@ -110,3 +111,11 @@ def proposals_lapse() -> int:
     """Scheduled by beat every minute: proposals no second officer confirmed in time lapse, each with its event (a
     late confirmation is refused anyway; this puts the lapse in the trail when it happens)."""
     return proposals_lapse_service()
+
+
+@shared_task(base=RetryingTask)
+def usage_rollup() -> dict[str, int]:
+    """Scheduled by beat every minute: count the decisions sealed since the last run into the usage roll-up. Each
+    batch counts and moves the cursor in one locked transaction, so a redelivered run counts nothing twice."""
+    result = usage_rollup_service()
+    return {"events": result.events, "chain_seq": result.chain_seq, "pruned": result.pruned}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -144,3 +145,25 @@ def _consume_in_database(windows: list[tuple[str, int, int]], now: datetime) -> 
         for counter in counters:
             UsageCounter.objects.filter(pk=counter.pk).update(count=counter.count + 1)
     return None
+
+
+@dataclass(frozen=True)
+class Used:
+    """How much of each limit a grant used in the minute, the day and the month that ``now`` falls in."""
+
+    minute: int
+    day: int
+    month: int
+
+
+def used_many(grants: Sequence[Limited], now: datetime) -> list[Used]:
+    """The counters ``consume`` keeps, read for each grant (one round trip to Redis); nothing is counted."""
+    keys = [key for grant in grants for key, _, _ in _windows(grant, now)]
+    if not keys:
+        return []
+    if settings.REDIS_URL:
+        counts = [int(value or 0) for value in _counted(lambda: _client(settings.REDIS_URL).mget(keys))]
+    else:
+        stored = dict(UsageCounter.objects.filter(key__in=keys, expires_at__gt=now).values_list("key", "count"))
+        counts = [stored.get(key, 0) for key in keys]
+    return [Used(*counts[index : index + 3]) for index in range(0, len(counts), 3)]

@@ -10,6 +10,7 @@ from governance.models.ops import WorkerHeartbeat
 from governance.models.outbox import OutboxMessage
 from governance.models.policy import PolicyBundle
 from governance.models.reviews import ReviewCampaign, ReviewItem
+from governance.models.usage import UsageCount, UsageRollupCursor
 from governance.models.vault import Artefact, DataKey, DestructionCertificate
 from governance.models.whatif import WhatIfRun
 
@@ -31,7 +32,9 @@ __all__ = [
     "PolicyBundle",
     "ReviewCampaign",
     "ReviewItem",
+    "UsageCount",
     "UsageCounter",
+    "UsageRollupCursor",
     "WhatIfRun",
     "WorkerHeartbeat",
 ]

@@ -1,0 +1,67 @@
+"""Reading the usage roll-up: who sees which counts, and the counts as a series over time. Never the event table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet, Sum
+
+from accounts.models import User
+from governance.models import UsageCount
+from governance.usage.services import Interval, interval_start
+
+STEP = {Interval.MINUTE: timedelta(minutes=1), Interval.HOUR: timedelta(hours=1), Interval.DAY: timedelta(days=1)}
+MAX_POINTS = 1_000  # a series longer than this asks for a larger interval
+
+
+def usage_visible_to(user: User) -> QuerySet[UsageCount]:
+    """The host's staff see every partner's counts; a partner admin their own partner's; nobody else any."""
+    if user.is_host_member:
+        return UsageCount.objects.all()
+    if user.is_service or user.organisation.is_host:
+        return UsageCount.objects.none()
+    return UsageCount.objects.filter(partner=user.organisation.slug)
+
+
+@dataclass
+class Point:
+    start: datetime
+    allowed: int = 0
+    denied: int = 0
+    denied_by_code: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def deny_rate(self) -> float | None:
+        total = self.allowed + self.denied
+        return round(self.denied / total, 4) if total else None
+
+
+def usage_series(rows: QuerySet[UsageCount], *, interval: str, since: datetime, until: datetime) -> list[Point]:
+    """One point per interval from ``since`` to ``until`` (empty intervals included, so a chart has no gaps)."""
+    first, step = interval_start(since, interval), STEP[Interval(interval)]
+    points: dict[datetime, Point] = {}
+    moment = first
+    while moment < until:
+        points[moment] = Point(moment)
+        moment += step
+    summed = (
+        rows.filter(interval=interval, start__gte=first, start__lt=until)
+        .values("start", "allowed", "code")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for row in summed:
+        point = points.get(row["start"])
+        if point is None:
+            continue
+        if row["allowed"]:
+            point.allowed += row["n"]
+        else:
+            point.denied += row["n"]
+            point.denied_by_code[row["code"]] = point.denied_by_code.get(row["code"], 0) + row["n"]
+    return list(points.values())
+
+
+def points_between(interval: str, since: datetime, until: datetime) -> int:
+    return int((until - interval_start(since, interval)) / STEP[Interval(interval)]) + 1

@@ -1,0 +1,175 @@
+"""The usage roll-up, kept up by a beat task: the trail's decision events counted per minute, hour and day.
+
+It reads sealed events in chain order (``chain_seq``), never by id: ids are handed out when a row is inserted and
+commit order is not id order, so "ids above the last one read" would skip an event whose transaction committed
+after a later one's. The sealer numbers events as they become visible, so everything up to a chain position stays
+as it was once that position exists. Each batch counts its events and moves the cursor in one transaction that
+holds the cursor's row locked: a run that dies counts nothing, and two runs at once (a redelivered task) count
+each event once, the second waiting for the first.
+
+Rows: allows, and denies by their one code, keyed by grant where the decision had one and by principal, asset and
+action always (a deny made before a grant was found has none). Minute rows are kept for KEEP[MINUTE], hour rows
+for KEEP[HOUR]; day rows for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import DECISION_ACTIONS, Event
+from governance.decisions.records import ALLOW
+from governance.models import UsageCount, UsageRollupCursor
+
+Interval = UsageCount.Interval
+BATCH = 5_000
+MAX_BATCHES = 40  # a run ends after this many; the next one, a minute later, goes on from there
+CURSOR = "decisions"
+KEEP = {Interval.MINUTE: timedelta(days=2), Interval.HOUR: timedelta(days=92)}
+
+
+def interval_start(moment: datetime, interval: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if interval == Interval.MINUTE:
+        return moment.replace(second=0, microsecond=0)
+    if interval == Interval.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What one row counts (everything but the interval)."""
+
+    partner: str
+    grant_id: int | None
+    principal: str
+    principal_label: str
+    asset: str
+    action: str
+    allowed: bool
+    code: str
+
+    @property
+    def key(self) -> str:
+        # The label is the principal's name when it asked: shown, not part of what is counted.
+        fields = (self.partner, self.grant_id or "", self.principal, self.asset, self.action, self.allowed, self.code)
+        return hashlib.sha256("|".join(map(str, fields)).encode()).hexdigest()
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> _Kind:
+        details = event["details"] or {}
+        allowed = event["action"] == ALLOW
+        grant = details.get("grant")
+        return cls(
+            partner=event["partner"],
+            grant_id=grant if isinstance(grant, int) else None,
+            principal=event["actor_id"],
+            principal_label=event["actor_label"],
+            asset=str(details.get("asset", ""))[:64],
+            action=str(details.get("action", ""))[:64],
+            allowed=allowed,
+            code="" if allowed else str((details.get("codes") or [""])[0])[:64],
+        )
+
+
+@dataclass(frozen=True)
+class RollupResult:
+    events: int
+    chain_seq: int
+    pruned: int
+
+
+def usage_rollup(*, batch: int = BATCH, max_batches: int = MAX_BATCHES, now: datetime | None = None) -> RollupResult:
+    """Count the decisions sealed since the last run, a batch at a time, then drop rows past their keeping."""
+    counted = 0
+    for _ in range(max_batches):
+        events = _rollup_batch(batch)
+        counted += events
+        if events < batch:
+            break
+    pruned = _prune(now or timezone.now())
+    position = UsageRollupCursor.objects.filter(name=CURSOR).values_list("chain_seq", flat=True).first() or 0
+    return RollupResult(events=counted, chain_seq=position, pruned=pruned)
+
+
+def _cursor() -> UsageRollupCursor:
+    UsageRollupCursor.objects.get_or_create(name=CURSOR)  # the migration makes it; this is for a fresh test database
+    return UsageRollupCursor.objects.select_for_update().get(name=CURSOR)
+
+
+@transaction.atomic
+def _rollup_batch(batch: int) -> int:
+    cursor = _cursor()
+    events = list(
+        Event.objects.filter(chain_seq__gt=cursor.chain_seq, action__in=DECISION_ACTIONS)
+        .order_by("chain_seq")
+        .values("chain_seq", "occurred_at", "partner", "actor_id", "actor_label", "action", "details")[:batch]
+    )
+    if not events:
+        return 0
+    _add(_counted(events))
+    cursor.chain_seq = int(events[-1]["chain_seq"] or 0)  # sealed: never null here
+    cursor.updated_at = timezone.now()
+    cursor.save(update_fields=["chain_seq", "updated_at"])
+    return len(events)
+
+
+def _counted(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, datetime, str], tuple[_Kind, int]]:
+    counts: dict[tuple[str, datetime, str], tuple[_Kind, int]] = {}
+    for event in events:
+        kind = _Kind.of(event)
+        for interval in Interval:
+            at = (interval.value, interval_start(event["occurred_at"], interval), kind.key)
+            counts[at] = (kind, counts[at][1] + 1 if at in counts else 1)
+    return counts
+
+
+def _add(counts: dict[tuple[str, datetime, str], tuple[_Kind, int]]) -> None:
+    """Add the batch's counts to the rows (only a run holding the cursor writes them, so read-then-write is safe)."""
+    existing = {
+        (row.interval, row.start, row.key): row
+        for row in UsageCount.objects.filter(
+            interval__in={at[0] for at in counts},
+            start__in={at[1] for at in counts},
+            key__in={at[2] for at in counts},
+        )
+    }
+    changed, new = [], []
+    for at, (kind, count) in counts.items():
+        row = existing.get(at)
+        if row is not None:
+            row.count += count
+            changed.append(row)
+            continue
+        new.append(
+            UsageCount(
+                interval=at[0],
+                start=at[1],
+                key=at[2],
+                partner=kind.partner,
+                grant_id=kind.grant_id,
+                principal=kind.principal,
+                principal_label=kind.principal_label,
+                asset=kind.asset,
+                action=kind.action,
+                allowed=kind.allowed,
+                code=kind.code,
+                count=count,
+            )
+        )
+    UsageCount.objects.bulk_update(changed, ["count"], batch_size=1000)
+    UsageCount.objects.bulk_create(new, batch_size=1000)
+
+
+def _prune(now: datetime) -> int:
+    pruned = 0
+    for interval, keep in KEEP.items():
+        pruned += UsageCount.objects.filter(interval=interval, start__lt=now - keep).delete()[0]
+    return pruned
