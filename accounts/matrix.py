@@ -292,13 +292,16 @@ def allows(user: User | AnonymousUser, rule: Operation | Audience) -> bool:
     account: User = user
     if isinstance(rule, Operation):
         return may(account, rule)
-    return {
-        A.SIGNED_IN: True,
-        A.PERSON: not account.is_service,
-        A.PRINCIPAL: account.is_service,
-        A.HOST: account.is_host_member,
-        A.OFFICER: account.is_officer,
-    }[rule]
+    # One test each, asked only for its own audience: the decision path (PRINCIPAL) must not load roles.
+    if rule == A.SIGNED_IN:
+        return True
+    if rule == A.PERSON:
+        return not account.is_service
+    if rule == A.PRINCIPAL:
+        return account.is_service
+    if rule == A.HOST:
+        return account.is_host_member
+    return rule == A.OFFICER and account.is_officer
 
 
 # Whether a partner's person may see the object an address names, by its kind: registered by the app that owns
