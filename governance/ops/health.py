@@ -18,6 +18,7 @@ from django.utils import timezone
 from accord.celery import app as celery_app
 from accord.postgres import guard
 from audit.dispatch import queued_tasks_waiting
+from audit.models import Checkpoint, Event
 from governance.models import WorkerHeartbeat
 
 # Beat schedules the heartbeat every 15 s: a worker silent for four periods is worth a warning.
@@ -144,6 +145,46 @@ def worker_heartbeats() -> dict[str, Any]:
     }
 
 
+# The sealer runs every 5 s (audit/migrations/0004): an event unsealed, or a checkpoint older, than this is a sign
+# that it stopped.
+SEALER_STALE_AFTER = timedelta(minutes=2)
+
+
+def trail_health() -> dict[str, Any]:
+    """Information only: how far the sealer is behind (the oldest event it has not sealed) and the last signed
+    checkpoint's age. Two bounded queries (the unsealed events have an index of their own)."""
+    try:
+        with guard.deadline(CHECK_TIMEOUT_SECONDS):
+            oldest = Event.objects.filter(chain_seq__isnull=True).order_by("id").values_list("occurred_at", flat=True)
+            oldest_unsealed = oldest.first()
+            last = Checkpoint.objects.order_by("-number").values_list("created_at", "chain_seq").first()
+    except Exception as error:
+        return {"status": "warning", "detail": f"The trail's state could not be read: {error}"}
+    now = timezone.now()
+    lag = (now - oldest_unsealed).total_seconds() if oldest_unsealed else 0.0
+    age = (now - last[0]).total_seconds() if last else None
+    stale = lag > SEALER_STALE_AFTER.total_seconds() or age is None or age > SEALER_STALE_AFTER.total_seconds()
+    detail = (
+        "The sealer is keeping up."
+        if not stale
+        else "The sealer is behind or stopped: events wait to be sealed and no recent checkpoint is signed. Check "
+        "that a worker and beat run (make run starts both)."
+    )
+    return {
+        "status": "warning" if stale else "ok",
+        "detail": detail,
+        "oldest_unsealed_seconds": round(lag, 1),
+        "last_checkpoint_at": last[0].isoformat() if last else None,
+        "last_checkpoint_seconds": round(age, 1) if age is not None else None,
+        "sealed_up_to": last[1] if last else 0,
+    }
+
+
+def operations_health() -> dict[str, Any]:
+    """What the officer's home and /healthz both show of the background work: the workers and the sealer."""
+    return {"workers": worker_heartbeats(), "trail": trail_health()}
+
+
 def _queued_tasks() -> dict[str, Any]:
     """Information only: jobs that committed while the broker was away, sent again every 10 s."""
     try:
@@ -168,19 +209,22 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     else:
         checks["broker"] = check_broker()
     healthy = all(check.ok for check in checks.values())
-    workers = (
-        worker_heartbeats()
+    background = (
+        operations_health()
         if checks["database"].ok
         else {
-            "status": "warning",
-            "detail": "Heartbeats are kept in the database, which did not answer.",
-            "workers": [],
+            "workers": {
+                "status": "warning",
+                "detail": "Heartbeats are kept in the database, which did not answer.",
+                "workers": [],
+            },
+            "trail": {"status": "warning", "detail": "The trail is kept in the database, which did not answer."},
         }
     )
     body: dict[str, Any] = {
         "status": "ok" if healthy else "unavailable",
         "checks": {name: check.as_json() for name, check in checks.items()},
-        "workers": workers,
+        **background,
     }
     if checks["database"].ok:
         body["queued_tasks"] = _queued_tasks()

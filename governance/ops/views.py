@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET
 from accounts.access import partners_visible_to
 from accounts.models import User
 from charters.access import assets_visible_to, can_register_assets
-from governance.ops.health import health_report
+from governance.ops.attention import officer_attention
+from governance.ops.health import health_report, operations_health
 
 
 @require_GET
@@ -25,11 +26,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The host's staff: what needs them now, and the background work's health. A partner's people: their
+    partner's assets (their portal is the partner pages)."""
     user = cast(User, request.user)
-    partners = partners_visible_to(user)
-    assets = assets_visible_to(user).prefetch_related("versions")
-    return render(
-        request,
-        "governance/home.html",
-        {"partners": partners, "assets": assets, "can_register_assets": can_register_assets(user)},
-    )
+    context = {
+        "partners": partners_visible_to(user),
+        "assets": assets_visible_to(user).prefetch_related("versions"),
+        "can_register_assets": can_register_assets(user),
+    }
+    if user.is_host_member:
+        context.update(sections=officer_attention(user), health=operations_health())
+        return render(request, "governance/officer_home.html", context)
+    return render(request, "governance/home.html", context)
