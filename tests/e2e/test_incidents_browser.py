@@ -219,7 +219,7 @@ def test_a_drill_from_the_charter_page_runs_the_checklist_and_holds_no_grant(
     assert Event.objects.filter(action="incident.drill_started").count() == 1
 
 
-def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
+def test_an_anomaly_waits_on_the_officers_home_and_closing_its_incident_with_release_gives_the_grant_back(
     browse: Browse,
     make_grant: MakeGrant,
     officer: User,
@@ -241,13 +241,20 @@ def test_closing_an_anomalys_incident_with_release_gives_the_grant_back(
 
     with browse() as page:
         log_in(page, officer)
-        page.goto(f"/governance/incidents/{number}/")
+        page.goto("/")  # the officer's home: the finding and its incident wait there, each a link to act on
+        findings = page.locator("#findings")
+        expect(findings).to_contain_text(f"export-probing (medium) on grant #{grant.pk}")
+        expect(page.locator("#incidents")).to_contain_text(f"Incident #{number} on northwind-evaluation")
+        findings.get_by_role("link").first.click()
+        expect(page).to_have_url(re.compile(rf"/governance/incidents/{number}/$"))
         expect(page.get_by_role("heading", name="Anomaly findings")).to_be_visible()
         page.get_by_role("textbox", name="Resolution").fill("A misconfigured export job; Northwind switched it off.")
         page.get_by_role("checkbox", name="Release the grants this incident held").check()
         page.get_by_role("button", name="Close the incident").click()
         expect(page.locator("ul.messages")).to_contain_text(f"#{number} is closed.")
         expect(page.locator("main .badge.closed")).to_have_text("Closed")
+        page.goto("/")
+        expect(page.locator("#incidents")).not_to_contain_text(f"Incident #{number}")
 
     grant.refresh_from_db()
     assert (grant.status, grant.held_at) == (Grant.Status.ACTIVE, None)
