@@ -6,12 +6,14 @@ from governance.incidents import views as incident_views
 from governance.ops import views as ops_views
 from governance.policy import views as policy_views
 from governance.reviews import views as review_views
+from governance.usage import views as usage_views
 from governance.vault import views as vault_views
 from governance.whatif import views as whatif_views
 
 urlpatterns = [
     path("", ops_views.home, name="home"),
     path("healthz", ops_views.healthz, name="healthz"),
+    path("governance/usage/", usage_views.usage_page, name="usage"),
     path("grants/", grant_views.grant_list, name="grant-list"),
     path("grants/request/", grant_views.grant_request, name="grant-request"),
     path("grants/<int:pk>/<str:transition>/", grant_views.grant_transition, name="grant-transition"),

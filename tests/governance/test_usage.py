@@ -181,3 +181,20 @@ def test_quotas_come_from_the_counters_the_decision_point_enforces(
     assert (quota["grant"], quota["used_today"], quota["left_today"], quota["used_this_month"]) == (grant.pk, 3, 7, 3)
     assert quota["used_this_minute"] == 3 and quota["principal"] == a_principal.username
     assert api_as(b_admin).client.get("/api/v1/usage/quotas").json()["results"] == []
+
+
+def test_the_usage_page_charts_the_roll_up_with_its_numbers_a_click_away(client, officer, a_admin, counted):
+    from tests.helpers import sign_in
+
+    sign_in(client, officer)
+    page = client.get("/governance/usage/?span=24h&partner=northwind").content.decode()
+    assert 'id="usage-data"' in page and "vendor/chartjs-4.6.1/chart.umd.min.js" in page
+    assert "4 allowed, 1 denied" in page and "<code>action_not_permitted</code>" in page
+    csv = client.get("/governance/usage/?span=24h&format=csv")
+    assert csv["Content-Type"].startswith("text/csv")
+    rows = csv.content.decode().splitlines()
+    assert rows[0] == "start,allowed,denied,deny_rate,denied_by_code"
+    assert any(row.endswith(",4,1,0.2,action_not_permitted=1") for row in rows[1:])
+    assert "is not a span" in client.get("/governance/usage/?span=1y", follow=True).content.decode()
+    sign_in(client, a_admin)
+    assert client.get("/governance/usage/").status_code == 403  # a partner's usage is their portal's
