@@ -1,8 +1,13 @@
 """Anomaly checks, run by a worker every minute: each active grant's recent use against its charter's misuse rules.
 
-The use is read from the trail, where every decision names its grant, its principal, its asset and the client
-address it came from. A rule that is broken yields one finding per grant, rule and window (a unique key), and in
-the same transaction the grant is suspended (deny-override: every process denies it at its next decision) and
+The use is read from the usage roll-up (governance/usage), which counts the trail's decisions per minute by grant,
+principal, asset, action and deny code: usage spikes, denied exports and use outside the window cost a window's
+minutes per active grant, however many events the trail holds. A new client address is read from the trail itself,
+through its index on the grant and the time. Each run first seals what has committed and counts it, so it sees
+the use up to the moment it starts.
+
+A rule that is broken yields one finding per grant, rule and window (a unique key), and in the same transaction
+the grant is suspended (deny-override: every process denies it at its next decision) and
 the officers are mailed through the outbox, and the finding opens an incident run by the charter's playbook (or
 joins the charter's open one). A second run in the same window finds the finding already there and
 does nothing again.
@@ -28,10 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit import chain
 from audit.trail import record
 from charters.models import Charter
 from charters.terms import terms_of
@@ -42,6 +49,8 @@ from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
 from governance.models import AnomalyFinding, Grant
 from governance.outbox.services import mail_enqueue, officer_addresses
+from governance.usage import selectors as usage
+from governance.usage.services import usage_rollup
 
 DEFAULT_MIN_USES = 20
 BASELINE = timedelta(hours=24)
@@ -113,8 +122,8 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
     """Whether the grant's use from ``since`` to ``now`` breaks the rule."""
     window = rule.window()
     if rule.rule == MisuseRule.USAGE_SPIKE:
-        recent = records.grant_use_count(grant.pk, since=since, until=now)
-        before = records.grant_use_count(grant.pk, since=since - BASELINE, until=since)
+        recent = usage.allowed_count(grant.pk, since=since, until=now)
+        before = usage.allowed_count(grant.pk, since=since - BASELINE, until=since)
         baseline = before / (BASELINE / window)
         factor = float(rule.params.get("factor", 5))
         floor = int(rule.params.get("min_uses", DEFAULT_MIN_USES))
@@ -132,7 +141,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
             return Broken(rule, summary, details, "use far above the grant's usual rate")
     elif rule.rule == MisuseRule.DENIED_EXPORTS:
-        denied = records.deny_count(
+        denied = usage.denied_count(
             principals=_principals(grant),
             asset=grant.asset_version.fingerprint,
             since=since,
@@ -143,7 +152,7 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             said = "repeated export attempts that were denied"
             return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied}, said)
     elif rule.rule == MisuseRule.OUTSIDE_WINDOW:
-        outside = records.deny_count(
+        outside = usage.denied_count(
             principals=_principals(grant),
             asset=grant.asset_version.fingerprint,
             since=since,
@@ -219,6 +228,10 @@ def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> Ano
 def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
     """Check every active grant of every active charter with misuse rules; the findings made by this run."""
     now = now or timezone.now()
+    # The roll-up counts sealed events: seal what has committed (the sealer's own lock keeps this safe beside it),
+    # then count it.
+    chain.seal(quiet_interval=settings.ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS)
+    usage_rollup(now=now)
     found = []
     for charter in Charter.objects.select_related("active_version").filter(status=Charter.Status.ACTIVE):
         rules = _rules(charter)

@@ -3,8 +3,9 @@
 Every decision is an audit Event with action ``decision.allow`` or ``decision.deny``. Its columns say who asked (the
 principal, as the actor), for which partner, when, from which address and, for a deny, in which words; its
 ``details`` hold what was asked and answered. The decision point builds the event with ``decision_event()``;
-explain, what-if, the anomaly checks and the review evidence read it back through the queries below, as
-RecordedDecision rows or counts, so the keys of ``details`` are spelt here and nowhere else.
+explain, what-if, the anomaly checks' new-address rule, the review evidence and the usage roll-up read it back
+through the queries below or the event's fields, so the keys of ``details`` are spelt here and nowhere else. (The
+other anomaly rules count from the roll-up: governance/usage.)
 
 The queries filter on what audit's decision indexes hold (audit/models.py), each among decision events only: the
 decision id; the grant with the time; the asking principal and the asset with the time.
@@ -12,7 +13,7 @@ decision id; the grant with the time; the asking principal and the asset with th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -159,47 +160,45 @@ def decision_by_id(decision_id: str) -> RecordedDecision | None:
     return RecordedDecision.of(found) if found is not None else None
 
 
+@dataclass(frozen=True)
+class Counted:
+    """What the usage roll-up counts a decision by (governance/usage): read from an event's action and details."""
+
+    allowed: bool
+    grant_id: int | None
+    asset: str
+    action: str
+    code: str  # a deny's one code; "" for an allow
+
+    @classmethod
+    def of(cls, action: str, details: Mapping[str, Any] | None) -> Counted:
+        details = details or {}
+        allowed = action == ALLOW
+        return cls(
+            allowed=allowed,
+            grant_id=_named_grant(details.get("grant")),
+            asset=str(details.get("asset", ""))[:64],
+            action=str(details.get("action", ""))[:64],
+            code="" if allowed else str((details.get("codes") or [""])[0])[:64],
+        )
+
+
 def decisions_by_event(event_ids: Iterable[int]) -> dict[int, RecordedDecision]:
     """The decisions recorded by these events, by event id (an id that is no decision's is left out)."""
     return {found.pk: RecordedDecision.of(found) for found in _decisions().filter(pk__in=list(event_ids))}
 
 
-# --- The anomaly checks -----------------------------------------------------------------------------------
+# --- The anomaly checks' new-address rule -----------------------------------------------------------------
 
 
 def _allowed_by(grant_id: int, since: datetime, until: datetime) -> QuerySet[Event]:
     return _between(since, until).filter(action=ALLOW, details__grant=grant_id)
 
 
-def grant_use_count(grant_id: int, *, since: datetime, until: datetime) -> int:
-    """How many decisions the grant allowed from ``since`` to ``until``."""
-    return _allowed_by(grant_id, since, until).count()
-
-
 def grant_client_addresses(grant_id: int, *, since: datetime, until: datetime) -> set[str]:
     """The client addresses of the decisions the grant allowed from ``since`` to ``until``."""
     addresses = _allowed_by(grant_id, since, until).order_by().values_list("client_address", flat=True).distinct()
     return {address for address in addresses if address is not None}
-
-
-def deny_count(
-    *,
-    principals: Collection[str],
-    asset: str,
-    since: datetime,
-    until: datetime,
-    action: str | None = None,
-    codes: Collection[str] = (),
-) -> int:
-    """How many times these principals were denied a use of the asset from ``since`` to ``until``; only for
-    ``action`` when given, and only with one of ``codes`` when given."""
-    denies = _between(since, until).filter(action=DENY, actor_id__in=list(principals), details__asset=asset)
-    if action is not None:
-        denies = denies.filter(details__action=action)
-    if codes:
-        # A deny records one code (decision_event), so its first is its code.
-        denies = denies.filter(details__codes__0__in=list(codes))
-    return denies.count()
 
 
 # --- Review evidence --------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(fields=["interval", "partner", "start"], name="usage_partner_idx"),
                     models.Index(fields=["interval", "grant", "start"], name="usage_grant_idx"),
+                    models.Index(fields=["interval", "principal", "start"], name="usage_principal_idx"),
                 ],
                 "constraints": [
                     models.UniqueConstraint(fields=("interval", "start", "key"), name="usage_count_one_row_per_kind")

@@ -38,6 +38,7 @@ class UsageCount(models.Model):
         indexes = [
             models.Index(fields=["interval", "partner", "start"], name="usage_partner_idx"),
             models.Index(fields=["interval", "grant", "start"], name="usage_grant_idx"),
+            models.Index(fields=["interval", "principal", "start"], name="usage_principal_idx"),
         ]
 
     def __str__(self) -> str:

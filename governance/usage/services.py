@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import DECISION_ACTIONS, Event
-from governance.decisions.records import ALLOW
+from governance.decisions.records import Counted
 from governance.models import UsageCount, UsageRollupCursor
 
 Interval = UsageCount.Interval
@@ -64,18 +64,16 @@ class _Kind:
 
     @classmethod
     def of(cls, event: Mapping[str, Any]) -> _Kind:
-        details = event["details"] or {}
-        allowed = event["action"] == ALLOW
-        grant = details.get("grant")
+        counted = Counted.of(event["action"], event["details"])
         return cls(
             partner=event["partner"],
-            grant_id=grant if isinstance(grant, int) else None,
+            grant_id=counted.grant_id,
             principal=event["actor_id"],
             principal_label=event["actor_label"],
-            asset=str(details.get("asset", ""))[:64],
-            action=str(details.get("action", ""))[:64],
-            allowed=allowed,
-            code="" if allowed else str((details.get("codes") or [""])[0])[:64],
+            asset=counted.asset,
+            action=counted.action,
+            allowed=counted.allowed,
+            code=counted.code,
         )
 
 
