@@ -14,13 +14,14 @@ for KEEP[HOUR]; day rows for good.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import DECISION_ACTIONS, Event
@@ -28,8 +29,8 @@ from governance.decisions.records import Counted
 from governance.models import UsageCount, UsageRollupCursor
 
 Interval = UsageCount.Interval
-BATCH = 5_000
-MAX_BATCHES = 40  # a run ends after this many; the next one, a minute later, goes on from there
+BATCH = 10_000
+MAX_BATCHES = 20  # a run ends after this many; the next one, a minute later, goes on from there
 CURSOR = "decisions"
 KEEP = {Interval.MINUTE: timedelta(days=2), Interval.HOUR: timedelta(days=92)}
 
@@ -43,7 +44,7 @@ def interval_start(moment: datetime, interval: str) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Kind:
     """What one row counts (everything but the interval)."""
 
@@ -56,7 +57,7 @@ class _Kind:
     allowed: bool
     code: str
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         # The label is the principal's name when it asked: shown, not part of what is counted.
         fields = (self.partner, self.grant_id or "", self.principal, self.asset, self.action, self.allowed, self.code)
@@ -112,58 +113,73 @@ def _rollup_batch(batch: int) -> int:
     )
     if not events:
         return 0
-    _add(_counted(events))
+    _add(_counted(events, timezone.now()))
     cursor.chain_seq = int(events[-1]["chain_seq"] or 0)  # sealed: never null here
     cursor.updated_at = timezone.now()
     cursor.save(update_fields=["chain_seq", "updated_at"])
     return len(events)
 
 
-def _counted(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, datetime, str], tuple[_Kind, int]]:
+def _counted(events: Iterable[Mapping[str, Any]], now: datetime) -> dict[tuple[str, datetime, str], tuple[_Kind, int]]:
+    """The batch's counts by interval, interval start and kind. An event too old for an interval's keeping (history
+    counted on a first run) makes no row of that interval: it would only be pruned."""
+    oldest = {interval: now - keep for interval, keep in KEEP.items()}
     counts: dict[tuple[str, datetime, str], tuple[_Kind, int]] = {}
     for event in events:
         kind = _Kind.of(event)
         for interval in Interval:
+            if interval in oldest and event["occurred_at"] < oldest[interval]:
+                continue
             at = (interval.value, interval_start(event["occurred_at"], interval), kind.key)
             counts[at] = (kind, counts[at][1] + 1 if at in counts else 1)
     return counts
 
 
+_COLUMNS = (
+    "interval", "start", "key", "partner", "grant_id", "principal", "principal_label", "asset", "action", "allowed",
+    "code", "count",
+)  # fmt: skip
+_ROWS_PER_STATEMENT = 1_000
+
+
 def _add(counts: dict[tuple[str, datetime, str], tuple[_Kind, int]]) -> None:
-    """Add the batch's counts to the rows (only a run holding the cursor writes them, so read-then-write is safe)."""
-    existing = {
-        (row.interval, row.start, row.key): row
-        for row in UsageCount.objects.filter(
-            interval__in={at[0] for at in counts},
-            start__in={at[1] for at in counts},
-            key__in={at[2] for at in counts},
+    """Add the batch's counts to the rows: one INSERT ... ON CONFLICT DO UPDATE per thousand rows, which adds to a
+    row that is there and makes one that is not (only a run holding the cursor writes, so nothing races it)."""
+    quote = connection.ops.quote_name
+    table = quote(UsageCount._meta.db_table)
+    columns = ", ".join(quote(column) for column in _COLUMNS)
+    count = quote("count")
+    # PostgreSQL names the row that is there by its table; SQLite by the bare column.
+    there = f"{table}.{count}" if connection.vendor == "postgresql" else count
+    unique = ", ".join(quote(column) for column in ("interval", "start", "key"))
+    conflict = f"ON CONFLICT ({unique}) DO UPDATE SET {count} = {there} + EXCLUDED.{count}"
+    rows = [
+        (
+            at[0],
+            connection.ops.adapt_datetimefield_value(at[1]),
+            at[2],
+            kind.partner,
+            kind.grant_id,
+            kind.principal,
+            kind.principal_label,
+            kind.asset,
+            kind.action,
+            kind.allowed,
+            kind.code,
+            n,
         )
-    }
-    changed, new = [], []
-    for at, (kind, count) in counts.items():
-        row = existing.get(at)
-        if row is not None:
-            row.count += count
-            changed.append(row)
-            continue
-        new.append(
-            UsageCount(
-                interval=at[0],
-                start=at[1],
-                key=at[2],
-                partner=kind.partner,
-                grant_id=kind.grant_id,
-                principal=kind.principal,
-                principal_label=kind.principal_label,
-                asset=kind.asset,
-                action=kind.action,
-                allowed=kind.allowed,
-                code=kind.code,
-                count=count,
+        for at, (kind, n) in counts.items()
+    ]
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _ROWS_PER_STATEMENT]
+            values = ", ".join([one] * len(chunk))
+            cursor.execute(
+                # The names are the model's own, quoted; every value is a parameter.
+                f"INSERT INTO {table} ({columns}) VALUES {values} {conflict}",  # noqa: S608
+                [value for row in chunk for value in row],
             )
-        )
-    UsageCount.objects.bulk_update(changed, ["count"], batch_size=1000)
-    UsageCount.objects.bulk_create(new, batch_size=1000)
 
 
 def _prune(now: datetime) -> int:

@@ -75,6 +75,7 @@ def _decision(label: str) -> None:
     record(action="decision.allow", actor=Actor.system(label), partner="northwind", details={"action": "infer"})
 
 
+@pytest.mark.postgres  # two transactions open at once, which SQLite's in-memory test database cannot hold
 @committing
 def test_an_event_that_commits_after_a_later_one_is_counted_once_and_two_runs_at_once_count_each_once(db):
     """Commit order is not id order: an event whose transaction commits late has a lower id than one already
