@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "django_otp_webauthn",
     "axes",
     "csp",
+    "django_htmx",
     # Ours, lowest layer first: governance -> charters -> accounts -> audit.
     "audit",
     "accounts",
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # After the messages: a session that ended says so on the login page.
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.SecondFactorMiddleware",

@@ -35,6 +35,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "can_register_assets": can_register_assets(user),
     }
     if user.is_host_member:
-        context.update(sections=officer_attention(user), health=operations_health())
-        return render(request, "governance/officer_home.html", context)
+        live = {"sections": officer_attention(user), "health": operations_health()}
+        if getattr(request, "htmx", False):  # the page refreshing itself: only the part that changes
+            return render(request, "governance/_officer_live.html", live)
+        return render(request, "governance/officer_home.html", {**context, **live})
     return render(request, "governance/home.html", context)

@@ -119,3 +119,14 @@ def test_the_trail_health_is_on_the_home_and_in_healthz(client, officer, make_gr
         assert client.get("/healthz").json()["trail"]["status"] == "warning"
         page = client.get("/").content.decode()
     assert "The sealer is behind or stopped" in page
+
+
+def test_the_home_refreshes_in_place_with_only_the_part_that_changes(client, officer, make_request):
+    sign_in(client, officer)
+    page = client.get("/").content.decode()
+    assert 'hx-get="/" hx-trigger="every 30s, refresh"' in page and "vendor/htmx-2.0.11/htmx.min.js" in page
+    assert '"includeIndicatorStyles": false' in page  # htmx's injected stylesheet would break the CSP
+    make_request()
+    part = client.get("/", HTTP_HX_REQUEST="true").content.decode()
+    assert part.lstrip().startswith('<div id="live"') and part.count('id="live"') == 1 and "<html" not in part
+    assert 'Grant requests to decide <span class="count">1</span>' in part
