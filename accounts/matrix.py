@@ -14,7 +14,7 @@ An API entry also names the token scopes that reach it (accounts/scopes.py; ``ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -256,6 +256,23 @@ AUDIENCE_REFUSALS: Mapping[Audience, str] = {
     A.HOST: "{what} are for the host's officers and auditors.",
     A.OFFICER: "{what} are for the host's governance officers.",
 }
+
+
+def url_patterns() -> Iterator[tuple[str, str]]:
+    """Every URL pattern as (route, ``namespace:name``), the admin's included: what the matrix must cover, and what
+    its printed table and the tests walk."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[str, str]]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
+            elif isinstance(pattern, URLPattern):
+                name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
+                yield prefix + str(pattern.pattern), name
+
+    yield from walk(get_resolver().url_patterns, "/", "")
 
 
 def access_for(view_name: str | None) -> Access | None:

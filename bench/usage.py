@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.http_decisions import ensure_database  # noqa: E402 (after the path is set)
-from bench.trail_copy import COLUMNS, ROWS_PER_COPY  # noqa: E402
+from bench.trail_copy import copy_rows  # noqa: E402
 
 CODES = ("action_not_permitted", "purpose_not_permitted", "quota_exhausted", "no_grant")
 
@@ -93,11 +94,9 @@ def trail_fill(events: int, grants: list[tuple[int, int, str]], days: int, burst
     rng = random.Random(20261203)
     now = timezone.now()
     span = days * 86400
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audit_event, audit_checkpoint, governance_usagecount RESTART IDENTITY")
-        cursor.execute("UPDATE governance_usagerollupcursor SET chain_seq = 0")
-        buffer = io.StringIO()
-        for written, number in enumerate(range(events), start=1):
+
+    def rows() -> Iterator[str]:
+        for number in range(events):
             grant, principal, asset = grants[(number // burst) % len(grants)]
             allowed = rng.random() >= 0.1
             details = decision_details(
@@ -114,16 +113,12 @@ def trail_fill(events: int, grants: list[tuple[int, int, str]], days: int, burst
             cells = [at.isoformat(), "principal", str(principal), f"principal-{principal}", "northwind",
                      "decision.allow" if allowed else "decision.deny", "", "", "success" if allowed else "denied",
                      "" if allowed else "denied", "", json.dumps(details), secrets.token_hex(16)]  # fmt: skip
-            buffer.write("\t".join(cells) + "\n")
-            if written % ROWS_PER_COPY == 0 or written == events:
-                buffer.seek(0)
-                cursor.copy_expert(f"COPY audit_event ({COLUMNS}) FROM STDIN", buffer)
-                buffer = io.StringIO()
-                if sys.stderr.isatty():
-                    print(f"\r  writing events {written:,}/{events:,}", end="", file=sys.stderr, flush=True)
-        if sys.stderr.isatty():
-            print(file=sys.stderr)
-        cursor.execute("ANALYZE audit_event")
+            yield "\t".join(cells) + "\n"
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_event, audit_checkpoint, governance_usagecount RESTART IDENTITY")
+        cursor.execute("UPDATE governance_usagerollupcursor SET chain_seq = 0")
+        copy_rows(cursor, rows(), events)  # ANALYZEs the trail after
     from audit import chain
 
     say("  sealing them (the roll-up reads the chain)")

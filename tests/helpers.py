@@ -167,19 +167,10 @@ def every_address() -> list[tuple[str, str]]:
     Patterns written as regular expressions (two of the admin's) get their value by hand."""
     import re
 
-    from django.urls import URLPattern, URLResolver, get_resolver
-
-    def walk(patterns: list[Any], prefix: str, namespace: str) -> Any:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
-            elif isinstance(pattern, URLPattern):
-                name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
-                yield prefix + str(pattern.pattern), name
+    from accounts.matrix import url_patterns
 
     found = []
-    for route, name in walk(get_resolver().url_patterns, "/", ""):
+    for route, name in url_patterns():
         if "(?P<url>" in route:
             route = "/admin/no-such-page/"  # the admin's catch-all
         route = re.sub(r"\^\(\?P<app_label>[^)]*\)/\$", "governance/", route)
@@ -204,18 +195,9 @@ def every_route() -> list[tuple[str, dict[str, str]]]:
     values of their own (the authorization matrix's). The admin's regular-expression patterns have no converters."""
     import re
 
-    from django.urls import URLPattern, URLResolver, get_resolver
-
-    def walk(patterns: list[Any], prefix: str, namespace: str) -> Any:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
-            elif isinstance(pattern, URLPattern):
-                name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
-                yield prefix + str(pattern.pattern), name
+    from accounts.matrix import url_patterns
 
     routes = {}
-    for route, name in walk(get_resolver().url_patterns, "/", ""):
+    for route, name in url_patterns():
         routes[name] = {m.group(2): m.group(1) or "str" for m in re.finditer(r"<(?:(\w+):)?(\w+)>", route)}
     return sorted(routes.items())

@@ -16,18 +16,8 @@ COLUMNS = ["address", "name", "method", "rule", "scopes", *[role.label for role 
 
 def rows() -> list[list[str]]:
     """One row per address and method (a step endpoint once per step), from the URL patterns themselves."""
-    from django.urls import URLPattern, URLResolver, get_resolver
-
-    def walk(patterns: list[Any], prefix: str, namespace: str) -> Any:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace)
-            elif isinstance(pattern, URLPattern):
-                yield prefix + str(pattern.pattern), f"{namespace}:{pattern.name}" if namespace else pattern.name
-
     found = []
-    for route, name in walk(get_resolver().url_patterns, "/", ""):
+    for route, name in matrix.url_patterns():
         entry = matrix.access_for(name)
         if entry is None:
             found.append([route, name or "", "*", "NO ENTRY: answers no one", "", *["403"] * len(Role), "403"])
