@@ -23,23 +23,6 @@ def request_user(request: Any) -> User:
     return cast(User, request.user)
 
 
-def host_member_required(request: Any, what: str) -> User:
-    """The signed-in user when they are one of the host's officers or auditors; a 403 naming ``what`` otherwise
-    (pages say which of them refused: "Incidents are for the host's officers and auditors.")."""
-    user = request_user(request)
-    if not user.is_host_member:
-        raise PermissionDenied(f"{what} are for the host's officers and auditors.")
-    return user
-
-
-def officer_required(request: Any, refusal: str) -> User:
-    """The signed-in user when they are a governance officer; a 403 with ``refusal`` (what only officers do)."""
-    user = request_user(request)
-    if not user.is_officer:
-        raise PermissionDenied(refusal)
-    return user
-
-
 def partner_only(user: User | None, partner: Organisation) -> None:
     """A partner's people act for their own partner only; the host's people (and system actors, None) for any.
     The refusal names no partner: which partners exist is not the asker's to learn."""

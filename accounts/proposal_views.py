@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import proposals
-from accounts.access import host_member_required, user_who_may
+from accounts.access import request_user, user_who_may
 from accounts.models import Proposal
 from accounts.operations import Operation, may
 from accounts.services import actor_for
@@ -46,7 +46,7 @@ def propose(request: HttpRequest, *, kind: str, target: str, back: str, expected
 @login_required
 @require_GET
 def proposal_list(request: HttpRequest) -> HttpResponse:
-    user = host_member_required(request, "Proposals")
+    user = request_user(request)
     proposals.proposals_lapse()
     waiting = proposals.proposals_waiting_for(user)
     rest = proposals.proposals_visible_to(user).exclude(pk__in=waiting.values("pk"))
@@ -57,7 +57,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = host_member_required(request, "Proposals")
+    user = request_user(request)
     proposals.proposals_lapse()
     proposal = get_object_or_404(proposals.proposals_visible_to(user), pk=pk)
     spec = proposals.KINDS.get(proposal.kind)
@@ -76,7 +76,7 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @step_up_required
 def proposal_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    user = host_member_required(request, "Proposals")
+    user = request_user(request)
     proposal = get_object_or_404(proposals.proposals_visible_to(user), pk=pk)
     try:
         proposal = proposals.proposal_confirm(proposal=proposal, by=actor_for(user))
@@ -93,7 +93,7 @@ def proposal_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def proposal_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    user = host_member_required(request, "Proposals")
+    user = request_user(request)
     proposal = get_object_or_404(proposals.proposals_visible_to(user), pk=pk)
     try:
         proposals.proposal_withdraw(proposal=proposal, by=actor_for(user), reason=request.POST.get("reason", ""))
