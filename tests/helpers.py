@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 
@@ -89,6 +91,23 @@ def take_queued(task: str) -> list[Any]:
             message.ack()
 
 
+# --- Migrations, there and back ----------------------------------------------------------------------------------
+
+
+def migrate_to(*targets: tuple[str, str]) -> Any:
+    """Migrate the test database to ``targets``; the models as they were there."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    MigrationExecutor(connection).migrate(list(targets))
+    return MigrationExecutor(connection).loader.project_state(list(targets)).apps
+
+
+def migrate_to_latest() -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
 # --- Decisions through the API ----------------------------------------------------------------------------------
 
 
@@ -112,6 +131,39 @@ def decide(caller: Any, asset: str) -> dict[str, Any]:
     assert response.status_code == 200, response.content
     answer: dict[str, Any] = response.json()
     return answer
+
+
+# --- Decisions through the service, as a gateway's traffic for the anomaly checks -------------------------------
+
+
+def used(
+    principal: Any,
+    asset: str,
+    times: int,
+    *,
+    action: str = "infer",
+    address: str | None = None,
+    at: datetime | None = None,
+) -> list[Any]:
+    """``times`` decisions on ``asset`` asked by ``principal`` for benchmarking, from ``address``, at ``at`` (the
+    clock stopped there) or now."""
+    from audit.context import request_context
+    from governance.decisions.services import DecisionRequest
+    from governance.decisions.services import decide as decide_now
+
+    moment = time_machine.travel(at, tick=False) if at else contextlib.nullcontext()
+    with moment, request_context(request_id="", client_address=address):
+        return [decide_now(principal, DecisionRequest(action, asset, "benchmarking")) for _ in range(times)]
+
+
+def spiked(principal: Any, asset: str, *, at: datetime) -> list[Any]:
+    """A burst of 25 uses five minutes before ``at``, over the default usage-spike floor of 20, and the anomaly
+    checks run at ``at``: the findings they made."""
+    from governance.anomalies.services import anomalies_check
+
+    used(principal, asset, 25, at=at - timedelta(minutes=5))
+    with time_machine.travel(at, tick=False):
+        return anomalies_check()
 
 
 def status_of(grant):

@@ -1,10 +1,11 @@
 """Anomaly checks, run by a worker every minute: each active grant's recent use against its charter's misuse rules.
 
 The use is read from the usage roll-up (governance/usage), which counts the trail's decisions per minute by grant,
-principal, asset, action and deny code: usage spikes, denied exports and use outside the window cost a window's
-minutes per active grant, however many events the trail holds. A new client address is read from the trail itself,
-through its index on the grant and the time. Each run first seals what has committed and counts it, so it sees
-the use up to the moment it starts.
+principal, asset, action and deny code. A run asks first, in one grouped query per charter and rule, which grants
+could break each rule (those used enough in its window, those whose askers were denied there), and counts exactly
+only for them: its cost grows with the grants in use, however many exist and however many events the trail holds.
+A new client address is read from the trail itself, through its indexes on the time and on the grant. Each run
+first seals what has committed and counts it, so it sees the use up to the moment it starts.
 
 A rule that is broken yields one finding per grant, rule and window (a unique key), and in the same transaction
 the grant is suspended (deny-override: every process denies it at its next decision) and
@@ -28,6 +29,7 @@ The rules, as the charter's `misuse` entries name them:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit import chain
@@ -47,7 +50,7 @@ from governance.anomalies.selectors import CHECKER
 from governance.decisions import records
 from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
-from governance.models import AnomalyFinding, Grant
+from governance.models import AnomalyFinding, Grant, PartnerRole
 from governance.outbox.services import mail_enqueue, officer_addresses
 from governance.usage import selectors as usage
 from governance.usage.services import usage_rollup
@@ -225,6 +228,77 @@ def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> Ano
     return finding
 
 
+@dataclass(frozen=True)
+class _Active:
+    """What the grouped counts need of an active grant: who may ask under it, and for which asset."""
+
+    principals: tuple[str, ...]
+    asset: str
+
+
+def _active(charter: Charter) -> dict[int, _Active]:
+    """The charter's active grants, in two queries however many there are."""
+    rows = list(
+        Grant.objects.filter(charter=charter, status=Grant.Status.ACTIVE).values_list(
+            "pk", "principal_id", "partner_role_id", "asset_version__fingerprint"
+        )
+    )
+    members: dict[int, list[str]] = {}
+    roles = {role for _, _, role, _ in rows if role is not None}
+    through = PartnerRole.members.through.objects.filter(partnerrole_id__in=roles)
+    for role, user in through.values_list("partnerrole_id", "user_id"):
+        members.setdefault(role, []).append(str(user))
+    return {
+        pk: _Active((str(principal),) if principal is not None else tuple(members.get(role, ())), asset)
+        for pk, principal, role, asset in rows
+    }
+
+
+def _candidates(charter: Charter, rules: list[Rule], now: datetime) -> dict[int, set[str]]:
+    """Which of the charter's active grants could break which rules: one grouped query per rule over its window's
+    minute rows (or, for new addresses, the trail's last minutes), so the cost grows with the grants that were used,
+    not with those that exist. A grant left out cannot break the rule: the evidence a check counts starts at the
+    window's start or later (``_since``), so it never exceeds what is counted here."""
+    active = functools.cache(lambda: _active(charter))  # only the rules on denies need every grant's askers
+    ids = Grant.objects.filter(charter=charter, status=Grant.Status.ACTIVE).values("pk")
+    assets = Grant.objects.filter(charter=charter, status=Grant.Status.ACTIVE).values("asset_version__fingerprint")
+    could: dict[int, set[str]] = {}
+    for rule in rules:
+        since = now - rule.window()
+        if rule.rule == MisuseRule.USAGE_SPIKE:
+            floor = max(int(rule.params.get("min_uses", DEFAULT_MIN_USES)), 1)
+            found = usage.busy_grants(ids, since=since, until=now, floor=floor)
+        elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
+            used = records.used_grants(since=since, until=now)
+            found = (
+                set(
+                    Grant.objects.filter(pk__in=used, charter=charter, status=Grant.Status.ACTIVE).values_list(
+                        "pk", flat=True
+                    )
+                )
+                if used
+                else set()
+            )
+        else:
+            exports = rule.rule == MisuseRule.DENIED_EXPORTS
+            denies = usage.denies_by_asker(
+                assets=assets,
+                since=since,
+                until=now,
+                action=Action.EXPORT_OUTPUTS if exports else None,
+                codes=() if exports else OUTSIDE_CODES,
+            )
+            least = int(rule.params.get("count", 3)) if exports else 1
+            found = {
+                pk
+                for pk, grant in active().items()
+                if sum(denies.get((principal, grant.asset), 0) for principal in grant.principals) >= least
+            }
+        for pk in found:
+            could.setdefault(pk, set()).add(rule.name)
+    return could
+
+
 def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
     """Check every active grant of every active charter with misuse rules; the findings made by this run."""
     now = now or timezone.now()
@@ -237,13 +311,25 @@ def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
         rules = _rules(charter)
         if not rules:
             continue
-        grants: Iterable[Grant] = Grant.objects.select_related("partner", "asset_version", "partner_role").filter(
-            charter=charter, status=Grant.Status.ACTIVE
+        could = _candidates(charter, rules, now)
+        if not could:
+            continue
+        last_found = dict(
+            AnomalyFinding.objects.filter(grant__in=could.keys())
+            .values("grant")
+            .annotate(last=Max("created_at"))
+            .values_list("grant", "last")
+        )
+        grants: Iterable[Grant] = (
+            Grant.objects.select_related("partner", "asset_version", "partner_role")
+            .filter(pk__in=could.keys(), status=Grant.Status.ACTIVE)
+            .order_by("pk")
         )
         for grant in grants:
-            after = grant.findings.order_by("-created_at").values_list("created_at", flat=True).first()
             for rule in rules:
-                since = _since(rule, now, after)
+                if rule.name not in could[grant.pk]:
+                    continue
+                since = _since(rule, now, last_found.get(grant.pk))
                 broken = _check(grant, rule, since, now)
                 finding = _record(grant, broken, since, now) if broken else None
                 if finding is not None:

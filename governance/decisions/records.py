@@ -201,6 +201,13 @@ def grant_client_addresses(grant_id: int, *, since: datetime, until: datetime) -
     return {address for address in addresses if address is not None}
 
 
+def used_grants(*, since: datetime, until: datetime) -> set[int]:
+    """The grants that allowed a decision from ``since`` to ``until``, read through the trail's time index (the
+    window is minutes: this grows with the recent decisions, not the trail)."""
+    named = _between(since, until).filter(action=ALLOW).order_by().values_list("details__grant", flat=True)
+    return {int(grant) for grant in named.distinct() if grant is not None}
+
+
 # --- Review evidence --------------------------------------------------------------------------------------
 
 

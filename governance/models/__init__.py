@@ -10,7 +10,7 @@ from governance.models.ops import WorkerHeartbeat
 from governance.models.outbox import OutboxMessage
 from governance.models.policy import PolicyBundle
 from governance.models.reviews import ReviewCampaign, ReviewItem
-from governance.models.usage import UsageCount, UsageRollupCursor
+from governance.models.usage import UsageCount, UsageRollupCursor, UsageTotal
 from governance.models.vault import Artefact, DataKey, DestructionCertificate
 from governance.models.whatif import WhatIfRun
 
@@ -35,6 +35,7 @@ __all__ = [
     "UsageCount",
     "UsageCounter",
     "UsageRollupCursor",
+    "UsageTotal",
     "WhatIfRun",
     "WorkerHeartbeat",
 ]

@@ -45,6 +45,29 @@ class UsageCount(models.Model):
         return f"{self.interval} {self.start:%Y-%m-%d %H:%M} {self.action} {self.code or 'allowed'}: {self.count}"
 
 
+class UsageTotal(models.Model):
+    """A partner's allows, or its denies with one code, in one interval: the sums of its UsageCount rows, kept beside
+    them by the roll-up in the same transaction, so that a chart of every partner over a month reads a few hundred
+    rows rather than every grant's."""
+
+    interval = models.CharField(max_length=8, choices=UsageCount.Interval.choices)
+    start = models.DateTimeField(help_text="The interval's first instant (UTC).")
+    partner = models.CharField(max_length=64)
+    allowed = models.BooleanField()
+    code = models.CharField(max_length=64, blank=True, help_text="A deny's reason code; empty for allows.")
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interval", "start", "partner", "allowed", "code"], name="usage_total_one_row_per_kind"
+            ),
+        ]  # its index serves the charts' reads, by interval and time (and partner)
+
+    def __str__(self) -> str:
+        return f"{self.interval} {self.start:%Y-%m-%d %H:%M} {self.partner} {self.code or 'allowed'}: {self.count}"
+
+
 class UsageRollupCursor(models.Model):
     """Where the roll-up stands in the trail's chain: every sealed event up to ``chain_seq`` is counted. One row;
     a run holds it locked while it counts, so two runs (a redelivered task) never count the same event."""

@@ -21,7 +21,7 @@ from accounts.access import principals_visible_to, request_user
 from governance import access
 from governance.decisions import limits
 from governance.models import Grant
-from governance.usage.selectors import MAX_POINTS, points_between, usage_series, usage_visible_to
+from governance.usage.selectors import MAX_POINTS, points_between, usage_rows, usage_series
 from governance.usage.services import Interval
 
 LARGEST_ID = 10**18 - 1  # within PostgreSQL's bigint: a larger number names no grant, and must not reach a query
@@ -75,16 +75,14 @@ class UsageApi(APIView):
         until = wanted.get("until") or timezone.now()
         since = wanted.get("since") or until - DEFAULT_SPAN[interval]
         _check_span(interval, since, until)
-        rows = usage_visible_to(user)
-        if wanted.get("partner"):
-            rows = rows.filter(partner=wanted["partner"])
-        if wanted.get("grant"):
-            rows = rows.filter(grant_id=_grant_of(user, wanted["grant"]).pk)
-        if wanted.get("principal"):
-            rows = rows.filter(principal=str(_principal_of(user, wanted["principal"]).pk))
-        for name in ("asset", "action"):
-            if wanted.get(name):
-                rows = rows.filter(**{name: wanted[name]})
+        rows = usage_rows(
+            user,
+            partner=wanted.get("partner", ""),
+            grant_id=_grant_of(user, wanted["grant"]).pk if wanted.get("grant") else None,
+            principal=str(_principal_of(user, wanted["principal"]).pk) if wanted.get("principal") else None,
+            asset=wanted.get("asset"),
+            action=wanted.get("action"),
+        )
         series = usage_series(rows, interval=interval, since=since, until=until)
         return Response(
             {

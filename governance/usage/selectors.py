@@ -5,24 +5,32 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 
 from accounts.models import User
-from governance.models import UsageCount
+from governance.models import UsageCount, UsageTotal
 from governance.usage.services import Interval, interval_start
 
 STEP = {Interval.MINUTE: timedelta(minutes=1), Interval.HOUR: timedelta(hours=1), Interval.DAY: timedelta(days=1)}
 MAX_POINTS = 1_000  # a series longer than this asks for a larger interval
 
 
-def usage_visible_to(user: User) -> QuerySet[UsageCount]:
-    """The host's staff see every partner's counts; a partner admin their own partner's; nobody else any."""
-    if user.is_host_member:
-        return UsageCount.objects.all()
-    if user.is_service or user.organisation.is_host:
-        return UsageCount.objects.none()
-    return UsageCount.objects.filter(partner=user.organisation.slug)
+def usage_rows(user: User, *, partner: str = "", **kinds: object) -> QuerySet[Any]:
+    """The rows a series is summed from, of the partners ``user`` may see: the partners' totals when nothing finer
+    than a partner is asked (a month of every partner is then a few hundred rows), the counts by kind when one of
+    ``kinds`` is (grant_id, principal, asset, action; an empty one is not asked)."""
+    wanted = {name: value for name, value in kinds.items() if value not in (None, "")}
+    rows: QuerySet[Any] = (UsageCount if wanted else UsageTotal).objects.all()
+    # The host's staff see every partner's counts; a partner admin their own partner's; nobody else any.
+    if not user.is_host_member:
+        if user.is_service or user.organisation.is_host:
+            return rows.none()
+        rows = rows.filter(partner=user.organisation.slug)
+    if partner:
+        rows = rows.filter(partner=partner)
+    return rows.filter(**wanted)
 
 
 @dataclass
@@ -38,7 +46,7 @@ class Point:
         return round(self.denied / total, 4) if total else None
 
 
-def usage_series(rows: QuerySet[UsageCount], *, interval: str, since: datetime, until: datetime) -> list[Point]:
+def usage_series(rows: QuerySet[Any], *, interval: str, since: datetime, until: datetime) -> list[Point]:
     """One point per interval from ``since`` to ``until`` (empty intervals included, so a chart has no gaps)."""
     first, step = interval_start(since, interval), STEP[Interval(interval)]
     points: dict[datetime, Point] = {}
@@ -104,6 +112,46 @@ def denied_count(
     if codes:
         rows = rows.filter(code__in=list(codes))
     return int(rows.aggregate(n=Sum("count"))["n"] or 0)
+
+
+# The same counts for many grants at once, one grouped query per charter and rule: the checks ask each of these
+# which grants could break a rule, and count exactly only for those.
+
+
+def busy_grants(grant_ids: QuerySet[Any], *, since: datetime, until: datetime, floor: int) -> set[int]:
+    """The grants among ``grant_ids`` (a query of ids) that allowed at least ``floor`` decisions from ``since`` to
+    ``until``."""
+    rows = (
+        UsageCount.objects.filter(
+            interval=Interval.MINUTE, grant_id__in=grant_ids, allowed=True, start__gte=since, start__lt=until
+        )
+        .values("grant_id")
+        .annotate(n=Sum("count"))
+        .filter(n__gte=floor)
+        .order_by()
+    )
+    return {row["grant_id"] for row in rows}
+
+
+def denies_by_asker(
+    *,
+    assets: QuerySet[Any],
+    since: datetime,
+    until: datetime,
+    action: str | None = None,
+    codes: Collection[str] = (),
+) -> dict[tuple[str, str], int]:
+    """Denies from ``since`` to ``until`` of the assets among ``assets`` (a query of fingerprints), by principal and
+    asset; only for ``action`` when given, and only with one of ``codes`` when given."""
+    rows = UsageCount.objects.filter(
+        interval=Interval.MINUTE, asset__in=assets, allowed=False, start__gte=since, start__lt=until
+    )
+    if action is not None:
+        rows = rows.filter(action=action)
+    if codes:
+        rows = rows.filter(code__in=list(codes))
+    summed = rows.values("principal", "asset").annotate(n=Sum("count")).order_by()
+    return {(row["principal"], row["asset"]): int(row["n"]) for row in summed}
 
 
 def points_between(interval: str, since: datetime, until: datetime) -> int:

@@ -8,8 +8,9 @@ holds the cursor's row locked: a run that dies counts nothing, and two runs at o
 each event once, the second waiting for the first.
 
 Rows: allows, and denies by their one code, keyed by grant where the decision had one and by principal, asset and
-action always (a deny made before a grant was found has none). Minute rows are kept for KEEP[MINUTE], hour rows
-for KEEP[HOUR]; day rows for good.
+action always (a deny made before a grant was found has none); and beside them, in the same transaction, each
+partner's totals by code (UsageTotal), which the charts of whole partners read. Minute rows are kept for
+KEEP[MINUTE], hour rows for KEEP[HOUR]; day rows for good.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from audit.models import DECISION_ACTIONS, Event
 from governance.decisions.records import Counted
-from governance.models import UsageCount, UsageRollupCursor
+from governance.models import UsageCount, UsageRollupCursor, UsageTotal
 
 Interval = UsageCount.Interval
 BATCH = 10_000
@@ -139,45 +141,50 @@ _COLUMNS = (
     "interval", "start", "key", "partner", "grant_id", "principal", "principal_label", "asset", "action", "allowed",
     "code", "count",
 )  # fmt: skip
+_TOTAL_COLUMNS = ("interval", "start", "partner", "allowed", "code", "count")
 _ROWS_PER_STATEMENT = 1_000
 
 
 def _add(counts: dict[tuple[str, datetime, str], tuple[_Kind, int]]) -> None:
-    """Add the batch's counts to the rows: one INSERT ... ON CONFLICT DO UPDATE per thousand rows, which adds to a
-    row that is there and makes one that is not (only a run holding the cursor writes, so nothing races it)."""
+    """Add the batch's counts to the rows, and their sums to the partners' totals."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    totals: dict[tuple[str, datetime, str, bool, str], int] = {}
+    for (interval, start, key), (kind, n) in counts.items():
+        rows.append((interval, adapt(start), key, kind.partner, kind.grant_id, kind.principal, kind.principal_label,
+                     kind.asset, kind.action, kind.allowed, kind.code, n))  # fmt: skip
+        total = (interval, start, kind.partner, kind.allowed, kind.code)
+        totals[total] = totals.get(total, 0) + n
+    _upsert(UsageCount, _COLUMNS, ("interval", "start", "key"), rows)
+    _upsert(
+        UsageTotal,
+        _TOTAL_COLUMNS,
+        ("interval", "start", "partner", "allowed", "code"),
+        [
+            (interval, adapt(start), partner, allowed, code, n)
+            for (interval, start, partner, allowed, code), n in totals.items()
+        ],
+    )
+
+
+def _upsert(model: type[Model], columns: tuple[str, ...], unique: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """One INSERT ... ON CONFLICT DO UPDATE per thousand rows, which adds ``count`` to a row that is there and makes
+    one that is not (only a run holding the cursor writes, so nothing races it)."""
     quote = connection.ops.quote_name
-    table = quote(UsageCount._meta.db_table)
-    columns = ", ".join(quote(column) for column in _COLUMNS)
+    table = quote(model._meta.db_table)
     count = quote("count")
     # PostgreSQL names the row that is there by its table; SQLite by the bare column.
     there = f"{table}.{count}" if connection.vendor == "postgresql" else count
-    unique = ", ".join(quote(column) for column in ("interval", "start", "key"))
-    conflict = f"ON CONFLICT ({unique}) DO UPDATE SET {count} = {there} + EXCLUDED.{count}"
-    rows = [
-        (
-            at[0],
-            connection.ops.adapt_datetimefield_value(at[1]),
-            at[2],
-            kind.partner,
-            kind.grant_id,
-            kind.principal,
-            kind.principal_label,
-            kind.asset,
-            kind.action,
-            kind.allowed,
-            kind.code,
-            n,
-        )
-        for at, (kind, n) in counts.items()
-    ]
-    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    conflict = f"ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {count} = {there} + EXCLUDED.{count}"
+    names = ", ".join(map(quote, columns))
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
             chunk = rows[start : start + _ROWS_PER_STATEMENT]
             values = ", ".join([one] * len(chunk))
             cursor.execute(
                 # The names are the model's own, quoted; every value is a parameter.
-                f"INSERT INTO {table} ({columns}) VALUES {values} {conflict}",  # noqa: S608
+                f"INSERT INTO {table} ({names}) VALUES {values} {conflict}",  # noqa: S608
                 [value for row in chunk for value in row],
             )
 
@@ -186,4 +193,5 @@ def _prune(now: datetime) -> int:
     pruned = 0
     for interval, keep in KEEP.items():
         pruned += UsageCount.objects.filter(interval=interval, start__lt=now - keep).delete()[0]
+        UsageTotal.objects.filter(interval=interval, start__lt=now - keep).delete()
     return pruned

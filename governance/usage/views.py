@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import partners_visible_to, request_user
 from governance import access
-from governance.usage.selectors import Point, usage_series, usage_visible_to
+from governance.usage.selectors import Point, usage_rows, usage_series
 from governance.usage.services import Interval
 
 # The spans a person picks, and the interval each is counted in (about a hundred points at most).
@@ -34,18 +34,14 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         span = "24h"
     length, interval = SPANS[span]
     until = timezone.now()
-    rows = usage_visible_to(user)
     partners = partners_visible_to(user).order_by("name")
     partner = request.GET.get("partner", "").strip()
-    if partner:
-        rows = rows.filter(partner=partner)
     grant = None
     if request.GET.get("grant", "").isdigit():
         grant = access.grants_visible_to(user).filter(pk=int(request.GET["grant"])).first()
         if grant is None:
             messages.error(request, "No such grant among those you can see: showing every grant.")
-        else:
-            rows = rows.filter(grant_id=grant.pk)
+    rows = usage_rows(user, partner=partner, grant_id=grant.pk if grant else None)
     series = usage_series(rows, interval=interval, since=until - length, until=until)
     if request.GET.get("format") == "csv":
         return _csv(series, span)

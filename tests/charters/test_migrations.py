@@ -3,23 +3,11 @@ whole version) and accounts 0008 (token scopes from ``full`` and ``exit``)."""
 
 from __future__ import annotations
 
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-
 from accounts.models import ApiToken
 from accounts.services import actor_for, api_token_issue
 from charters.models import CharterAcknowledgement, CharterVersion
 from tests.conftest import committing
-
-
-def migrate_to(*targets):
-    """Migrate the test database to ``targets``; the models as they were there."""
-    MigrationExecutor(connection).migrate(list(targets))
-    return MigrationExecutor(connection).loader.project_state(list(targets)).apps
-
-
-def migrate_to_latest():
-    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+from tests.helpers import migrate_to, migrate_to_latest
 
 
 @committing

@@ -18,11 +18,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from audit.context import request_context
 from audit.models import Event
 from charters.models import Charter, CharterVersion
 from governance.anomalies import services as anomalies
-from governance.decisions.services import DecisionRequest, decide
 from governance.exits import services as exits
 from governance.incidents import services as incidents
 from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, Incident, IncidentStep
@@ -30,7 +28,7 @@ from governance.tasks import exit_run as exit_task
 from governance.tasks import incident_run as incident_task
 from tests.conftest import committing
 from tests.e2e.browser import Browse, log_in
-from tests.helpers import take_queued
+from tests.helpers import take_queued, used
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -226,17 +224,14 @@ def test_an_anomaly_waits_on_the_officers_home_and_closing_its_incident_with_rel
     a_principal: User,
 ) -> None:
     grant = make_grant(actions=["infer"])  # no export_outputs: export attempts are denied
-    with request_context(request_id="", client_address=None):
-        for _ in range(3):
-            decide(a_principal, DecisionRequest("export_outputs", grant.asset_version.fingerprint, "benchmarking"))
+    used(a_principal, grant.asset_version.fingerprint, 3, action="export_outputs")
     [finding] = anomalies.anomalies_check()
     number = AnomalyFinding.objects.get(pk=finding.pk).incident_id
     assert number is not None
     take_queued(incident_task.name)
     assert incidents.incident_run(number) == 3
-    asked = DecisionRequest("infer", grant.asset_version.fingerprint, "benchmarking")
-    with request_context(request_id="", client_address=None):
-        message = decide(a_principal, asked).reasons[0]["message"]
+    [refused] = used(a_principal, grant.asset_version.fingerprint, 1)
+    message = refused.reasons[0]["message"]
     assert message.startswith(f"The grant was suspended automatically after anomaly finding #{finding.pk}")
 
     with browse() as page:
@@ -260,8 +255,7 @@ def test_an_anomaly_waits_on_the_officers_home_and_closing_its_incident_with_rel
     assert (grant.status, grant.held_at) == (Grant.Status.ACTIVE, None)
     closed = Event.objects.get(action="incident.closed")
     assert (closed.details["released"], closed.details["resumed"]) == ([grant.pk], [grant.pk])
-    with request_context(request_id="", client_address=None):
-        assert decide(a_principal, asked).allow is True
+    assert used(a_principal, grant.asset_version.fingerprint, 1)[0].allow is True
 
 
 def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_destruction(

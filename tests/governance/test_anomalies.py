@@ -8,21 +8,14 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from audit.context import request_context
 from audit.models import Event
 from governance.anomalies import services as anomalies
-from governance.decisions.services import DecisionRequest, decide
 from governance.models import AnomalyFinding, Grant, OutboxMessage
 from governance.outbox import services as outbox
 from governance.policy.explain import decision_explain
 from governance.tasks import anomalies_check as anomalies_task
 from governance.tasks import outbox_send as outbox_task
-from tests.helpers import sign_in, take_queued
-
-
-def use(principal, atlas, times, *, action="infer", address=None):
-    with request_context(request_id="", client_address=address):
-        return [decide(principal, DecisionRequest(action, atlas, "benchmarking")) for _ in range(times)]
+from tests.helpers import sign_in, spiked, take_queued, used
 
 
 @pytest.fixture
@@ -36,7 +29,7 @@ def steady(make_grant, a_principal, atlas, now):
     grant = make_grant()
     for hours in range(2, 26):
         with time_machine.travel(now - timedelta(hours=hours), tick=False):
-            use(a_principal, atlas, 1)
+            used(a_principal, atlas, 1)
     return grant
 
 
@@ -44,7 +37,7 @@ def test_a_usage_spike_suspends_the_grant_mails_the_officers_and_denies(
     steady, a_principal, atlas, now, officer, second_officer, api_as
 ):
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
+        used(a_principal, atlas, 25)
     with time_machine.travel(now, tick=False):
         assert anomalies_task() == 1
         finding = AnomalyFinding.objects.get()
@@ -72,7 +65,7 @@ def test_a_usage_spike_suspends_the_grant_mails_the_officers_and_denies(
 
 def test_repeated_denied_exports_are_a_finding(make_grant, a_principal, atlas):
     grant = make_grant(actions=["infer"])  # no export_outputs
-    denied = use(a_principal, atlas, 3, action="export_outputs")
+    denied = used(a_principal, atlas, 3, action="export_outputs")
     assert not any(decision.allow for decision in denied)
     [finding] = anomalies.anomalies_check()
     assert finding.name == "export-probing" and finding.details == {"denied": 3}
@@ -83,13 +76,13 @@ def test_repeated_denied_exports_are_a_finding(make_grant, a_principal, atlas):
 def test_use_from_a_new_address_is_a_finding(make_grant, a_principal, atlas, now):
     make_grant()
     with time_machine.travel(now - timedelta(days=1), tick=False):
-        use(a_principal, atlas, 2, address="10.0.0.1")
+        used(a_principal, atlas, 2, address="10.0.0.1")
     with time_machine.travel(now - timedelta(minutes=2), tick=False):
-        use(a_principal, atlas, 1, address="10.0.0.1")
+        used(a_principal, atlas, 1, address="10.0.0.1")
     with time_machine.travel(now, tick=False):
         assert anomalies.anomalies_check() == []  # the address it always uses
     with time_machine.travel(now + timedelta(minutes=1), tick=False):
-        use(a_principal, atlas, 1, address="203.0.113.9")
+        used(a_principal, atlas, 1, address="203.0.113.9")
     with time_machine.travel(now + timedelta(minutes=2), tick=False):  # the next check
         [finding] = anomalies.anomalies_check()
     assert finding.name == "unknown-client" and finding.details == {"new": ["203.0.113.9"]}
@@ -147,7 +140,7 @@ class RefusingBackend:
 def test_use_outside_the_grants_window_is_a_finding(make_grant, a_principal, atlas, now):
     grant = make_grant(valid_from=now + timedelta(days=2))  # approved, not valid yet
     with time_machine.travel(now, tick=False):
-        early = use(a_principal, atlas, 1)
+        early = used(a_principal, atlas, 1)
         assert early[0].reasons[0]["code"] == "not_yet_valid"
     with time_machine.travel(now + timedelta(minutes=1), tick=False):
         [finding] = anomalies.anomalies_check()
@@ -163,7 +156,7 @@ def test_a_resumed_grant_is_not_suspended_again_for_the_same_burst_but_is_for_a_
     from governance.grants.services import grant_resume
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
+        used(a_principal, atlas, 25)
     with time_machine.travel(now, tick=False):
         assert len(anomalies.anomalies_check()) == 1
     with time_machine.travel(now + timedelta(minutes=2), tick=False):
@@ -171,7 +164,7 @@ def test_a_resumed_grant_is_not_suspended_again_for_the_same_burst_but_is_for_a_
         grant_resume(grant=steady, by=actor_for(officer), reason="Load test we announced.")
     with time_machine.travel(now + timedelta(minutes=3), tick=False):
         assert anomalies.anomalies_check() == []  # the burst it was resumed over
-        use(a_principal, atlas, 25)
+        used(a_principal, atlas, 25)
     with time_machine.travel(now + timedelta(minutes=4), tick=False):
         [again] = anomalies.anomalies_check()  # a new burst, in the same hour
     assert again.name == "usage-spike" and again.details["recent"] == 25
@@ -181,17 +174,14 @@ def test_a_resumed_grant_is_not_suspended_again_for_the_same_burst_but_is_for_a_
 def test_a_first_use_from_any_address_is_not_a_finding(make_grant, a_principal, atlas, now):
     make_grant()
     with time_machine.travel(now, tick=False):
-        use(a_principal, atlas, 1, address="198.51.100.7")
+        used(a_principal, atlas, 1, address="198.51.100.7")
     with time_machine.travel(now + timedelta(minutes=1), tick=False):
         assert anomalies.anomalies_check() == []
 
 
 def test_officers_see_findings_in_the_admin_read_only(steady, a_principal, atlas, now, client, auditor):
 
-    with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
-    with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
+    [finding] = spiked(a_principal, atlas, at=now)
     sign_in(client, auditor)
     page = client.get(f"/admin/governance/anomalyfinding/{finding.pk}/change/")
     assert page.status_code == 200 and "usage-spike" in page.content.decode()
@@ -215,10 +205,7 @@ def spike_floor(charter_text, officer, second_officer, a_admin, floor):
 
 def test_a_spike_on_a_grant_without_history_says_it_crossed_the_floor(make_grant, a_principal, atlas, now):
     grant = make_grant()
-    with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
-    with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
+    [finding] = spiked(a_principal, atlas, at=now)
     assert finding.summary == (
         "25 uses in the last hour, over the rule's floor of 20 uses; the grant has no earlier use to compare with"
     )
@@ -229,10 +216,7 @@ def test_a_spike_on_a_grant_without_history_says_it_crossed_the_floor(make_grant
 
 
 def test_a_spike_over_a_baseline_says_by_how_much_in_words(steady, a_principal, atlas, now):
-    with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
-    with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
+    [finding] = spiked(a_principal, atlas, at=now)
     assert finding.summary == (
         "25 uses in the last hour, more than 5x the grant's average of 1.0 per hour over the 24 hours before"
     )
@@ -240,7 +224,7 @@ def test_a_spike_over_a_baseline_says_by_how_much_in_words(steady, a_principal, 
 
 def test_denied_exports_say_their_window_in_words(make_grant, a_principal, atlas):
     make_grant(actions=["infer"])
-    use(a_principal, atlas, 3, action="export_outputs")
+    used(a_principal, atlas, 3, action="export_outputs")
     [finding] = anomalies.anomalies_check()
     assert finding.summary == "3 denied export attempts in the last 30 minutes"
 
@@ -251,11 +235,11 @@ def test_the_charters_floor_replaces_the_default_one(
     make_grant()
     spike_floor(charter_text, officer, second_officer, a_admin, 40)
     with time_machine.travel(now - timedelta(minutes=20), tick=False):
-        use(a_principal, atlas, 25)  # a spike under the default floor of 20, not under this charter's
+        used(a_principal, atlas, 25)  # a spike under the default floor of 20, not under this charter's
     with time_machine.travel(now - timedelta(minutes=15), tick=False):
         assert anomalies.anomalies_check() == []
     with time_machine.travel(now - timedelta(minutes=10), tick=False):
-        use(a_principal, atlas, 20)
+        used(a_principal, atlas, 20)
     with time_machine.travel(now, tick=False):
         [finding] = anomalies.anomalies_check()
     assert finding.details["recent"] == 45 and finding.details["min_uses"] == 40
@@ -283,11 +267,9 @@ def test_a_floor_that_is_not_a_whole_number_of_uses_is_refused(charter_text, off
 
 
 def test_a_grant_the_checks_suspended_is_denied_with_a_message_that_says_so(steady, a_principal, atlas, now):
-    with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
+    [finding] = spiked(a_principal, atlas, at=now)
     with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
-        [answer] = use(a_principal, atlas, 1)
+        [answer] = used(a_principal, atlas, 1)
     assert answer.reasons == [
         {
             "code": "grant_suspended",
@@ -309,13 +291,13 @@ def test_a_grant_an_officer_suspended_again_after_resuming_it_says_the_officer_d
     from governance.grants.services import grant_resume, grant_suspend
 
     with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
+        used(a_principal, atlas, 25)
     with time_machine.travel(now, tick=False):
         anomalies.anomalies_check()
         steady.refresh_from_db()
         steady = grant_resume(grant=steady, by=actor_for(officer), reason="A load test we announced.")
         grant_suspend(grant=steady, by=actor_for(officer), reason="On second thoughts, until they explain.")
-        [answer] = use(a_principal, atlas, 1)
+        [answer] = used(a_principal, atlas, 1)
     assert answer.reasons == [{"code": "grant_suspended", "message": "The grant is suspended by an officer."}]
 
 
@@ -325,14 +307,57 @@ def test_a_suspended_grant_that_overrides_a_role_grant_still_says_the_checks_sus
     from governance.grants.roles import partner_role_add_member, partner_role_create
     from tests.conftest import SETUP
 
-    with time_machine.travel(now - timedelta(minutes=5), tick=False):
-        use(a_principal, atlas, 25)
+    [finding] = spiked(a_principal, atlas, at=now)
     with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
         role = partner_role_create(partner=partner_a, slug="eval-jobs", by=SETUP)
         partner_role_add_member(role=role, principal=a_principal, by=SETUP)
         make_grant(principal=None, partner_role=role)  # would allow, but the suspended grant's deny line wins
-        [answer] = use(a_principal, atlas, 1)
+        [answer] = used(a_principal, atlas, 1)
     [reason] = answer.reasons
     assert reason["code"] == "grant_suspended"
     assert reason["message"].startswith(f"The grant was suspended automatically after anomaly finding #{finding.pk}")
+
+
+def test_denied_exports_of_a_role_grant_count_every_member_together(make_grant, partner_a, a_principal, atlas):
+    from accounts.models import Role
+    from governance.grants.roles import partner_role_add_member, partner_role_create
+    from tests.conftest import SETUP, _make
+
+    second = _make("northwind-batch", partner_a, Role.PARTNER_PRINCIPAL)
+    role = partner_role_create(partner=partner_a, slug="eval-jobs", by=SETUP)
+    for member in (a_principal, second):
+        partner_role_add_member(role=role, principal=member, by=SETUP)
+    grant = make_grant(principal=None, partner_role=role, actions=["infer"])
+    used(a_principal, atlas, 2, action="export_outputs")
+    assert anomalies.anomalies_check() == []  # two denies: under the rule's three
+    used(second, atlas, 1, action="export_outputs")
+    [finding] = anomalies.anomalies_check()
+    assert (finding.grant_id, finding.details) == (grant.pk, {"denied": 3})
+
+
+def test_a_check_asks_no_more_of_the_database_for_thirty_idle_grants_than_for_three(
+    make_grant, a_principal, atlas, now
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import chain
+    from governance.usage.services import usage_rollup
+
+    def queries_of_a_check() -> int:
+        chain.seal()
+        usage_rollup()
+        with CaptureQueriesContext(connection) as queries:
+            assert anomalies.anomalies_check() == []
+        return len(queries)
+
+    with time_machine.travel(now, tick=False):
+        make_grant()
+        used(a_principal, atlas, 5, address="10.0.0.1")  # in use, under every rule
+        used(a_principal, atlas, 1, action="export_outputs")
+        for _ in range(3):
+            make_grant(actions=["evaluate"])
+        few = queries_of_a_check()
+        for _ in range(27):
+            make_grant(actions=["evaluate"])
+        assert queries_of_a_check() == few

@@ -5,7 +5,6 @@ and the partner's slice of the trail never show them; host-scoped events carry t
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 import time_machine
@@ -13,15 +12,12 @@ import yaml
 from django.utils import timezone
 
 from accounts.services import actor_for
-from audit.context import request_context
 from audit.models import Event
 from charters import documents
 from charters.services.charters import charter_apply
-from governance.anomalies import services as anomalies
-from governance.decisions.services import DecisionRequest, decide
 from governance.incidents import services as incidents
 from governance.models import Incident
-from tests.helpers import sign_in
+from tests.helpers import sign_in, spiked
 from tests.world import activate
 
 # What the Northwind example's host-only terms say (charters/examples/northwind-evaluation.yaml).
@@ -101,14 +97,8 @@ def test_the_partners_slice_of_the_trail_holds_no_host_only_term_and_host_events
     live_charter, make_grant, a_principal, a_admin, atlas, now, api_as
 ):
     make_grant()
-    with (
-        time_machine.travel(now - timedelta(minutes=5), tick=False),
-        request_context(request_id="", client_address=None),
-    ):
-        for _ in range(25):
-            decide(a_principal, DecisionRequest("infer", atlas, "benchmarking"))
+    [finding] = spiked(a_principal, atlas, at=now)
     with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
         incidents.incident_run(Incident.objects.get().pk)
     slice_ = Event.objects.filter(partner="northwind")
     assert {"charter_version.acknowledged", "grant.suspended", "incident.declared", "incident.step_done"} <= set(

@@ -14,12 +14,9 @@ from django.utils import timezone
 from accounts.proposals import proposal_make
 from accounts.services import actor_for
 from audit import chain
-from audit.context import request_context
-from governance.anomalies import services as anomalies
-from governance.decisions.services import DecisionRequest, decide
 from governance.models import AnomalyFinding, Grant
 from governance.ops.attention import SHOWN, officer_attention
-from tests.helpers import sign_in
+from tests.helpers import sign_in, spiked
 from tests.world import in_review
 
 
@@ -32,14 +29,7 @@ def test_an_anomaly_shows_on_the_officers_home_with_its_incident_and_the_officer
 ):
     grant = make_grant()
     now = timezone.now().replace(minute=30, second=0, microsecond=0)
-    with (
-        time_machine.travel(now - timedelta(minutes=5), tick=False),
-        request_context(request_id="", client_address=None),
-    ):
-        for _ in range(25):
-            decide(a_principal, DecisionRequest("infer", atlas, "benchmarking"))
-    with time_machine.travel(now, tick=False):
-        [finding] = anomalies.anomalies_check()
+    [finding] = spiked(a_principal, atlas, at=now)
     finding.refresh_from_db()
     sign_in(client, officer)
     page = client.get("/").content.decode()

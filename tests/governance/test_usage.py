@@ -9,15 +9,17 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from audit import chain
 from audit.models import Event
 from audit.trail import Actor, record
 from governance.decisions.services import DecisionRequest, decide
-from governance.models import UsageCount
+from governance.models import UsageCount, UsageTotal
 from governance.usage.services import interval_start, usage_rollup
 from tests.conftest import committing
+from tests.helpers import migrate_to, migrate_to_latest
 
 UNKNOWN = "0" * 64
 
@@ -69,6 +71,42 @@ def test_a_second_run_counts_nothing_again_and_unsealed_decisions_wait_for_the_s
     chain.seal()
     assert usage_rollup().events == 1
     assert sum(counts().values()) == 3
+
+
+def test_each_partners_totals_are_the_sums_of_its_counts_in_every_interval_counted_once(
+    make_grant, a_principal, b_principal, atlas
+):
+    make_grant()
+    ask(a_principal, atlas, 3)
+    ask(a_principal, atlas, action="fine_tune")
+    ask(b_principal, atlas, 2)  # Helix has no grant: denies
+    chain.seal()
+    usage_rollup()
+    usage_rollup()  # a redelivered run
+    for interval in ("minute", "hour", "day"):
+        counted = UsageCount.objects.filter(interval=interval)
+        summed = counted.values("partner", "allowed", "code").annotate(n=Sum("count"))
+        totals = UsageTotal.objects.filter(interval=interval)
+        assert sorted((row.partner, row.allowed, row.code, row.count) for row in totals) == sorted(
+            (row["partner"], row["allowed"], row["code"], row["n"]) for row in summed
+        )
+    assert UsageTotal.objects.get(interval="day", partner="helix").count == 2
+
+
+@committing
+def test_the_migration_that_adds_totals_sums_what_was_counted_before_them(make_grant, a_principal, atlas):
+    make_grant()
+    ask(a_principal, atlas, 3)
+    chain.seal()
+    usage_rollup()
+    try:
+        migrate_to(("governance", "0022_usage_rollup"))
+        migrate_to(("governance", "0023_usage_totals"))
+        day = UsageTotal.objects.get(interval="day")
+        assert (day.partner, day.allowed, day.count) == ("northwind", True, 3)
+        assert UsageTotal.objects.count() == 3  # a minute, an hour and a day
+    finally:
+        migrate_to_latest()
 
 
 def _decision(label: str) -> None:
