@@ -175,6 +175,7 @@ MATRIX: Mapping[str, Access] = {
     "api:grant-request": _a(POST=O.GRANT_REQUEST),
     "api:grant-transition": _a(names="grant", POST=GRANT_STEPS),
     "usage": _a("The usage charts", GET=A.HOST),  # partners' own are their portal's
+    "timeliness": _a("The timeliness charts", GET=A.HOST),
     "api:usage": _a(GET=A.PERSON),
     "api:usage-quotas": _a(GET=A.PERSON),
     "api:role-list": _a(GET=A.PERSON),

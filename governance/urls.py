@@ -14,6 +14,7 @@ urlpatterns = [
     path("", ops_views.home, name="home"),
     path("healthz", ops_views.healthz, name="healthz"),
     path("governance/usage/", usage_views.usage_page, name="usage"),
+    path("governance/timeliness/", ops_views.timeliness_page, name="timeliness"),
     path("grants/", grant_views.grant_list, name="grant-list"),
     path("grants/request/", grant_views.grant_request, name="grant-request"),
     path("grants/<int:pk>/<str:transition>/", grant_views.grant_transition, name="grant-transition"),

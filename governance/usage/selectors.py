@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum
 
 from accounts.models import User
-from governance.models import UsageCount, UsageTotal
+from governance.decisions import limits
+from governance.models import Grant, UsageCount, UsageTotal
 from governance.usage.services import Interval, interval_start
 
 STEP = {Interval.MINUTE: timedelta(minutes=1), Interval.HOUR: timedelta(hours=1), Interval.DAY: timedelta(days=1)}
@@ -70,6 +71,61 @@ def usage_series(rows: QuerySet[Any], *, interval: str, since: datetime, until: 
             point.denied += row["n"]
             point.denied_by_code[row["code"]] = point.denied_by_code.get(row["code"], 0) + row["n"]
     return list(points.values())
+
+
+# --- Quota use against the limits -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A grant's use of its limits today and this month (UTC). ``exact``: read from the counters the decision point
+    enforces; otherwise the roll-up's count of today's allows (a minute behind) and no month."""
+
+    grant: Grant
+    today: int
+    month: int | None
+    exact: bool
+
+    @property
+    def day_share(self) -> float:
+        return round(self.today / self.grant.daily_quota, 4) if self.grant.daily_quota else 0.0
+
+    @property
+    def month_share(self) -> float | None:
+        if self.month is None or not self.grant.monthly_quota:
+            return None
+        return round(self.month / self.grant.monthly_quota, 4)
+
+
+def quotas_nearest_limits(user: User, *, now: datetime, partner: str = "", shown: int = 15) -> list[QuotaUse]:
+    """The active grants that have used the largest share of their daily quota today, nearest first.
+
+    The roll-up ranks them (today's day rows, one grouped query, however many grants there are); the counters give
+    the numbers, in one round trip for the grants shown. When Redis does not answer, the roll-up's numbers stand."""
+    today = usage_rows(user, partner=partner, grant_id__isnull=False).filter(
+        interval=Interval.DAY,
+        start=interval_start(now, Interval.DAY),
+        allowed=True,
+        grant__status=Grant.Status.ACTIVE,
+        grant__daily_quota__gt=0,
+    )
+    share = ExpressionWrapper(F("n") * 1.0 / F("grant__daily_quota"), output_field=FloatField())
+    # A few more than are shown: the counters may rank the last of them differently from the roll-up.
+    ranked = today.values("grant_id", "grant__daily_quota").annotate(n=Sum("count")).annotate(share=share)
+    counted = {row["grant_id"]: row["n"] for row in ranked.order_by("-share", "grant_id")[: shown + 5]}
+    grants = list(
+        Grant.objects.select_related("partner", "principal", "partner_role", "asset_version__asset").filter(
+            pk__in=counted
+        )
+    )
+    try:
+        uses = [
+            QuotaUse(grant, used.day, used.month, exact=True)
+            for grant, used in zip(grants, limits.used_many(grants, now), strict=True)
+        ]
+    except limits.LimitsUnavailableError:
+        uses = [QuotaUse(grant, counted[grant.pk], None, exact=False) for grant in grants]
+    return sorted(uses, key=lambda use: (-use.day_share, use.grant.pk))[:shown]
 
 
 # --- For the anomaly checks: counts over a window, from minute rows ------------------------------------------

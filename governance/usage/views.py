@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import partners_visible_to, request_user
 from governance import access
-from governance.usage.selectors import Point, usage_rows, usage_series
+from governance.models import Grant
+from governance.usage.selectors import Point, quotas_nearest_limits, usage_rows, usage_series
 from governance.usage.services import Interval
 
 # The spans a person picks, and the interval each is counted in (about a hundred points at most).
@@ -58,6 +59,12 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "deny_rate": [point.deny_rate for point in series],
         "reasons": sorted(reasons.items(), key=lambda item: -item[1]),
     }
+    quotas = [] if grant else quotas_nearest_limits(user, now=until, partner=partner)
+    chart["quotas"] = {
+        "labels": [f"#{use.grant.pk} {_holder(use.grant)}" for use in quotas],
+        "today": [round(use.day_share * 100, 1) for use in quotas],
+        "month": [None if use.month_share is None else round(use.month_share * 100, 1) for use in quotas],
+    }
     return render(
         request,
         "governance/usage.html",
@@ -70,9 +77,18 @@ def usage_page(request: HttpRequest) -> HttpResponse:
             "partners": partners,
             "partner": partner,
             "grant": grant,
+            "quotas": quotas,
+            "quotas_exact": all(use.exact for use in quotas),
             "totals": {"allowed": sum(point.allowed for point in series), "denied": sum(p.denied for p in series)},
         },
     )
+
+
+def _holder(grant: Grant) -> str:
+    holder = (
+        grant.principal.username if grant.principal else f"role {grant.partner_role.slug if grant.partner_role else ''}"
+    )
+    return f"{holder} ({grant.partner.slug})"
 
 
 def _csv(series: list[Point], span: str) -> HttpResponse:

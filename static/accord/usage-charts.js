@@ -40,6 +40,23 @@
         options: { indexAxis: "y", plugins: { legend: { display: false } } }
       });
     }
+    var quotas = document.getElementById("quota-chart");
+    if (quotas) {
+      new Chart(quotas, {
+        type: "bar",
+        data: {
+          labels: data.quotas.labels,
+          datasets: [
+            { label: "Of the daily quota", data: data.quotas.today, backgroundColor: "#1c3f9b" },
+            { label: "Of the monthly quota", data: data.quotas.month, backgroundColor: "#8a8f98" }
+          ]
+        },
+        options: {
+          indexAxis: "y",
+          scales: { x: { min: 0, max: 100, ticks: { callback: function (value) { return value + " %"; } } } }
+        }
+      });
+    }
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
   else draw();

@@ -44,3 +44,11 @@ def test_the_usage_chart_draws_the_decisions_the_roll_up_counted(
         busy = page.locator("#numbers + div table tbody tr").filter(has_text="25 %")
         expect(busy).to_have_count(1)
         expect(busy.get_by_role("cell")).to_have_text([re.compile(r"^\d{4}-\d\d-\d\d \d\d:00$"), "3", "1", "25 %"])
+        quotas = page.locator("#quota-chart").evaluate("canvas => Chart.getChart(canvas).data.datasets[0].data")
+        assert quotas == [0.3]  # 3 of the grant's daily 1,000, in per cent
+
+        page.get_by_role("link", name="Were review and incident clocks kept?").click()
+        expect(page.get_by_role("heading", name="Were the clocks kept?")).to_be_visible()
+        for chart in ("#reviews-chart", "#steps-chart"):
+            stacks = page.locator(chart).evaluate("canvas => Chart.getChart(canvas).data.datasets.length")
+            assert stacks == 5  # on time, late, missed, overdue, not due

@@ -237,3 +237,29 @@ def test_the_usage_page_charts_the_roll_up_with_its_numbers_a_click_away(client,
     assert "is not a span" in client.get("/governance/usage/?span=1y", follow=True).content.decode()
     sign_in(client, a_admin)
     assert client.get("/governance/usage/").status_code == 403  # a partner's usage is their portal's
+
+
+def test_the_usage_page_ranks_grants_by_the_share_of_their_daily_quota_used_from_the_counters(
+    client, officer, make_grant, a_principal, atlas, settings
+):
+    from tests.faults import LoopbackPeer
+    from tests.helpers import sign_in
+
+    tight = make_grant(actions=["infer"], daily_quota=10)
+    roomy = make_grant(actions=["evaluate"], daily_quota=1000)
+    ask(a_principal, atlas, 5, action="evaluate")
+    ask(a_principal, atlas, 3)
+    chain.seal()
+    usage_rollup()
+    ask(a_principal, atlas, 1)  # after the roll-up: the counters have it, the roll-up not yet
+    sign_in(client, officer)
+    page = client.get("/governance/usage/").content.decode()
+    assert page.index(f"?grant={tight.pk}") < page.index(f"?grant={roomy.pk}")  # the nearest its limit first
+    assert "4 of 10 (40 %)" in page and "5 of 1000 (" in page and "the counters the decision point" in page
+    peer = LoopbackPeer()  # Redis refuses: the roll-up's numbers stand, and the page says so
+    try:
+        settings.REDIS_URL = f"redis://127.0.0.1:{peer.port}/0"
+        page = client.get("/governance/usage/").content.decode()
+    finally:
+        peer.close()
+    assert "3 of 10 (30 %)" in page and "The quota counters (Redis) did not answer" in page
