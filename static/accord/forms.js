@@ -5,3 +5,12 @@ document.addEventListener("change", (event) => {
     event.target.form.requestSubmit();
   }
 });
+
+// A destructive button asks first: <form data-confirm="Revoke grant #12? …"> (or the button's own data-confirm)
+// submits only when the person says yes.
+document.addEventListener("submit", (event) => {
+  const asking = event.submitter?.closest("[data-confirm]") || event.target.closest("[data-confirm]");
+  if (asking && !window.confirm(asking.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

@@ -76,6 +76,14 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
+_confirmations: dict[int, list[str]] = {}
+
+
+def confirmations(page: Page) -> list[str]:
+    """What the page asked the persona to confirm, in order (each was accepted)."""
+    return _confirmations.get(id(page), [])
+
+
 @contextmanager
 def _chromium_page(endpoint: str, base_url: str) -> Iterator[Page]:
     """A page in a new context of the session's Chromium: nothing of an earlier test's cookies or storage."""
@@ -85,10 +93,16 @@ def _chromium_page(endpoint: str, base_url: str) -> Iterator[Page]:
         # Chromium reports each thing the Content-Security-Policy refused on the console: any is a failure.
         refused: list[str] = []
         context.on("console", lambda message: _csp_refusal(message, refused))
+        page = context.new_page()
         try:
             context.set_default_timeout(10_000)
-            yield context.new_page()
+            # Destructive buttons ask first (static/accord/forms.js): the persona says yes, and the test can read
+            # what it was asked with confirmations(page).
+            asked = _confirmations.setdefault(id(page), [])
+            page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+            yield page
         finally:
+            _confirmations.pop(id(page), None)
             context.close()
         if refused:
             pytest.fail("The Content-Security-Policy refused:\n" + "\n".join(refused), pytrace=False)
