@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
@@ -39,14 +40,23 @@ def charter_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _write(*, text: str, user: User, **apply_options: Any) -> CharterVersion | str | None:
-    """Apply the editor's text; returns the version (or None: no change), or the problems as one message."""
+@dataclass(frozen=True)
+class _Refused:
+    """Why the editor's text was not saved: the problems, one a line, and the lines of the text they name (the
+    editor marks them)."""
+
+    problems: str
+    lines: list[int] = field(default_factory=list)
+
+
+def _write(*, text: str, user: User, **apply_options: Any) -> CharterVersion | _Refused | None:
+    """Apply the editor's text; returns the version (or None: no change), or why it was refused."""
     try:
         return services.charter_apply(text=text, by=actor_for(user), source="the editor", **apply_options)
     except CharterDocumentError as error:
-        return "\n".join(str(problem) for problem in error.problems)
+        return _Refused("\n".join(str(problem) for problem in error.problems), error.lines())
     except ValidationError as error:
-        return describe(error)
+        return _Refused(describe(error))
 
 
 @login_required
@@ -54,14 +64,14 @@ def charter_new(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     _require_officer(user)
     text = request.POST.get("document", "") if request.method == "POST" else STARTER.read_text(encoding="utf-8")
-    problems = ""
+    refused: _Refused | None = None
     if request.method == "POST":
         outcome = _write(text=text, user=user)
         if isinstance(outcome, CharterVersion):
             messages.success(request, f"Charter {outcome.charter.slug} saved as draft version {outcome.number}.")
             return redirect("charters:charter-detail", slug=outcome.charter.slug)
-        problems = outcome or "This is exactly the charter's current version: nothing to save."
-    return render(request, "charters/charter_form.html", {"text": text, "problems": problems, "charter": None})
+        refused = outcome or _Refused("This is exactly the charter's current version: nothing to save.")
+    return render(request, "charters/charter_form.html", {"text": text, "refused": refused, "charter": None})
 
 
 @login_required
@@ -114,7 +124,8 @@ def version_edit(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             request, f"Version {number} is {version.get_status_display().lower()}: only drafts can be edited."
         )
         return redirect("charters:version-detail", slug=slug, number=number)
-    text, revision, problems = services.version_as_yaml(version), version.revision, ""
+    text, revision = services.version_as_yaml(version), version.revision
+    refused: _Refused | None = None
     if request.method == "POST":
         text = request.POST.get("document", "")
         try:
@@ -125,11 +136,11 @@ def version_edit(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         if isinstance(outcome, CharterVersion) or outcome is None:
             messages.success(request, f"Draft version {number} saved." if outcome else "No changes to save.")
             return redirect("charters:version-detail", slug=slug, number=number)
-        problems = outcome
+        refused = outcome
     return render(
         request,
         "charters/charter_form.html",
-        {"text": text, "problems": problems, "charter": version.charter, "version": version, "revision": revision},
+        {"text": text, "refused": refused, "charter": version.charter, "version": version, "revision": revision},
     )
 
 

@@ -10,6 +10,7 @@ import difflib
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,10 @@ class CharterDocumentError(Exception):
 
     problems: list[Problem]
     source: str = ""
+
+    def lines(self) -> list[int]:
+        """The lines of the document that the problems name, each once and in order: what an editor marks."""
+        return sorted({problem.line for problem in self.problems if problem.line})
 
     def __str__(self) -> str:
         head = f"{self.source} is not a valid charter" if self.source else "The charter is not valid"
@@ -156,15 +161,30 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return error.message + "."
 
 
+def _schema_line(parsed: Parsed, error: jsonschema.ValidationError) -> int | None:
+    """The line a schema error is about. A key that is not allowed is on its own line: the error's path names only
+    the mapping it is in, which is the whole document (no line at all) for a key at the top."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        unexpected = [
+            key
+            for key in error.instance
+            if key not in allowed and not any(re.search(pattern, str(key)) for pattern in patterns)
+        ]
+        if unexpected:
+            return parsed.line_of([*path, unexpected[0]])
+    return parsed.line_of(path)
+
+
 def validate_schema(parsed: Parsed, *, source: str = "", validator: jsonschema.Validator | None = None) -> None:
     """Every way the document breaks the charter schema (or ``validator``'s), each with its line."""
     validator = validator or _validator()
-    errors = sorted(validator.iter_errors(parsed.data), key=lambda e: (parsed.line_of(e.absolute_path) or 0, e.path))
-    if errors:
-        problems = [
-            Problem(dotted(error.absolute_path), _schema_message(error), parsed.line_of(error.absolute_path))
-            for error in errors
-        ]
+    located = [(_schema_line(parsed, error), error) for error in validator.iter_errors(parsed.data)]
+    located.sort(key=lambda pair: (pair[0] or 0, pair[1].path))
+    if located:
+        problems = [Problem(dotted(error.absolute_path), _schema_message(error), line) for line, error in located]
         raise CharterDocumentError(problems, source)
 
 
