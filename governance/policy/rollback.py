@@ -23,7 +23,7 @@ from accounts.models import Proposal, User
 from accounts.operations import Operation, performs
 from accounts.proposals import Done, Plan, ProposalKind
 from audit.trail import Actor, record
-from charters.models import Charter, PolicyChange
+from charters.models import Charter, CharterVersion, PolicyChange
 from charters.services.charters import charter_policy_state
 from governance.grants import services as grant_services
 from governance.models import Grant, PartnerRole, PolicyBundle
@@ -61,11 +61,29 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Part:
+    """Some words of a reason, linked to the page of what they name when ``url`` is given."""
+
+    text: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Unrestored:
-    """Something that differs from the bundle and that a rollback leaves as it is."""
+    """Something that differs from the bundle and that a rollback leaves as it is: ``what`` (linked to its page by
+    ``what_url``) and why, in parts that may link the pages they name (a charter's versions)."""
 
     what: str
-    why: str
+    parts: tuple[Part, ...]
+    what_url: str = ""
+
+    @classmethod
+    def saying(cls, what: str, *parts: str | Part, what_url: str = "") -> Unrestored:
+        return cls(what, tuple(part if isinstance(part, Part) else Part(part) for part in parts), what_url)
+
+    @property
+    def why(self) -> str:
+        return "".join(part.text for part in self.parts)
 
     def as_json(self) -> dict[str, str]:
         return {"what": self.what, "why": self.why}
@@ -182,60 +200,84 @@ def rollback_plan(bundle: PolicyBundle) -> RollbackPlan:
                 if grant.held_at is not None
                 else "an incident held it then; a rollback places no incident hold"
             )
-            plan.unrestored.append(Unrestored(f"grant #{grant.pk} ({grant.grantee}) hold", why))
+            plan.unrestored.append(
+                Unrestored.saying(f"grant #{grant.pk} ({grant.grantee}) hold", why, what_url=_grant_url(grant.pk))
+            )
     # Grants that ended since: only their ids and status are read, as there may be years of them.
     ended = Grant.objects.filter(status__in=list(_FINAL)).values_list("pk", "status")
     lost = {pk: status for pk, status in ended.iterator() if then.get(pk, {}).get("status") in Grant.LIVE}
     for grant in Grant.objects.select_related(*related).filter(pk__in=list(lost)).order_by("pk"):
-        plan.unrestored.append(Unrestored(f"grant #{grant.pk} ({grant.grantee})", _FINAL[grant.status]))
+        what = f"grant #{grant.pk} ({grant.grantee})"
+        plan.unrestored.append(Unrestored.saying(what, _FINAL[grant.status], what_url=_grant_url(grant.pk)))
     plan.unrestored += _charters_unrestored(facts) + _roles_unrestored(facts)
     return plan
 
 
+def _grant_url(pk: int) -> str:
+    return f"{reverse('grant-list')}?grant={pk}"
+
+
 def _charters_unrestored(facts: dict[str, Any]) -> list[Unrestored]:
-    found = []
+    changed = []
     for charter in Charter.objects.select_related("active_version").order_by("slug"):
         was = facts["charters"].get(str(charter.pk))
         now = charter_policy_state(charter)
-        if was is None or {key: was[key] for key in now} == now:
-            continue
-        found.append(
-            Unrestored(
-                f"charter {charter.slug}",
-                f"it is {_charter_words(now)} now and was {_charter_words(was)} then; a rollback changes grants "
-                "only: amend, suspend or resume the charter through its own review",
-            )
+        if was is not None and {key: was[key] for key in now} != now:
+            changed.append((charter, was, now))
+    # The versions they name, then and now, by number: one query for them all.
+    ids = {state["active_version"] for _, was, now in changed for state in (was, now)}
+    numbers = dict(CharterVersion.objects.filter(pk__in=ids - {None}).values_list("pk", "number"))
+    return [
+        Unrestored.saying(
+            f"charter {charter.slug}",
+            "it is ",
+            *_charter_words(charter.slug, now, numbers),
+            " now and was ",
+            *_charter_words(charter.slug, was, numbers),
+            " then; a rollback changes grants only: amend, suspend or resume the charter through its own review",
+            what_url=reverse("charters:charter-detail", kwargs={"slug": charter.slug}),
         )
-    return found
+        for charter, was, now in changed
+    ]
 
 
-def _charter_words(state: dict[str, Any]) -> str:
+def _charter_words(slug: str, state: dict[str, Any], numbers: dict[int, int]) -> list[str | Part]:
+    """ "active on northwind-evaluation v2 (accepted)", the version linked to its page."""
     accepted = "accepted" if state["accepted_version"] == state["active_version"] else "not yet accepted"
-    return f"{state['status']} on version id {state['active_version']} ({accepted})"
+    number = numbers.get(state["active_version"])
+    if number is None:
+        return [f"{state['status']} with no active version ({accepted})"]
+    url = reverse("charters:version-detail", kwargs={"slug": slug, "number": number})
+    return [f"{state['status']} on ", Part(f"{slug} v{number}", url), f" ({accepted})"]
 
 
 def _roles_unrestored(facts: dict[str, Any]) -> list[Unrestored]:
-    found = []
     links = PartnerRole.members.through.objects.values_list("partnerrole_id", "user__username", "user_id")
     members: dict[int, dict[int, str]] = {}
     for role_id, username, user_id in links:
         members.setdefault(role_id, {})[user_id] = username
+    changed = []
     for role in PartnerRole.objects.select_related("partner").order_by("partner__slug", "slug"):
-        was = set(facts["members"].get(str(role.pk), []))
+        was = {int(pk) for pk in facts["members"].get(str(role.pk), [])}
         now = members.get(role.pk, {})
-        if was == set(now):
-            continue
+        if was != set(now):
+            changed.append((role, was, now))
+    # Members removed since are no longer in the role: their names, in one query for every role.
+    gone = {pk for _, was, now in changed for pk in was - set(now)}
+    names = dict(User.objects.filter(pk__in=gone).values_list("pk", "username")) if gone else {}
+    found = []
+    for role, was, now in changed:
         added = sorted(now[user] for user in set(now) - was)
-        removed = sorted(was - set(now))
+        removed = sorted(names.get(pk, "a principal since deleted") for pk in was - set(now))
         change = "; ".join(
             part
             for part in (
                 f"members added since: {', '.join(added)}" if added else "",
-                f"user ids removed since: {', '.join(map(str, removed))}" if removed else "",
+                f"members removed since: {', '.join(removed)}" if removed else "",
             )
             if part
         )
-        found.append(Unrestored(f"role {role}", f"{change}; the partner's admin changes role members"))
+        found.append(Unrestored.saying(f"role {role}", f"{change}; the partner's admin changes role members"))
     return found
 
 

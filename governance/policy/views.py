@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,6 +18,7 @@ from accounts.operations import Operation, may
 from accounts.proposal_views import propose
 from governance import access
 from governance.policy import explain as explain_services
+from governance.policy import names
 from governance.policy import rollback as rollback_services
 from governance.policy import selectors as bundle_selectors
 
@@ -27,21 +30,33 @@ def _bundle_reader(request: HttpRequest) -> User:
 @login_required
 @require_GET
 def bundle_list(request: HttpRequest) -> HttpResponse:
-    _bundle_reader(request)
+    user = _bundle_reader(request)
     page = Paginator(bundle_selectors.bundle_history(), 50).get_page(request.GET.get("page"))
-    return render(request, "governance/bundle_list.html", {"page": page})
+    changes = names.bundle_changes(page, viewer=user)
+    rows = [{"bundle": bundle, "change": changes.get(bundle.seq)} for bundle in page]
+    return render(request, "governance/bundle_list.html", {"page": page, "rows": rows})
 
 
 @login_required
 @require_GET
 def bundle_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    _bundle_reader(request)
+    user = _bundle_reader(request)
     bundle = bundle_selectors.bundle_get(ref)
-    lines = bundle_selectors.lines_by_charter(bundle_selectors.bundle_lines(bundle))
+    lines = bundle_selectors.bundle_lines(bundle)
+    named = names.LineNames.of(lines, viewer=user)
+    by_charter = [
+        (named.charter(slug), named.show_all(charter_lines))
+        for slug, charter_lines in bundle_selectors.lines_by_charter(lines).items()
+    ]
     return render(
         request,
         "governance/bundle_detail.html",
-        {"bundle": bundle, "lines": lines, "can_roll_back": may(request_user(request), Operation.POLICY_ROLLBACK)},
+        {
+            "bundle": bundle,
+            "change": names.bundle_changes([bundle], viewer=user).get(bundle.seq),
+            "charters": by_charter,
+            "can_roll_back": may(user, Operation.POLICY_ROLLBACK),
+        },
     )
 
 
@@ -66,14 +81,23 @@ def bundle_rollback(request: HttpRequest, ref: str) -> HttpResponse:
 @login_required
 @require_GET
 def bundle_diff(request: HttpRequest) -> HttpResponse:
-    _bundle_reader(request)
+    user = _bundle_reader(request)
     old_ref, new_ref = request.GET.get("from", "").strip(), request.GET.get("to", "").strip()
     if not old_ref or not new_ref:
         messages.error(request, "Name two bundles to compare: their hashes (8 characters or more) or change numbers.")
         return redirect("bundle-list")
     old, new = bundle_selectors.bundle_get(old_ref), bundle_selectors.bundle_get(new_ref)
     groups = bundle_selectors.bundle_diff(old, new)
-    return render(request, "governance/bundle_diff.html", {"old": old, "new": new, "groups": groups})
+    named = names.LineNames.of((line for group in groups for line in group.added + group.removed), viewer=user)
+    shown = [
+        (
+            named.charter(group.charter),
+            [replace(named.show(line), change="added") for line in group.added]
+            + [replace(named.show(line), change="removed") for line in group.removed],
+        )
+        for group in groups
+    ]
+    return render(request, "governance/bundle_diff.html", {"old": old, "new": new, "groups": groups, "shown": shown})
 
 
 @login_required
@@ -86,5 +110,28 @@ def decision_explain(request: HttpRequest) -> HttpResponse:
         explanation = explain_services.decision_explain(decision_id, grants=access.grants_visible_to(user))
     # Without a decision (none asked for, or none with that id) the page asks for one, saying why.
     status = 404 if decision_id and explanation is None else 200
-    context = {"explanation": explanation, "decision_id": decision_id}
+    context: dict[str, object] = {"explanation": explanation, "decision_id": decision_id}
+    if explanation is not None:
+        context.update(_explanation_names(explanation, viewer=user))
     return render(request, "governance/decision_explain.html", context, status=status)
+
+
+def _explanation_names(explanation: explain_services.Explanation, *, viewer: User) -> dict[str, object]:
+    """The explanation's lines, subjects and asset by name, in one query per kind."""
+    kinds = {"deny": explanation.deny_lines, "allow": explanation.allow_lines, "near": explanation.near_lines}
+    lines = {kind: [("p", *line) for line in found] for kind, found in kinds.items()}
+    named = names.LineNames.of(
+        (line for found in lines.values() for line in found),
+        viewer=viewer,
+        subjects=(subject for subjects in explanation.subjects.values() for subject in subjects),
+        charters=explanation.subjects,
+        assets=[explanation.decision.asset],
+    )
+    return {
+        "shown": {kind: named.show_all(found) for kind, found in lines.items()},
+        "subjects": [
+            (named.charter(charter), [named.subject(subject) for subject in subjects])
+            for charter, subjects in explanation.subjects.items()
+        ],
+        "asset": named.asset(explanation.decision.asset),
+    }
