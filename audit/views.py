@@ -17,10 +17,12 @@ from audit import exports
 from audit.access import actor_of, export_get_for_user
 from audit.actions import action_filter_choices
 from audit.models import Event, ExportFile, ExportJob
+from audit.presentation import targets_named
 from audit.selectors import event_list
 
 PAGE_SIZE = 50
 FILTERS = ("partner", "action", "actor", "outcome", "since", "until")
+WAITING = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
 
 
 def moment(value: str) -> datetime | None:
@@ -43,7 +45,12 @@ def moment(value: str) -> datetime | None:
 @require_GET
 @permission_required("audit.view_event", raise_exception=True)
 def trail(request: HttpRequest) -> HttpResponse:
-    """Search, newest first, a page at a time by id (no count of millions of rows)."""
+    """Search, newest first, a page at a time by id (no count of millions of rows). While an export is being
+    written, the list of exports refreshes itself (``?part=exports``), never the search or export form."""
+    jobs = _export_jobs(request)
+    exports = {"jobs": jobs, "waiting": any(job.status in WAITING for job in jobs)}
+    if request.GET.get("part") == "exports":
+        return render(request, "audit/_exports.html", exports)
     filters = {name: request.GET.get(name, "").strip()[:64] for name in FILTERS}
     for name in ("since", "until"):
         if filters[name] and moment(filters[name]) is None:
@@ -72,25 +79,32 @@ def trail(request: HttpRequest) -> HttpResponse:
     page = list(events[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
     query = urlencode({name: value for name, value in filters.items() if value})
-    jobs = list(ExportJob.objects.filter(requested_by=str(request.user.pk))[:5])
-    manifests = dict(ExportFile.objects.filter(pk__in=[job.pk for job in jobs]).values_list("pk", "manifest"))
-    for job in jobs:
-        job.manifest = manifests.get(job.pk)  # type: ignore[attr-defined]
+    shown = page[:PAGE_SIZE]
+    targets = targets_named(shown, viewer=request.user)
     return render(
         request,
         "audit/trail.html",
         {
-            "events": page[:PAGE_SIZE],
+            "events": shown,
+            "rows": [{"event": event, "target": targets.get((event.target_type, event.target_id))} for event in shown],
             "filters": filters,
             "older": older,
             "query": query,
             "paged": paged,
             "outcomes": Event.Outcome.choices,
             "actions": actions,
-            "jobs": jobs,
-            "waiting": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
+            **exports,
         },
     )
+
+
+def _export_jobs(request: HttpRequest) -> list[ExportJob]:
+    """The asker's five newest exports, each with its manifest once written."""
+    jobs = list(ExportJob.objects.filter(requested_by=str(request.user.pk))[:5])
+    manifests = dict(ExportFile.objects.filter(pk__in=[job.pk for job in jobs]).values_list("pk", "manifest"))
+    for job in jobs:
+        job.manifest = manifests.get(job.pk)  # type: ignore[attr-defined]
+    return jobs
 
 
 @login_required

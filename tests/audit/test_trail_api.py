@@ -93,10 +93,15 @@ def test_an_auditor_searches_and_exports_in_the_web_ui(trail, client, auditor):
     page = client.get("/trail/?partner=helix&outcome=success").content.decode()
     assert page.count(f"<code>{ACTION}</code>") == 3 and "#8" in page
     response = client.post("/trail/exports/", {"format": "csv", "partner": "helix"}, follow=True)
-    assert "Export queued" in response.content.decode() and 'http-equiv="refresh"' in response.content.decode()
+    # While it is written, only the list of exports refreshes itself: never the page and the forms on it.
+    waiting = response.content.decode()
+    assert "Export queued" in waiting and 'hx-trigger="every 3s"' in waiting and 'http-equiv="refresh"' not in waiting
+    assert 'hx-trigger="every 3s"' in client.get("/trail/?part=exports").content.decode()
     exports.export_run(ExportJob.objects.get().pk)  # what the worker runs
+    part = client.get("/trail/?part=exports").content.decode()
+    assert "Done" in part and "hx-trigger" not in part and "<form" not in part  # the asking stops
     page = client.get("/trail/").content.decode()
-    assert "Done" in page and 'http-equiv="refresh"' not in page
+    assert "Done" in page and "hx-trigger" not in page
     link = "/trail/exports/" + page.split('href="/trail/exports/')[1].split('"')[0]
     download = client.get(link)
     assert download.status_code == 200 and b'"chain_seq","digest"' in b"".join(download.streaming_content)
