@@ -16,9 +16,11 @@ class GovernanceConfig(AppConfig):
             kind_register(kind)
 
         from accounts.proposals import notifier_register
-        from governance.outbox.services import proposal_mail
+        from charters.services.charters import acceptance_notifier_register
+        from governance.outbox.services import charter_acceptance_mail, proposal_mail
 
         notifier_register(proposal_mail)  # the other officers are mailed when a proposal waits for one of them
+        acceptance_notifier_register(charter_acceptance_mail)  # the partner's admins, when a version waits for them
 
         from accounts.matrix import found, visible_register
         from governance import access

@@ -7,6 +7,7 @@ each runs in a transaction, claims its row with a compare-and-swap on the old st
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,6 +30,15 @@ Status = Charter.Status
 VersionStatus = CharterVersion.Status
 # Who gives a partner its access back when a new charter with it is approved (the reason names the officer).
 APPROVAL = Actor.system("charter-approval")
+
+# Who is told that an approved version waits for the partner's acceptance: registered by the app that sends mail
+# (governance's outbox, above this one), and called in the approval's transaction so the mail goes only if it commits.
+ACCEPTANCE_NOTIFIERS: list[Callable[[CharterVersion], None]] = []
+
+
+def acceptance_notifier_register(notify: Callable[[CharterVersion], None]) -> None:
+    if notify not in ACCEPTANCE_NOTIFIERS:
+        ACCEPTANCE_NOTIFIERS.append(notify)
 
 
 # --- Reading a version back as a document ---------------------------------------------------------------
@@ -532,6 +542,8 @@ def charter_version_approve(*, version: CharterVersion, by: Actor) -> CharterVer
         author=version.author.username,
         supersedes=previous.number if previous else None,
     )
+    for notify in ACCEPTANCE_NOTIFIERS:  # each new version needs the partner's acceptance before it counts
+        notify(version)
     return version
 
 

@@ -51,7 +51,7 @@ from governance.decisions import records
 from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
 from governance.models import AnomalyFinding, Grant, PartnerRole
-from governance.outbox.services import mail_enqueue, officer_addresses
+from governance.outbox.services import grant_link, mail_enqueue, officer_addresses
 from governance.usage import selectors as usage
 from governance.usage.services import usage_rollup
 
@@ -220,7 +220,7 @@ def _record(grant: Grant, broken: Broken, since: datetime, now: datetime) -> Ano
                 to=officer_addresses(),
                 subject=f"[Accord] {broken.rule.severity} anomaly on grant #{grant.pk} ({grant.partner.slug})",
                 body=f"{reason}\n\nThe grant is suspended until an officer resumes it. Finding #{finding.pk}, "
-                f"use from {since:%Y-%m-%d %H:%M} to {now:%H:%M} UTC.\n",
+                f"use from {since:%Y-%m-%d %H:%M} to {now:%H:%M} UTC.\n\nOpen it: {grant_link(grant.pk)}\n",
             )
             incident_for_finding(finding=finding, by=CHECKER)
     except ValidationError:

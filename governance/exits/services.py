@@ -54,7 +54,7 @@ from governance.exits.selectors import (
 )
 from governance.grants import services as grant_services
 from governance.models import DataKey, Exit, ExitAttestation, ExitItem, ExitItemKey, Grant
-from governance.outbox.services import mail_enqueue, officer_addresses, partner_admin_addresses
+from governance.outbox.services import mail_enqueue, officer_addresses, page_link, partner_admin_addresses
 from governance.vault.destruction import DESTROYER, destruction_cancel, destruction_schedule
 
 logger = logging.getLogger(__name__)
@@ -422,7 +422,8 @@ def _revocations_done(exit_: Exit, now: datetime) -> None:
                 body=f"The collaboration under charter {exit_.charter.slug} has ended ({exit_.reason}).\n\n"
                 "Your access is revoked. Your partner admin tokens still reach the exit: read it at "
                 f"GET /api/v1/exits/{exit_.pk} and, once your organisation has destroyed its copies of what the "
-                f"exit plan destroys, attest it with POST /api/v1/exits/{exit_.pk}/attestation.\n",
+                f"exit plan destroys, attest it with POST /api/v1/exits/{exit_.pk}/attestation.\n\n"
+                f"Open it: {page_link('exit-detail', pk=exit_.pk)}\n",
             )
 
 
@@ -558,7 +559,9 @@ def exit_close_if_done(exit_: Exit, *, now: datetime | None = None) -> bool:
             to=[*officer_addresses(), *partner_admin_addresses(exit_.partner)],
             subject=f"[Accord] The exit of charter {exit_.charter.slug} is complete",
             body=f"Every line of the exit plan of {exit_.charter.slug} is settled and its report is written. "
-            f"Certificates of destruction: {len(report['certificates'])}.\n",
+            f"Certificates of destruction: {len(report['certificates'])}.\n\n"
+            # The exit's page is for the host's people and the partner's admins alike.
+            f"Open it: {page_link('exit-detail', pk=exit_.pk)}\n",
         )
     return True
 

@@ -42,7 +42,7 @@ from governance.anomalies.selectors import suspending_finding
 from governance.grants import services as grant_services
 from governance.incidents.selectors import STALLED, _late, incident_timings
 from governance.models import AnomalyFinding, Grant, Incident, IncidentStep
-from governance.outbox.services import mail_enqueue, officer_addresses, partner_admin_addresses
+from governance.outbox.services import mail_enqueue, officer_addresses, page_link, partner_admin_addresses
 
 PLAYBOOK = Actor.system("incident-playbook")
 SEVERITIES = tuple(Severity.values)
@@ -54,6 +54,11 @@ def _label(incident: Incident) -> str:
 
 def _subject(incident: Incident, text: str) -> str:
     return f"[Accord{' DRILL' if incident.drill else ''}] {_label(incident)}: {text}"
+
+
+def _open(incident: Incident) -> str:
+    """The last line of mail to the host's people: the incident's page (the host's alone)."""
+    return f"\nOpen it: {page_link('incident-detail', pk=incident.pk)}\n"
 
 
 def _queue_run(incident: Incident) -> None:
@@ -146,7 +151,7 @@ def incident_declare(
         subject=_subject(incident, f"{severity} — {incident.title}"),
         body=f"{_label(incident)} was declared by {by.label} on charter {charter.slug} ({charter.partner.name}), "
         f"run by playbook {playbook.slug}.\n\n{incident.summary}\n\nRemediation is due by "
-        f"{incident.remediation_due_at:%Y-%m-%d %H:%M} UTC.\n",
+        f"{incident.remediation_due_at:%Y-%m-%d %H:%M} UTC.\n" + _open(incident),
     )
     _queue_run(incident)
     return incident
@@ -245,7 +250,7 @@ def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
         subject=_subject(incident, incident.title),
         body=f"{_label(incident)} on charter {incident.charter.slug} ({incident.partner.name}), severity "
         f"{incident.severity}.\n\n{incident.summary}\n\nRemediation is due by "
-        f"{incident.remediation_due_at:%Y-%m-%d %H:%M} UTC.\n",
+        f"{incident.remediation_due_at:%Y-%m-%d %H:%M} UTC.\n" + _open(incident),
     )
     partner = partner_admin_addresses(incident.partner)
     if incident.drill:
@@ -257,7 +262,9 @@ def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
         body=f"{settings.ACCORD_HOST_ORGANISATION}'s governance team is investigating an incident concerning "
         f"charter {incident.charter.slug} (reference {_label(incident)}). Your organisation's access through Accord "
         "is on hold until the investigation ends; you will be told when it does. Reply to your governance contact "
-        "with anything that may help.\n",
+        "with anything that may help.\n\n"
+        # The incident's page is the host's: the partner's admins are sent to their charter's.
+        f"Open your charter: {page_link('charters:charter-detail', slug=incident.charter.slug)}\n",
     )
     return {"told": responders, "partner_told": partner}
 
@@ -484,7 +491,7 @@ def incidents_run(*, now: datetime | None = None) -> IncidentsRun:
                 subject=_subject(incident, f"step {step.position} is overdue"),
                 body=f'Step {step.position} of {_label(incident).lower()} ({incident.title}), "{step.title}", '
                 f"owned by the {step.owner_role.replace('_', ' ')}, was due at {step.due_at:%Y-%m-%d %H:%M} UTC "
-                "and is not done.\n",
+                "and is not done.\n" + _open(incident),
             )
         escalated += 1
     stalled = (

@@ -10,17 +10,22 @@ given up after MAX_ATTEMPTS, with its last error kept, so it cannot hold up the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import active_officers
 from accounts.models import Organisation, Proposal, User
 from accounts.roles import Role
+from charters.models import CharterVersion
+from charters.services.charters import charter_accepted_version, required_trainings
 from governance.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,19 @@ def _addresses(people: QuerySet[User]) -> list[str]:
     return sorted({email for email in people.values_list("email", flat=True) if email})
 
 
+def page_link(name: str, /, *, query: Mapping[str, object] | None = None, **kwargs: object) -> str:
+    """The address of a page, as the mail's reader opens it: ACCORD_PUBLIC_URL and the page's URL ``name``
+    reversed with ``kwargs``, then ``query``. A link names an object, never a token or a secret; the caller picks
+    a page the recipient may open (accounts/matrix.py)."""
+    link = settings.ACCORD_PUBLIC_URL + reverse(name, kwargs=kwargs or None)
+    return f"{link}?{urlencode(query)}" if query else link
+
+
+def grant_link(grant_id: int) -> str:
+    """The grant list showing one grant, whatever its status: grants have no page of their own."""
+    return page_link("grant-list", query={"grant": grant_id})
+
+
 def officer_addresses() -> list[str]:
     """Where mail for the officers goes: every active officer's address."""
     return _addresses(active_officers())
@@ -41,23 +59,55 @@ def officer_addresses() -> list[str]:
 def proposal_mail(proposal: Proposal) -> None:
     """Tell the other officers that a proposal waits for a second one (accounts.proposals calls this when one is
     made): who asked, why, what will happen, until when, and where to confirm it."""
-    from django.urls import reverse
-
     plan = "\n".join(f"- {line}" for line in proposal.plan)
-    link = settings.ACCORD_PUBLIC_URL + reverse("proposals:proposal-detail", kwargs={"pk": proposal.pk})
+    link = page_link("proposals:proposal-detail", pk=proposal.pk)
     mail_enqueue(
         key=f"proposal-{proposal.pk}-made",
         to=_addresses(active_officers().exclude(pk=proposal.proposed_by_id)),
         subject=f"[Accord] A second officer is needed: {proposal.get_kind_display()} of {proposal.target_label}",
         body=f"{proposal.proposed_by.username} proposes: {proposal.get_kind_display()} of {proposal.target_label}.\n\n"
         f"Why: {proposal.reason}\n\nWhat confirming does:\n{plan}\n\nNothing happens until another officer "
-        f"confirms it, by {proposal.expires_at:%Y-%m-%d %H:%M} UTC: {link}\n",
+        f"confirms it, by {proposal.expires_at:%Y-%m-%d %H:%M} UTC.\n\nOpen it: {link}\n",
     )
+
+
+def _partner_admins(partner: Organisation) -> QuerySet[User]:
+    return User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN)
 
 
 def partner_admin_addresses(partner: Organisation) -> list[str]:
     """Where mail for a partner goes: its active admins' addresses."""
-    return _addresses(User.objects.filter(organisation=partner, is_active=True, groups__name=Role.PARTNER_ADMIN))
+    return _addresses(_partner_admins(partner))
+
+
+def charter_acceptance_mail(version: CharterVersion) -> None:
+    """Tell each of the partner's active admins that a newly approved version waits for their acceptance
+    (charters.services calls this when one is approved, in its transaction): one message each, once per version.
+    It says only what the agreement says: never the host-only terms (charters/documents.py)."""
+    charter = version.charter
+    trainings = [training["name"] for training in required_trainings(version)]
+    todo = (
+        f"read it, confirm its trainings ({', '.join(trainings)}) and accept it"
+        if trainings
+        else "read it and accept it"
+    )
+    before = charter_accepted_version(charter)
+    meanwhile = (
+        f" Until then, only what both this version and version {before.number}, which {charter.partner.name} "
+        "accepted, allow goes on."
+        if before is not None and before.pk != version.pk
+        else ""
+    )
+    link = page_link("charters:acknowledge", slug=charter.slug)
+    for admin in _partner_admins(charter.partner).exclude(email="").order_by("pk"):
+        mail_enqueue(
+            key=f"charter-version-{version.pk}-accept-{admin.pk}",
+            to=[admin.email],
+            subject=f"[Accord] Charter {charter.slug} v{version.number} waits for your acceptance",
+            body=f"{settings.ACCORD_HOST_ORGANISATION} approved version {version.number} of charter {charter.slug} "
+            f"({charter.title}). Access under its terms starts once a partner admin of {charter.partner.name} "
+            f"accepts it: {todo}.{meanwhile}\n\nOpen it: {link}\n",
+        )
 
 
 def mail_enqueue(*, key: str, to: list[str], subject: str, body: str) -> OutboxMessage | None:

@@ -34,7 +34,7 @@ from charters.terms import ReviewTerms, terms_of
 from charters.vocabulary import Unanswered
 from governance.grants import services as grant_services
 from governance.models import Grant, ReviewCampaign, ReviewItem
-from governance.outbox.services import mail_enqueue
+from governance.outbox.services import grant_link, mail_enqueue, page_link
 from governance.policy.bundle import GrantFact
 
 REVIEWS = Actor.system("access-reviews")
@@ -113,7 +113,8 @@ def review_start(
                     to=[reviewer.email],
                     subject=f"[Accord] Access review of {charter.slug}: items for you by {campaign.deadline:%Y-%m-%d}",
                     body=f"Review #{campaign.pk} of {charter.slug} has grants for you to keep or revoke by "
-                    f"{campaign.deadline:%Y-%m-%d %H:%M} UTC. Unanswered ones are then {campaign.unanswered}d.\n",
+                    f"{campaign.deadline:%Y-%m-%d %H:%M} UTC. Unanswered ones are then {campaign.unanswered}d.\n\n"
+                    f"Open it: {page_link('review-detail', pk=campaign.pk)}\n",
                 )
     except IntegrityError:
         raise ValidationError({"charter": f"Charter {charter.slug} already has an open review."}) from None
@@ -299,7 +300,8 @@ def _remind(campaign: ReviewCampaign, now: datetime) -> int:
                 to=[reviewer.email],
                 subject=f"[Accord] Reminder: review of {campaign.charter.slug} ends {campaign.deadline:%Y-%m-%d}",
                 body=f"Review #{campaign.pk} still has items for you. At {campaign.deadline:%Y-%m-%d %H:%M} UTC "
-                f"the unanswered ones are {campaign.unanswered}d.\n",
+                f"the unanswered ones are {campaign.unanswered}d.\n\n"
+                f"Open it: {page_link('review-detail', pk=campaign.pk)}\n",
             )
     return 1
 
@@ -333,7 +335,8 @@ def _resolve_once(campaign: ReviewCampaign, item: ReviewItem, *, by: Actor, reas
                 key=f"review-item-{item.pk}-escalated",
                 to=[officer.email for officer in _officers()],
                 subject=f"[Accord] Unanswered in access review #{campaign.pk}: grant #{grant.pk} ({grant.grantee})",
-                body=f"{reason} The charter says to escalate: decide on grant #{grant.pk} of {grant.partner.slug}.\n",
+                body=f"{reason} The charter says to escalate: decide on grant #{grant.pk} of {grant.partner.slug}.\n\n"
+                f"Open it: {grant_link(grant.pk)}\n",
             )
         record(
             action="review.item_unanswered",

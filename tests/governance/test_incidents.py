@@ -67,7 +67,8 @@ def shown(response):
 
 
 def messages_to(address):
-    return [message for message in OutboxMessage.objects.all() if address in message.to]
+    """The incidents' mail to ``address`` (not, say, the charter's acceptance mail its world began with)."""
+    return [message for message in OutboxMessage.objects.filter(key__startswith="incident-") if address in message.to]
 
 
 # --- Declaring and the automatic steps ------------------------------------------------------------------------
