@@ -41,6 +41,7 @@ class Audience(StrEnum):
     PRINCIPAL = "principal"  # a partner's principal: the decision point
     HOST = "host"  # the host's officers and auditors
     OFFICER = "officer"  # the host's governance officers
+    PARTNER_ADMIN = "partner admin"  # a partner's admins: their portal
     ADMIN_SITE = "admin site"  # the Django admin, which checks its own staff flag behind Accord's login
 
 
@@ -174,8 +175,17 @@ MATRIX: Mapping[str, Access] = {
     "api:grant-list": _a(scopes=(S.MANAGE, S.DECIDE), GET=A.SIGNED_IN),
     "api:grant-request": _a(POST=O.GRANT_REQUEST),
     "api:grant-transition": _a(names="grant", POST=GRANT_STEPS),
-    "usage": _a("The usage charts", GET=A.HOST),  # partners' own are their portal's
+    "usage": _a("The usage charts", GET=A.PERSON),  # a partner admin's: their own partner's
     "timeliness": _a("The timeliness charts", GET=A.HOST),
+    # --- The partner portal (governance/portal): a partner admin's own access ----------------------------------
+    "portal": _a("The partner portal's pages", GET=A.PARTNER_ADMIN),
+    "portal-incidents": _a("The partner portal's pages", GET=A.PARTNER_ADMIN),
+    "portal-step-answer": _a(names="incident step", POST=O.INCIDENT_STEP_ANSWER),
+    "portal-principals": _a("The partner portal's pages", GET=A.PARTNER_ADMIN),
+    "portal-principal-create": _a(POST=O.PRINCIPAL_MANAGE),
+    "portal-principal-disable": _a(names="principal", POST=O.PRINCIPAL_MANAGE),
+    "portal-trail": _a("The partner portal's pages", GET=A.PARTNER_ADMIN),
+    "portal-trail-export": _a("The partner portal's pages", POST=A.PARTNER_ADMIN),
     "api:usage": _a(GET=A.PERSON),
     "api:usage-quotas": _a(GET=A.PERSON),
     "api:role-list": _a(GET=A.PERSON),
@@ -221,6 +231,7 @@ MATRIX: Mapping[str, Access] = {
     "exit-detail": _a(names="exit", GET=A.PERSON),
     "exit-report": _a(names="exit", GET=A.PERSON),
     "exit-migrated": _a(names="exit", POST=O.EXIT_CONFIRM),
+    "exit-attest": _a(names="exit", POST=O.EXIT_ATTEST),
     "certificate-detail": _a(names="certificate", GET=A.PERSON),
     "api:exit-list": _a(scopes=EXIT_OR_MANAGE, GET=A.PERSON),
     "api:exit-detail": _a(names="exit", scopes=EXIT_OR_MANAGE, GET=A.PERSON),
@@ -256,6 +267,7 @@ AUDIENCE_REFUSALS: Mapping[Audience, str] = {
     A.PRINCIPAL: "{what} are a principal's: ask with your principal's token.",
     A.HOST: "{what} are for the host's officers and auditors.",
     A.OFFICER: "{what} are for the host's governance officers.",
+    A.PARTNER_ADMIN: "{what} are for a partner's admins: the host's people have their own pages.",
 }
 
 
@@ -284,6 +296,13 @@ def access_for(view_name: str | None) -> Access | None:
     if entry is None and ":" in view_name:
         entry = NAMESPACES.get(view_name.split(":", 1)[0])
     return entry
+
+
+def may_open(user: User, view_name: str) -> bool:
+    """Whether ``user`` may open the page at ``view_name`` (a GET naming no object): what a menu offers them."""
+    entry = access_for(view_name)
+    rule = entry.methods.get("GET") if entry else None
+    return isinstance(rule, Operation | Audience) and allows(user, rule)
 
 
 def rule_for(entry: Access, method: str) -> Rule | None:
@@ -320,6 +339,8 @@ def allows(user: User | AnonymousUser, rule: Operation | Audience) -> bool:
         return account.is_service
     if rule == A.HOST:
         return account.is_host_member
+    if rule == A.PARTNER_ADMIN:
+        return account.is_partner_admin
     return rule == A.OFFICER and account.is_officer
 
 
@@ -366,6 +387,7 @@ def allows_role(role: Role, rule: Operation | Audience) -> bool:
         A.PRINCIPAL: role == Role.PARTNER_PRINCIPAL,
         A.HOST: role in HOST_ROLES,
         A.OFFICER: role == Role.OFFICER,
+        A.PARTNER_ADMIN: role == Role.PARTNER_ADMIN,
     }[rule]
 
 

@@ -104,6 +104,10 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]  # django-otp 
         return self.organisation.is_host and self.has_role(Role.OFFICER)
 
     @property
+    def is_partner_admin(self) -> bool:
+        return not self.organisation.is_host and self.has_role(Role.PARTNER_ADMIN)
+
+    @property
     def partner_slug(self) -> str:
         """The partner this user belongs to, as the trail names it; "" for the host's people."""
         return "" if self.organisation.is_host else self.organisation.slug

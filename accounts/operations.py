@@ -71,6 +71,7 @@ class Operation(StrEnum):
     REVIEW_CLOSE = "review.close"
     INCIDENT_DECLARE = "incident.declare"
     INCIDENT_RUN = "incident.run"
+    INCIDENT_STEP_ANSWER = "incident.step_answer"
     EXIT_START = "exit.start"
     EXIT_CONFIRM = "exit.confirm"
     EXIT_ATTEST = "exit.attest"
@@ -104,7 +105,7 @@ ROLE_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.PARTNER_ADMIN: frozenset(
         {
             O.OWN_ACCOUNT, O.TOKEN_ISSUE, O.TOKEN_REVOKE, O.TOKEN_ROTATE, O.CHARTER_ACCEPT, O.GRANT_REQUEST,
-            O.PARTNER_ROLE_MANAGE, O.EXIT_ATTEST, O.PRINCIPAL_MANAGE,
+            O.PARTNER_ROLE_MANAGE, O.EXIT_ATTEST, O.PRINCIPAL_MANAGE, O.INCIDENT_STEP_ANSWER,
         }
     ),
     Role.PARTNER_PRINCIPAL: frozenset(),  # principals only ask the decision point, which is not a write
@@ -178,6 +179,7 @@ REFUSALS: Mapping[Operation, str] = {
     O.REVIEW_CLOSE: "Only a governance officer closes an access review.",
     O.INCIDENT_DECLARE: "Only governance officers declare incidents.",
     O.INCIDENT_RUN: "Only governance officers run incidents.",
+    O.INCIDENT_STEP_ANSWER: "A partner's admins answer the incident steps their partner owns.",
     O.EXIT_START: "Only governance officers run exits and destructions.",
     O.EXIT_CONFIRM: "Only governance officers run exits and destructions.",
     O.EXIT_ATTEST: "Only the partner's admins attest destruction.",

@@ -10,7 +10,7 @@ from accounts.operations import Operation, may
 from accounts.roles import Role
 from charters.models import AssetVersion, Charter
 from charters.terms import terms_of
-from governance.models import DestructionCertificate, Exit, Grant, Incident, PartnerRole
+from governance.models import DestructionCertificate, Exit, Grant, Incident, IncidentStep, PartnerRole
 
 
 def partner_of(user: User) -> Partner:
@@ -108,6 +108,16 @@ def incident_get_for_user(user: User, pk: int) -> Incident:
     if incident is None:
         raise Http404("No such incident.")
     return incident
+
+
+def partner_steps_of(user: User) -> QuerySet[IncidentStep]:
+    """The incident steps a partner's admin answers: those the playbook gives the partner admin, in their own
+    partner's incidents (never a drill's: a partner is not told of one). None for anyone else."""
+    if user.is_host_member or user.is_service:
+        return IncidentStep.objects.none()
+    return IncidentStep.objects.filter(
+        incident__partner_id=user.organisation_id, incident__drill=False, owner_role=Role.PARTNER_ADMIN
+    ).select_related("incident")
 
 
 def asset_version_known_to(partner_id: int, fingerprint: str) -> AssetVersion | None:

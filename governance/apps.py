@@ -32,3 +32,9 @@ class GovernanceConfig(AppConfig):
             "certificate", lambda user, kw: found(lambda: access.certificate_get_for_user(user, kw["number"]))
         )
         visible_register("role", lambda user, kw: access.roles_visible_to(user).filter(slug=kw["slug"]).exists())
+        visible_register(
+            "incident step",
+            lambda user, kw: (
+                access.partner_steps_of(user).filter(incident_id=kw["pk"], position=kw["position"]).exists()
+            ),
+        )

@@ -5,6 +5,7 @@ from governance.grants import views as grant_views
 from governance.incidents import views as incident_views
 from governance.ops import views as ops_views
 from governance.policy import views as policy_views
+from governance.portal import views as portal_views
 from governance.reviews import views as review_views
 from governance.usage import views as usage_views
 from governance.vault import views as vault_views
@@ -15,6 +16,22 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("governance/usage/", usage_views.usage_page, name="usage"),
     path("governance/timeliness/", ops_views.timeliness_page, name="timeliness"),
+    path("portal/", portal_views.portal_home, name="portal"),
+    path("portal/incidents/", portal_views.portal_incidents, name="portal-incidents"),
+    path(
+        "portal/incidents/<int:pk>/steps/<int:position>/answer/",
+        portal_views.portal_step_answer,
+        name="portal-step-answer",
+    ),
+    path("portal/principals/", portal_views.portal_principals, name="portal-principals"),
+    path("portal/principals/add/", portal_views.portal_principal_create, name="portal-principal-create"),
+    path(
+        "portal/principals/<str:username>/disable/",
+        portal_views.portal_principal_disable,
+        name="portal-principal-disable",
+    ),
+    path("portal/trail/", portal_views.portal_trail, name="portal-trail"),
+    path("portal/trail/export/", portal_views.portal_trail_export, name="portal-trail-export"),
     path("grants/", grant_views.grant_list, name="grant-list"),
     path("grants/request/", grant_views.grant_request, name="grant-request"),
     path("grants/<int:pk>/<str:transition>/", grant_views.grant_transition, name="grant-transition"),
@@ -43,6 +60,7 @@ urlpatterns = [
     path("governance/exits/", exit_views.exit_list, name="exit-list"),
     path("governance/exits/<int:pk>/", exit_views.exit_detail, name="exit-detail"),
     path("governance/exits/<int:pk>/report.json", exit_views.exit_report, name="exit-report"),
+    path("governance/exits/<int:pk>/attest/", exit_views.exit_attest, name="exit-attest"),
     path("governance/exits/<int:pk>/items/<int:item>/migrated/", exit_views.exit_item_migrated, name="exit-migrated"),
     path("governance/keys/<str:key_id>/cancel/", exit_views.key_cancel, name="key-cancel"),
     path("governance/keys/<str:key_id>/destroy/", vault_views.key_destroy, name="key-destroy"),

@@ -17,12 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accord.downloads import json_attachment
 from accounts.access import request_user, user_who_may
-from accounts.models import Proposal
+from accounts.models import Proposal, User
 from accounts.operations import Operation, may
 from accounts.proposal_views import propose
 from accounts.services import actor_for
 from audit import chain
 from charters.access import charter_get_for_user
+from charters.vocabulary import Disposition
 from governance import access
 from governance.exits import selectors as exit_selectors
 from governance.exits import services as exits
@@ -79,8 +80,42 @@ def exit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "certificates": exit_selectors.exit_certificates(exit_).select_related("data_key").order_by("number"),
             "attestation": getattr(exit_, "attestation", None),
             "can_act": may(user, Operation.EXIT_CONFIRM),
+            "to_attest": _to_attest(user, exit_),
         },
     )
+
+
+def _to_attest(user: User, exit_: Exit) -> list[ExitItem]:
+    """The destroy lines the partner's admin attests on this page, when the exit waits for that from them."""
+    if not may(user, Operation.EXIT_ATTEST) or not exit_selectors.attestation_wanted(exit_):
+        return []
+    return list(
+        exit_.items.filter(disposition=Disposition.DESTROY, asset_version__isnull=False).select_related(
+            "asset_version__asset"
+        )
+    )
+
+
+@login_required
+@require_POST
+def exit_attest(request: HttpRequest, pk: int) -> HttpResponse:
+    """The partner's admin attests that the partner destroyed its copies (the same service as the API's)."""
+    user = user_who_may(request, Operation.EXIT_ATTEST)
+    exit_ = access.exit_get_for_user(user, pk)
+    try:
+        exits.exit_attest(
+            exit_=exit_,
+            statement=request.POST.get("statement", ""),
+            method=request.POST.get("method", ""),
+            destroyed=request.POST.getlist("destroyed"),
+            by=actor_for(user),
+        )
+    except ValidationError as error:
+        for problem in error.messages:
+            messages.error(request, problem)
+    else:
+        messages.success(request, "Destruction attested: the host's officers see it, and the exit can close.")
+    return redirect("exit-detail", pk=pk)
 
 
 @login_required

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.operations import Operation, performs
+from accounts.operations import Operation, performs, person
 from accounts.roles import Role
 from audit.dispatch import task_queue
 from audit.holds import legal_hold_place
@@ -263,8 +263,9 @@ def _notify(incident: Incident, now: datetime) -> dict[str, Any]:
         f"charter {incident.charter.slug} (reference {_label(incident)}). Your organisation's access through Accord "
         "is on hold until the investigation ends; you will be told when it does. Reply to your governance contact "
         "with anything that may help.\n\n"
-        # The incident's page is the host's: the partner's admins are sent to their charter's.
-        f"Open your charter: {page_link('charters:charter-detail', slug=incident.charter.slug)}\n",
+        # The incident's page is the host's: the partner's admins are sent to their portal's, which shows the steps
+        # the playbook gives them.
+        f"Open it: {page_link('portal-incidents')}#incident-{incident.pk}\n",
     )
     return {"told": responders, "partner_told": partner}
 
@@ -359,6 +360,29 @@ def incident_step_complete(*, step: IncidentStep, by: Actor, note: str, now: dat
         raise ValidationError(
             {"note": f"This step belongs to the {step.owner_role.replace('_', ' ')}: say how they confirmed it."}
         )
+    return _step_done(incident, step, by, note, now)
+
+
+@performs(Operation.INCIDENT_STEP_ANSWER)
+@transaction.atomic
+def incident_step_answer(*, step: IncidentStep, by: Actor, note: str, now: datetime | None = None) -> IncidentStep:
+    """A partner's admin answers a step of their partner's incident that the playbook gives the partner admin, saying
+    what they did. Drills are the host's alone: a partner is never told of one."""
+    now = now or timezone.now()
+    admin = person(by)
+    incident = Incident.objects.select_related("partner").get(pk=step.incident_id)
+    if incident.partner_id != admin.organisation_id or incident.drill:
+        raise PermissionDenied("Only the partner's own admins answer its incident steps.")
+    if step.owner_role != Role.PARTNER_ADMIN:
+        raise ValidationError({"step": f"Step {step.position} is the host's to do, not yours."})
+    if incident.status != Incident.Status.OPEN:
+        raise ValidationError({"step": f"Incident #{incident.pk} is closed; its checklist no longer changes."})
+    if not note.strip():
+        raise ValidationError({"note": "Say what your organisation did for this step: the host's officers read it."})
+    return _step_done(incident, step, by, note, now)
+
+
+def _step_done(incident: Incident, step: IncidentStep, by: Actor, note: str, now: datetime) -> IncidentStep:
     claimed = IncidentStep.objects.filter(pk=step.pk, status=IncidentStep.Status.PENDING).update(
         status=IncidentStep.Status.DONE, done_at=now, done_by=by.label, note=note.strip()
     )

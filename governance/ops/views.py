@@ -8,7 +8,7 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -30,9 +30,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The host's staff: what needs them now, and the background work's health. A partner's people: their
-    partner's assets (their portal is the partner pages)."""
+    """The host's staff: what needs them now, and the background work's health. A partner's admins: their
+    portal."""
     user = cast(User, request.user)
+    if user.is_partner_admin:
+        return redirect("portal")
     context = {
         "partners": partners_visible_to(user),
         "assets": assets_visible_to(user).prefetch_related("versions"),

@@ -127,7 +127,7 @@ def test_deactivating_a_person_stops_their_sessions_and_tokens_at_once(client, o
     assert caller.client.get("/api/v1/me").status_code == 200
     theirs = Client()
     sign_in(theirs, a_admin)
-    assert theirs.get("/").status_code == 200
+    assert theirs.get("/portal/").status_code == 200
     sign_in(client, officer)
     client.post(f"/account/people/{a_admin.username}/deactivate/", {"reason": "left the company"})
     assert theirs.get("/")["Location"].startswith("/login/")

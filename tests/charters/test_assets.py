@@ -136,7 +136,7 @@ def test_a_partner_admin_cannot_filter_their_way_into_another_partner(api_as, a_
 
 def test_a_partner_admin_sees_no_host_or_other_partner_assets_on_the_web(client, a_admin, registry):
     sign_in(client, a_admin)
-    page = client.get("/").content.decode()
+    page = client.get("/portal/").content.decode()
     assert "northwind-eval" in page
     assert "atlas-70b" not in page and "helix-ft" not in page and "Helix Bio" not in page
     assert client.get(f"/registry/assets/{registry['b'].pk}/").status_code == 404

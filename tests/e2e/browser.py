@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Dialog, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
@@ -99,13 +99,18 @@ def _chromium_page(endpoint: str, base_url: str) -> Iterator[Page]:
             # Destructive buttons ask first (static/accord/forms.js): the persona says yes, and the test can read
             # what it was asked with confirmations(page).
             asked = _confirmations.setdefault(id(page), [])
-            page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+            page.on("dialog", lambda dialog: _accept(dialog, asked))
             yield page
         finally:
             _confirmations.pop(id(page), None)
             context.close()
         if refused:
             pytest.fail("The Content-Security-Policy refused:\n" + "\n".join(refused), pytrace=False)
+
+
+def _accept(dialog: Dialog, asked: list[str]) -> None:
+    asked.append(dialog.message)
+    dialog.accept()
 
 
 def _csp_refusal(message: ConsoleMessage, refused: list[str]) -> None:
@@ -129,7 +134,7 @@ def log_in(page: Page, user: User) -> None:
     expect(page.get_by_role("heading", name="Second factor", exact=True)).to_be_visible()
     page.get_by_label("Code from your authenticator app").fill(_unused_code(user.username))
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("link", name="Home", exact=True)).to_be_visible()  # the navigation of a full login
+    signed_in_as(page, user.username)  # the navigation of a full login
 
 
 # The last 30-second step whose code each persona typed in this test: a code works once (django-otp refuses a step
@@ -145,3 +150,24 @@ def _unused_code(username: str) -> str:
         now += 1
     _steps_used[username] = step
     return persona_code(username, steps_ahead=step - now)
+
+
+def go(page: Page, name: str) -> None:
+    """Follow the site menu's link ``name``, opening the group it sits in first, as a person does."""
+    link = page.locator("header nav").get_by_role("link", name=name, exact=True)
+    if not link.is_visible():
+        page.locator("header nav details", has=page.get_by_text(name, exact=True)).locator("summary").click()
+    link.click()
+
+
+def log_out(page: Page) -> None:
+    """Log out from the menu under the person's name."""
+    page.locator("header nav details", has=page.get_by_role("button", name="Log out", include_hidden=True)).locator(
+        "summary"
+    ).click()
+    page.get_by_role("button", name="Log out").click()
+
+
+def signed_in_as(page: Page, username: str) -> None:
+    """The page shows the site menu of a signed-in person: their name heads its last group."""
+    expect(page.locator("header nav summary", has_text=username)).to_be_visible()

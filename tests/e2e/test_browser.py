@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from accounts.models import ApiToken, Organisation, Partner, User
 from charters.models import Asset
 from tests.conftest import committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in, log_out
 from tests.factories import AssetFactory
 
 pytestmark = [pytest.mark.browser, committing]
@@ -113,7 +113,7 @@ def test_a_partner_admin_sees_only_their_own_assets_and_gets_404_on_another_part
 def test_an_issued_api_token_is_shown_once_and_a_reload_issues_no_second_one(browse: Browse, a_admin: User) -> None:
     with browse() as page:
         log_in(page, a_admin)
-        page.get_by_role("link", name="API tokens").click()
+        go(page, "API tokens")
         expect(page).to_have_url(re.compile(r"/account/tokens/$"))
         expect(page.locator("#new-token")).to_have_count(0)
 
@@ -143,7 +143,7 @@ def test_an_issued_api_token_is_shown_once_and_a_reload_issues_no_second_one(bro
 def test_logging_out_returns_to_the_login_page_and_ends_the_session(browse: Browse, officer: User) -> None:
     with browse() as page:
         log_in(page, officer)
-        page.get_by_role("button", name="Log out").click()
+        log_out(page)
 
         expect(page).to_have_url(re.compile(r"/login/$"))
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from accounts.models import User
 from charters.models import CharterVersion
 from tests.conftest import committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -24,7 +24,8 @@ def test_an_officer_sees_the_line_of_a_problem_marked_fixes_it_there_and_saves(
     line = next(number for number, content in enumerate(text.splitlines(), 1) if "unanswered:" in content)
     with browse() as page:
         log_in(page, officer)
-        page.goto("/registry/charters/new/")
+        go(page, "Charters")
+        page.get_by_role("button", name="Write a charter").click()
 
         editor = page.locator(".CodeMirror")
         expect(editor).to_be_visible()

@@ -18,7 +18,7 @@ from accounts.models import User
 from charters.models import CharterVersion
 from governance.models import Grant
 from tests.conftest import Caller, committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in
 from tests.helpers import decide
 from tests.world import CHARTER_FROM
 
@@ -58,7 +58,7 @@ def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_qu
     gateway = api_as(a_principal)
     with browse() as page:
         log_in(page, a_admin)
-        page.get_by_role("link", name="Grants").click()
+        go(page, "Grants")
         expect(page).to_have_url(GRANTS_URL)
         expect(page.get_by_role("heading", level=1)).to_have_text("Grants")
         page.get_by_role("button", name="Request a grant").click()
@@ -79,7 +79,7 @@ def test_a_partner_admin_requests_a_grant_and_an_officer_approves_it_from_the_qu
 
     with browse() as page:
         log_in(page, officer)
-        page.get_by_role("link", name="Grants").click()
+        go(page, "Grants")
         expect(page).to_have_url(GRANTS_URL)
         expect(page.get_by_role("heading", level=1)).to_have_text("Grant requests to decide")
         expect(page.get_by_label("Status")).to_have_value("requested")
@@ -133,7 +133,7 @@ def test_a_request_for_download_weights_shows_the_charters_refusal_and_saves_not
         expect(page.get_by_label("Justification")).to_have_value("Capability benchmarks for the joint paper.")
         expect(page.locator("ul.messages")).to_have_count(0)
 
-        page.get_by_role("link", name="Grants").click()
+        go(page, "Grants")
         expect(page.get_by_text("No grants.")).to_be_visible()
 
     assert not Grant.objects.exists()

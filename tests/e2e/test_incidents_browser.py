@@ -27,7 +27,7 @@ from governance.models import AnomalyFinding, DataKey, Exit, ExitItem, Grant, In
 from governance.tasks import exit_run as exit_task
 from governance.tasks import incident_run as incident_task
 from tests.conftest import committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in
 from tests.helpers import take_queued, used
 
 pytestmark = [pytest.mark.browser, committing]
@@ -308,7 +308,7 @@ def test_an_officer_ends_the_charter_runs_the_exit_and_cancels_one_scheduled_des
 
     with browse() as page:
         log_in(page, second_officer)
-        page.get_by_role("link", name="Proposals").click()
+        go(page, "Proposals")
         page.locator("#waiting").get_by_role("link").click()
         page.get_by_role("button", name="Confirm: carry this out now").click()
 

@@ -25,7 +25,7 @@ from governance.policy.bundles import bundles_record
 from governance.tasks import whatif_run as whatif_task
 from governance.whatif.services import whatif_run
 from tests.conftest import Caller, committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in
 from tests.helpers import decide, status_of, take_queued
 from tests.world import example, in_review
 
@@ -77,7 +77,7 @@ def test_an_officer_proposes_a_rollback_a_second_confirms_it_and_the_grant_appro
 
     with browse() as page:
         log_in(page, officer)
-        page.get_by_role("link", name="Policy").click()
+        go(page, "Policy")
         expect(page).to_have_url(re.compile(r"/governance/bundles/$"))
         row = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=str(bundle.seq), exact=True))
         row.get_by_role("link", name=bundle.hash[:16]).click()
@@ -127,7 +127,7 @@ def test_an_officer_proposes_a_rollback_a_second_confirms_it_and_the_grant_appro
 
     with browse() as page:
         log_in(page, second_officer)
-        page.get_by_role("link", name="Proposals").click()
+        go(page, "Proposals")
         waiting = page.locator("#waiting tbody tr")
         expect(waiting).to_have_count(1)
         waiting.get_by_role("link").click()

@@ -29,7 +29,7 @@ from accounts.services import actor_for, user_create
 from audit.models import Event
 from governance.models import Grant, PolicyBundle
 from tests.conftest import SETUP, TEST_PASSWORD, committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in, log_out, signed_in_as
 from tests.helpers import every_address, persona_code, status_of
 
 pytestmark = [pytest.mark.browser, committing]
@@ -86,15 +86,14 @@ def test_a_newcomer_sets_up_a_passkey_and_logs_in_with_it(browse: Browse, newcom
         page.get_by_role("button", name="Show me new recovery codes").click()
         expect(page.locator("#recovery-codes li")).to_have_count(10)
         page.get_by_role("button", name="I have saved them: continue").click()
-        expect(page.get_by_role("button", name="Log out")).to_be_visible()
-        expect(page.get_by_role("link", name="Charters")).to_be_visible()
+        signed_in_as(page, "nina")
 
-        page.get_by_role("button", name="Log out").click()
+        log_out(page)
         password_step(page, "nina")
         expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
         page.get_by_role("button", name="Use a passkey").click()
         expect(page).to_have_url(re.compile(r"/$"))
-        expect(page.get_by_role("link", name="Charters")).to_be_visible()
+        signed_in_as(page, "nina")
 
     assert WebAuthnCredential.objects.filter(user=newcomer, confirmed=True).count() == 1
     used = Event.objects.filter(action="auth.second_factor", actor_label="nina").values_list("details", flat=True)
@@ -116,14 +115,14 @@ def test_a_newcomer_sets_up_an_authenticator_app_and_logs_in_with_its_codes(brow
         page.get_by_role("button", name="Confirm the app").click()
         expect(page.locator("#recovery-codes li")).to_have_count(10)
         page.get_by_role("button", name="I have saved them: continue").click()
-        expect(page.get_by_role("link", name="Charters")).to_be_visible()
+        signed_in_as(page, "nina")
 
-        page.get_by_role("button", name="Log out").click()
+        log_out(page)
         password_step(page, "nina")
         page.get_by_label("Code from your authenticator app").fill(f"{TOTP(secret, drift=1).token():06d}")
         page.get_by_role("button", name="Continue").click()
-        expect(page.get_by_role("link", name="Charters")).to_be_visible()
-        page.get_by_role("link", name="nina · Meridian AI").click()
+        signed_in_as(page, "nina")
+        go(page, "Meridian AI · your security")
         expect(page.get_by_role("cell", name="work phone")).to_be_visible()
 
     assert Event.objects.filter(action="auth.factor_added", actor_label="nina").count() == 1
@@ -161,7 +160,7 @@ def test_repeated_wrong_passwords_lock_the_account_until_an_officer_unlocks_it(
 
     with browse() as page:
         log_in(page, officer)
-        page.get_by_role("link", name="People").click()
+        go(page, "People")
         row = page.locator("#person-northwind-admin")
         expect(row).to_contain_text("locked until")
         row.get_by_role("button", name="Unlock").click()

@@ -15,7 +15,7 @@ from governance.decisions.services import DecisionRequest, decide
 from governance.models import Grant
 from governance.usage.services import usage_rollup
 from tests.conftest import committing
-from tests.e2e.browser import Browse, log_in
+from tests.e2e.browser import Browse, go, log_in
 
 pytestmark = [pytest.mark.browser, committing]
 
@@ -31,7 +31,7 @@ def test_the_usage_chart_draws_the_decisions_the_roll_up_counted(
 
     with browse() as page:
         log_in(page, officer)
-        page.get_by_role("link", name="Usage").click()
+        go(page, "Usage")
         expect(page.get_by_role("heading", name="Decisions over time")).to_be_visible()
         expect(page.get_by_text("3 allowed, 1 denied")).to_be_visible()
         drawn = page.locator("#usage-chart").evaluate(

@@ -175,7 +175,7 @@ def test_an_anomaly_finding_mail_links_the_suspended_grant(make_grant, a_princip
 # --- The partner's mail -----------------------------------------------------------------------------------------
 
 
-def test_an_incidents_mail_to_the_partner_links_its_charter_not_the_hosts_incident(
+def test_an_incidents_mail_to_the_partner_links_their_portals_incidents_not_the_hosts_page(
     live_charter, make_grant, officer, a_admin, client
 ):
     make_grant()
@@ -185,7 +185,8 @@ def test_an_incidents_mail_to_the_partner_links_its_charter_not_the_hosts_incide
     incidents.incident_run(incident.pk)
     message = OutboxMessage.objects.get(key=f"incident-{incident.pk}-partner")
     assert message.to == [a_admin.email] and host_terms_in(message) == []
-    path = linked(message, "charters:charter-detail", slug=live_charter.charter.slug)
+    path = linked(message, "portal-incidents")
+    assert message.body.rstrip().endswith(f"#incident-{incident.pk}")
     every_recipient_opens(client, message, path)
 
 
