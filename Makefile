@@ -7,7 +7,7 @@ PORT ?= 8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe
 
-.PHONY: help run demo-codes test lint typecheck unit compose-check secrets lock clean
+.PHONY: help run demo-codes test lint typecheck unit screenshots compose-check secrets lock clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -49,6 +49,10 @@ typecheck: $(VENV)/.dev-installed  ## mypy with django-stubs
 # Tests keep their files (cache, broker folders, generated dev secrets) apart from a running `make run`.
 unit: $(VENV)/.dev-installed  ## the pytest suite (PostgreSQL and Redis tests run when DATABASE_URL / REDIS_URL are set)
 	ACCORD_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+screenshots: $(VENV)/.dev-installed  ## draw the docs' screenshots again (docs/screenshots/) in Chromium
+	ACCORD_VAR_DIR=$(CURDIR)/var/test ACCORD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots \
+		$(BIN)/pytest -q tests/e2e/test_screenshots.py
 
 compose-check:  ## validate docker-compose.yml offline (needs Debian's docker-compose)
 	docker-compose -f docker-compose.yml config -q
