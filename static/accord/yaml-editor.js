@@ -38,6 +38,11 @@
         });
       });
     }
+    // The lines scroll inside the editor: that region takes the keyboard focus too, so the arrow keys scroll it.
+    var scroller = editor.getScrollerElement();
+    scroller.setAttribute("tabindex", "0");
+    scroller.setAttribute("role", "region");
+    scroller.setAttribute("aria-label", label + ": the lines, to scroll");
     var lines = errorLines(textarea, editor);
     lines.forEach(function (line) {
       editor.addLineClass(line - 1, "background", "yaml-editor-problem");
