@@ -26,7 +26,7 @@ from governance.models import ReviewCampaign
 from governance.reviews import selectors as review_selectors
 from governance.reviews import services as reviews
 from tests.conftest import SETUP, committing
-from tests.e2e.browser import log_in
+from tests.e2e.browser import confirmations, log_in
 from tests.helpers import sign_in
 
 
@@ -43,7 +43,9 @@ def page_of(client, user, campaign):
 
 def row_of(page, grant):
     """The text of the grant's row on the review page, its cells separated by |."""
-    match = re.search(rf"<tr><td>[^\n]*\n\s*<td>#{grant.pk}</td>(.*?)</tr>", page, re.S)
+    match = re.search(
+        rf'<tr><td>[^\n]*\n\s*<td><a href="/grants/\?grant={grant.pk}">#{grant.pk}</a></td>(.*?)</tr>', page, re.S
+    )
     assert match, f"no row for grant #{grant.pk}"
     return "|".join(cell.strip() for cell in re.findall(r"<td>(.*?)</td>", match.group(1), re.S))
 
@@ -278,10 +280,13 @@ def test_the_select_all_box_ticks_every_waiting_item_and_answers_them_in_one_go(
         boxes.nth(0).uncheck()
         expect(select_all).not_to_be_checked()
         select_all.check()
-        page.get_by_label("Answer", exact=True).select_option("revoke")
         page.get_by_label("Justification").fill("The benchmarks are published.")
-        page.get_by_role("button", name="Answer the ticked items").click()
+        page.get_by_role("button", name="Revoke the ticked items").click()
         expect(page.locator("ul.messages")).to_contain_text("2 item(s) answered. Every item is answered")
+        assert confirmations(page) == [  # revoking asks first; keeping does not
+            f"Revoke the grants of the ticked items of access review #{campaign.pk} (northwind-evaluation)? Each "
+            "grantee is denied at once, and a revoked grant is never revived."
+        ]
     campaign.refresh_from_db()
     assert campaign.status == "closed"
     assert sorted(campaign.items.values_list("outcome", flat=True)) == ["kept", "revoked", "revoked"]
