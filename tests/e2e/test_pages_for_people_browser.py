@@ -76,10 +76,10 @@ def test_the_charter_and_bundle_diffs_show_added_lines_green_and_removed_ones_re
     bundles_record()
     grant = make_grant()
     bundles_record()
-    before = PolicyBundle.objects.first()
+    before = PolicyBundle.objects.latest("seq")
     grant_suspend(grant=grant, by=SETUP, reason="Anomaly.")  # its allow lines go, deny lines come
     bundles_record()
-    after = PolicyBundle.objects.first()
+    after = PolicyBundle.objects.latest("seq")
     with browse() as page:
         log_in(page, officer)
         page.goto("/registry/charters/northwind-evaluation/diff/?a=1&b=2")
