@@ -166,6 +166,10 @@ class LineNames:
             return Name(f"asset version {fingerprint[:12]}…", aside="not in the registry you see")
         return asset_version_name(version)
 
+    def versions_named(self) -> dict[str, Name]:
+        """Every asset version read, by fingerprint."""
+        return {fingerprint: asset_version_name(version) for fingerprint, version in self.versions.items()}
+
     def show(self, line: Line) -> ShownLine:
         raw = ", ".join(line)
         if line[0] == "p":

@@ -233,7 +233,7 @@ def test_a_second_officer_runs_a_what_if_on_a_version_in_review_and_reads_which_
             [
                 re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"),
                 "northwind-gateway",
-                f"export_outputs {atlas[:12]}… for benchmarking",
+                "export_outputs atlas-7b 1.0 for benchmarking",  # the asset by name, not its fingerprint
                 "allow",
                 "action_not_permitted",
                 "explain",
