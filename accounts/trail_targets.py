@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts import access
 from accounts.models import Organisation, Proposal, User
-from audit.presentation import Target, pks, target_register
+from audit.presentation import Namer, Target, pks, target_register
 
 
 def users(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
@@ -55,11 +55,12 @@ def proposals(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     }
 
 
-for kind, namer in {
+TARGETS: dict[str, Namer] = {
     "accounts.user": users,
     "accounts.organisation": organisations,
     "accounts.partner": organisations,
     "accounts.apitoken": tokens,
     "accounts.proposal": proposals,
-}.items():
+}
+for kind, namer in TARGETS.items():
     target_register(kind, namer)

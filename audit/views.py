@@ -17,7 +17,7 @@ from audit import exports
 from audit.access import actor_of, export_get_for_user
 from audit.actions import action_filter_choices
 from audit.models import Event, ExportFile, ExportJob
-from audit.presentation import targets_named
+from audit.presentation import details_named, entries, targets_named
 from audit.selectors import event_list
 
 PAGE_SIZE = 50
@@ -81,12 +81,20 @@ def trail(request: HttpRequest) -> HttpResponse:
     query = urlencode({name: value for name, value in filters.items() if value})
     shown = page[:PAGE_SIZE]
     targets = targets_named(shown, viewer=request.user)
+    named = details_named(shown, viewer=request.user)
     return render(
         request,
         "audit/trail.html",
         {
             "events": shown,
-            "rows": [{"event": event, "target": targets.get((event.target_type, event.target_id))} for event in shown],
+            "rows": [
+                {
+                    "event": event,
+                    "target": targets.get((event.target_type, event.target_id)),
+                    "details": entries(event.details, named),
+                }
+                for event in shown
+            ],
             "filters": filters,
             "older": older,
             "query": query,

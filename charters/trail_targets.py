@@ -1,5 +1,6 @@
 """How the trail names this app's records (audit.presentation, which finds this module): each kind's ids of a page
-named in one query, from what the reader may see, linked to the page that shows the record."""
+named in one query, from what the reader may see, linked to the page that shows the record; and the asset versions
+the details name by fingerprint (``asset``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from django.urls import reverse
 
 from accounts.models import User
-from audit.presentation import Target, pks, target_register
+from audit.presentation import Namer, Target, detail_register, pks, target_register
 from charters import access
 from charters.models import AssetVersion, CharterVersion, IncidentPlaybook
 
@@ -50,6 +51,15 @@ def asset_versions(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     }
 
 
+def fingerprints(viewer: User, values: Sequence[str]) -> dict[str, Target]:
+    visible = access.assets_visible_to(viewer).values("pk")
+    found = AssetVersion.objects.select_related("asset").only("label", "fingerprint", "asset__name")
+    return {
+        version.fingerprint: Target(str(version), reverse("charters:asset-detail", args=[version.asset_id]))
+        for version in found.filter(asset__in=visible, fingerprint__in=values)
+    }
+
+
 def playbooks(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     if not viewer.is_host_member:
         return {}
@@ -57,11 +67,14 @@ def playbooks(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     return {str(pk): Target(f"playbook {playbook.slug} ({playbook.title})") for pk, playbook in found.items()}
 
 
-for kind, namer in {
+TARGETS: dict[str, Namer] = {
     "charters.charter": charters,
     "charters.charterversion": charter_versions,
     "charters.asset": assets,
     "charters.assetversion": asset_versions,
     "charters.incidentplaybook": playbooks,
-}.items():
+}
+for kind, namer in TARGETS.items():
     target_register(kind, namer)
+
+detail_register("asset", fingerprints)

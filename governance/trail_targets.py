@@ -1,5 +1,7 @@
 """How the trail names this app's records (audit.presentation, which finds this module): each kind's ids of a page
-named in one query, from what the reader may see, linked to the page that shows the record."""
+named in one query, from what the reader may see, linked to the page that shows the record; and the values of the
+details' keys that name them in every event (``grant``, ``review``, a decision's ``bundle`` hash and
+``decision_id``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Sequence
 from django.urls import reverse
 
 from accounts.models import User
-from audit.presentation import Target, pks, target_register
+from audit.presentation import Namer, Target, detail_register, pks, target_register
 from governance import access
 from governance.models import (
     AnomalyFinding,
@@ -153,7 +155,31 @@ def whatifs(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     return {str(pk): Target(f"what-if #{pk}", reverse("whatif-detail", args=[pk])) for pk in found}
 
 
-for kind, namer in {
+def bundles_by_hash(viewer: User, hashes: Sequence[str]) -> dict[str, Target]:
+    """Bundles by hash, the newest of each (a policy can return to an earlier state)."""
+    if not access.can_see_bundles(viewer):
+        return {}
+    newest: dict[str, PolicyBundle] = {}
+    for bundle in PolicyBundle.objects.only("seq", "hash").filter(hash__in=hashes).order_by("seq"):
+        newest[bundle.hash] = bundle
+    return {
+        bundle_hash: Target(
+            f"bundle {bundle_hash[:12]} (change {bundle.seq})", reverse("bundle-detail", args=[bundle.seq])
+        )
+        for bundle_hash, bundle in newest.items()
+    }
+
+
+def decisions(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
+    """A decision's id links its explanation (which the host's staff read)."""
+    if not viewer.is_host_member:
+        return {}
+    return {
+        decision_id: Target(decision_id, f"{reverse('decision-explain')}?decision={decision_id}") for decision_id in ids
+    }
+
+
+TARGETS: dict[str, Namer] = {
     "governance.grant": grants,
     "governance.partnerrole": roles,
     "governance.policybundle": bundles,
@@ -167,5 +193,10 @@ for kind, namer in {
     "governance.destructioncertificate": certificates,
     "governance.decisionsession": sessions,
     "governance.whatifrun": whatifs,
-}.items():
+}
+for kind, namer in TARGETS.items():
     target_register(kind, namer)
+
+DETAILS: dict[str, Namer] = {"grant": grants, "review": reviews, "bundle": bundles_by_hash, "decision_id": decisions}
+for key, namer in DETAILS.items():
+    detail_register(key, namer)

@@ -128,3 +128,20 @@ def test_grant_namers_see_no_other_partners_grant(b_admin, make_grant):
         ].label
         == f"grant {grant.pk}"
     )
+
+
+def test_a_decisions_details_name_its_grant_and_asset_and_link_its_explanation(
+    officer_client, api_as, a_principal, make_grant, atlas
+):
+    grant = make_grant()
+    answer = api_as(a_principal).client.post(
+        "/api/v1/decisions", {"action": "infer", "asset": atlas, "purpose": "safety-evaluation"}, format="json"
+    )
+    decision_id = answer.json()["decision_id"]
+    bundles.bundles_record()
+    page = officer_client.get("/trail/?action=decision.allow").content.decode()
+    row = cells(page, Event.objects.get(action="decision.allow"))
+    assert f'<a href="/governance/decisions/explain/?decision={decision_id}" title="{decision_id}">' in row
+    assert f'title="{grant.pk}">grant #{grant.pk} (northwind-gateway)</a>' in row
+    assert re.search(rf'<a href="/registry/assets/\d+/" title="{atlas}">atlas-7b 1.0</a>', row)
+    assert re.search(r'title="[0-9a-f]{64}">bundle [0-9a-f]{12} \(change \d+\)</a>', row)
