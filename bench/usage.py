@@ -1,6 +1,7 @@
 """The usage roll-up at scale, on a scratch PostgreSQL database: counting a trail of decisions, and reading it.
 
     .venv/bin/python bench/usage.py [--events 10000000] [--grants 100000] [--days 30]
+    .venv/bin/python bench/usage.py --reuse     # the pages and the checks again, on the database a run filled
 
 It migrates a scratch database (default postgres://postgres@127.0.0.1:5432/accord_bench_usage, created when
 missing; the name must start with accord_bench, since the trail is emptied first), seeds the demo world, adds
@@ -10,7 +11,8 @@ bench/audit.py measures sealing). Prints one JSON object per measurement:
 
 - rollup: the roll-up counting every event, as its beat task does, a run at a time (events/s, runs, rows written);
 - rollup_idle: one more run with nothing new (what the task costs every minute once it is current);
-- home: the officer's home page and ``/api/v1/usage`` (24 hours by hour, 30 days by day) over those rows, in ms;
+- home: the officer's home page, ``/api/v1/usage`` (24 hours by hour, 30 days by day), the usage page (with the
+  grants nearest their quota), the timeliness page and the partner portal of the partner holding every grant, in ms;
 - anomalies: one anomaly-checks run over every active grant (seconds, and per grant).
 """
 
@@ -76,6 +78,10 @@ def grants_add(count: int) -> list[tuple[int, int, str]]:
             print(f"\r  adding grants {min(start + 10_000, count):,}/{count:,}", end="", file=sys.stderr, flush=True)
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE governance_grant")  # the planner's statistics, as autovacuum would make them
     rows = Grant.objects.filter(status=Grant.Status.ACTIVE).values_list(
         "pk", "principal_id", "asset_version__fingerprint"
     )
@@ -140,42 +146,13 @@ def timed_ms(call: Any, repeat: int = 5) -> float:
     return round(best, 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=10_000_000, help="decisions in the trail (default 10,000,000)")
-    parser.add_argument("--grants", type=int, default=100_000, help="active grants (default 100,000)")
-    parser.add_argument("--days", type=int, default=30, help="the days the decisions are spread over (default 30)")
-    parser.add_argument(
-        "--burst",
-        type=int,
-        default=20,
-        help="decisions in a row under one grant, as a job asks (default 20; 1: each "
-        "decision under the next grant, the roll-up's worst case)",
-    )
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/accord_bench_usage")
-    parser.add_argument("--skip-anomalies", action="store_true", help="leave out the anomaly-checks run")
-    options = parser.parse_args()
-    if not options.database.rsplit("/", 1)[-1].startswith("accord_bench"):
-        raise SystemExit("--database must name a scratch database whose name starts with accord_bench.")
-    fresh_database(options.database)
-    os.environ.update(DATABASE_URL=options.database, DJANGO_SETTINGS_MODULE="accord.settings")
-    os.environ.setdefault("ACCORD_VAR_DIR", str(REPO / "var" / "bench"))
-    os.environ.pop("REDIS_URL", None)
-    anchor = REPO / "var" / "bench" / "usage-anchor.jsonl"
-    anchor.unlink(missing_ok=True)  # the database is new: so is its chain
-    os.environ["ACCORD_AUDIT_ANCHOR_FILE"] = str(anchor)
-
-    import django
-
-    django.setup()
+def fill_and_count(options: argparse.Namespace) -> tuple[int, list[Any]]:
+    """The demo world, the grants and the decisions written, then counted by the roll-up as its task does."""
     from django.core.management import call_command
-    from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from governance.models import Grant, UsageCount
     from governance.usage.services import BATCH, MAX_BATCHES, usage_rollup
 
-    call_command("migrate", verbosity=0)
     say("Seeding the demo world")
     call_command("seed_demo", verbosity=0, stdout=io.StringIO())
     say(f"Adding {options.grants:,} grants")
@@ -200,6 +177,62 @@ def main() -> None:
           "seconds": round(seconds, 1),
           "events_per_s": round(counted / seconds), "rows": UsageCount.objects.count(),
           "per_run": BATCH * MAX_BATCHES})  # fmt: skip
+    return counted, grants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000, help="decisions in the trail (default 10,000,000)")
+    parser.add_argument("--grants", type=int, default=100_000, help="active grants (default 100,000)")
+    parser.add_argument("--days", type=int, default=30, help="the days the decisions are spread over (default 30)")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=20,
+        help="decisions in a row under one grant, as a job asks (default 20; 1: each "
+        "decision under the next grant, the roll-up's worst case)",
+    )
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/accord_bench_usage")
+    parser.add_argument("--skip-anomalies", action="store_true", help="leave out the anomaly-checks run")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the pages and the checks again on the database an earlier run filled (after a change to them); "
+        "nothing is written or counted from scratch",
+    )
+    options = parser.parse_args()
+    if not options.database.rsplit("/", 1)[-1].startswith("accord_bench"):
+        raise SystemExit("--database must name a scratch database whose name starts with accord_bench.")
+    if not options.reuse:
+        fresh_database(options.database)
+    os.environ.update(DATABASE_URL=options.database, DJANGO_SETTINGS_MODULE="accord.settings")
+    os.environ.setdefault("ACCORD_VAR_DIR", str(REPO / "var" / "bench"))
+    os.environ.pop("REDIS_URL", None)
+    anchor = REPO / "var" / "bench" / "usage-anchor.jsonl"
+    if not options.reuse:
+        anchor.unlink(missing_ok=True)  # the database is new: so is its chain
+    os.environ["ACCORD_AUDIT_ANCHOR_FILE"] = str(anchor)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db.models import Count, Sum
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from governance.models import Grant, UsageCount
+    from governance.usage.services import usage_rollup
+
+    call_command("migrate", verbosity=0)
+    if options.reuse:
+        grants = list(Grant.objects.filter(status=Grant.Status.ACTIVE).values_list("pk", flat=True))
+        counted = UsageCount.objects.filter(interval="day").aggregate(n=Sum("count"))["n"] or 0
+        if not counted:
+            raise SystemExit("--reuse needs a database an earlier run filled: run without it first.")
+        usage_rollup()  # what committed since
+    else:
+        counted, grants = fill_and_count(options)
     emit({"measure": "rollup_idle", "ms": timed_ms(usage_rollup)})
 
     from django.conf import settings
@@ -216,6 +249,12 @@ def main() -> None:
     client = Client()
     sign_in(client, officer)  # a session that passed its second factor: the pages and the API below take it
 
+    partner_admin = Client()
+    # The admin of the partner that holds the most grants (the added ones are copies of one demo grant).
+    holder = Grant.objects.values("partner").annotate(n=Count("pk")).order_by("-n").first()
+    if holder is None:
+        raise SystemExit("The database holds no grant: run without --reuse first.")
+    sign_in(partner_admin, User.objects.filter(organisation_id=holder["partner"], groups__name="partner_admin").first())
     emit({
         "measure": "home",
         "grants": len(grants),
@@ -224,6 +263,8 @@ def main() -> None:
         "usage_24h_by_hour_ms": timed_ms(lambda: client.get("/api/v1/usage?interval=hour")),
         "usage_30d_by_day_ms": timed_ms(lambda: client.get("/api/v1/usage?interval=day")),
         "usage_page_30d_ms": timed_ms(lambda: client.get("/governance/usage/?span=30d")),
+        "timeliness_12m_ms": timed_ms(lambda: client.get("/governance/timeliness/?span=12m")),
+        "partner_portal_ms": timed_ms(lambda: partner_admin.get("/portal/")),
     })  # fmt: skip
 
     if not options.skip_anomalies:

@@ -81,7 +81,11 @@ class Grant(models.Model):
                 name="grant_for_a_principal_or_a_role",
             ),
         ]
-        indexes = [models.Index(fields=["asset_version", "status"], name="grant_asset_status_idx")]
+        indexes = [
+            models.Index(fields=["asset_version", "status"], name="grant_asset_status_idx"),
+            # A partner's grants, soonest to expire first: the portal's list and what comes up.
+            models.Index(fields=["partner", "valid_until"], name="grant_partner_until_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"grant #{self.pk} {self.grantee} on {self.asset_version_id}"

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from audit.models import DECISION_ACTIONS, Event
-from charters.models import Charter, CharterAcknowledgement, CharterVersion
+from charters.models import AssetVersion, Charter, CharterAcknowledgement, CharterVersion
 from charters.terms import terms_of
 from governance.decisions import limits
 from governance.decisions.records import RecordedDecision
@@ -88,26 +88,25 @@ class SharedVersion:
 
 
 def shared_versions(user: User) -> list[SharedVersion]:
-    grants = (
+    """One row per asset version the partner's active grants cover, from one grouped query: the grants differ in
+    a few combinations of actions and purposes, however many there are."""
+    combinations = (
         Grant.objects.filter(partner=_partner(user), status=Grant.Status.ACTIVE)
-        .select_related("asset_version__asset")
-        .order_by("asset_version__asset__name", "asset_version__label")
+        .values("asset_version_id", "actions", "purposes")
+        .annotate(until=Max("valid_until"))
+        .order_by()
     )
     found: dict[int, SharedVersion] = {}
-    for grant in grants:
-        seen = found.get(grant.asset_version_id)
-        if seen is None:
-            found[grant.asset_version_id] = SharedVersion(
-                grant.asset_version, sorted(grant.actions), sorted(grant.purposes), grant.valid_until
-            )
-        else:
-            found[grant.asset_version_id] = SharedVersion(
-                grant.asset_version,
-                sorted({*seen.actions, *grant.actions}),
-                sorted({*seen.purposes, *grant.purposes}),
-                max(seen.until, grant.valid_until),
-            )
-    return list(found.values())
+    versions = AssetVersion.objects.select_related("asset").in_bulk({row["asset_version_id"] for row in combinations})
+    for row in combinations:
+        seen = found.get(row["asset_version_id"])
+        found[row["asset_version_id"]] = SharedVersion(
+            versions[row["asset_version_id"]],
+            sorted({*(seen.actions if seen else ()), *row["actions"]}),
+            sorted({*(seen.purposes if seen else ()), *row["purposes"]}),
+            max(seen.until, row["until"]) if seen else row["until"],
+        )
+    return sorted(found.values(), key=lambda shared: (shared.asset_version.asset.name, shared.asset_version.label))
 
 
 @dataclass(frozen=True)
