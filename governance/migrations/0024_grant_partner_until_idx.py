@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0009_ascii_usernames'),
-        ('charters', '0008_agreement_hash'),
-        ('governance', '0023_usage_totals'),
+        ("accounts", "0009_ascii_usernames"),
+        ("charters", "0008_agreement_hash"),
+        ("governance", "0023_usage_totals"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='grant',
-            index=models.Index(fields=['partner', 'valid_until'], name='grant_partner_until_idx'),
+            model_name="grant",
+            index=models.Index(fields=["partner", "valid_until"], name="grant_partner_until_idx"),
         ),
     ]

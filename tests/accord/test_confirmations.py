@@ -41,9 +41,6 @@ DESTRUCTIVE_WORDS = re.compile(
     r"|Propose (terminating|ending|destroying|the rollback|a factor reset|resetting))"
 )
 
-# Outside issue 24's change and not asking yet ("Propose ending it"): take it out of here once it does.
-PENDING = {"governance/exit_start.html"}
-
 FORM = re.compile(r"<form\b(?P<tag>[^>]*)>(?P<body>.*?)</form>", re.DOTALL)
 ACTION = re.compile(r"""action="\{% url '(?P<name>[^']+)'(?P<args>[^%]*)%\}""")
 BUTTON = re.compile(r"<button\b(?P<tag>[^>]*)>(?P<label>.*?)</button>", re.DOTALL)
@@ -83,13 +80,7 @@ def templates() -> list[Path]:
 
 @pytest.mark.parametrize("path", templates(), ids=lambda path: str(path.relative_to(TEMPLATES)))
 def test_every_destructive_form_asks_first(path: Path) -> None:
-    if str(path.relative_to(TEMPLATES)) in PENDING:
-        pytest.skip("owned by another change for now: its buttons are listed in issue 24")
     assert unconfirmed(path.read_text(encoding="utf-8")) == []
-
-
-def test_the_files_left_for_later_exist() -> None:
-    assert all((TEMPLATES / name).is_file() for name in PENDING)
 
 
 def test_the_check_finds_a_destructive_form_by_its_address_or_its_button() -> None:
