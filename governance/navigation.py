@@ -105,7 +105,9 @@ def _marked(entry: Entry, view: str, allowed: set[str]) -> Entry | None:
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or user.is_service or not user.is_verified():
+    # A page drawn before the second-factor middleware ran (an early error page) has no is_verified: no menu.
+    verified = getattr(user, "is_verified", None)
+    if user is None or not user.is_authenticated or user.is_service or verified is None or not verified():
         return {"navigation": ()}
     match = request.resolver_match
     view = f"{match.namespace}:{match.url_name}" if match and match.namespace else (match.url_name if match else "")

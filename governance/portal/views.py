@@ -64,9 +64,8 @@ def portal_step_answer(request: HttpRequest, pk: int, position: int) -> HttpResp
     try:
         incident_step_answer(step=step, by=account_services.actor_for(user), note=request.POST.get("note", ""))
     except ValidationError as error:
-        for problems in error.message_dict.values():
-            for problem in problems:
-                messages.error(request, problem)
+        for problem in error.messages:
+            messages.error(request, problem)
     else:
         messages.success(request, f"Step {step.position} of incident #{pk} answered: the host's officers see it.")
     return redirect("portal-incidents")
