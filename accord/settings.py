@@ -394,6 +394,8 @@ ACCORD_WEB_BODY_TIMEOUT = env_int("ACCORD_WEB_BODY_TIMEOUT", 10, minimum=1, maxi
 DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_API_MAX_BODY_BYTES
 # How long a decision session (for grants that require one) stays live.
 ACCORD_DECISION_SESSION_SECONDS = env_int("ACCORD_DECISION_SESSION_SECONDS", 900, minimum=10, maximum=86400)
+# How long an attestation nonce may wait to be spent: single-use, and short so evidence is fresh.
+ACCORD_ATTESTATION_NONCE_SECONDS = env_int("ACCORD_ATTESTATION_NONCE_SECONDS", 300, minimum=10, maximum=3600)
 # The longest window of recorded decisions a what-if replays (governance/whatif/services.py).
 ACCORD_WHATIF_MAX_DAYS = env_int("ACCORD_WHATIF_MAX_DAYS", 90, minimum=1, maximum=3660)
 # API tokens live this many days unless their creator asks for less.

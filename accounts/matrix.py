@@ -194,6 +194,7 @@ MATRIX: Mapping[str, Access] = {
     "api:decide": _a("Decisions", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
     "api:decide-batch": _a("Decisions", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
     "api:session-open": _a("Sessions", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
+    "api:attestation-nonce": _a("Attestation nonces", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
     "bundle-list": _a("Policy bundles", GET=A.HOST),
     "bundle-detail": _a("Policy bundles", names="bundle", GET=A.HOST),
     "bundle-diff": _a("Policy bundles", GET=A.HOST),

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from governance.attestation import apis as attestation_apis
 from governance.decisions import apis as decision_apis
 from governance.exits import apis as exit_apis
 from governance.grants import apis as grant_apis
@@ -13,6 +14,7 @@ urlpatterns = [
     path("decisions", decision_apis.DecisionApi.as_view(), name="decide"),
     path("decisions/batch", decision_apis.DecisionBatchApi.as_view(), name="decide-batch"),
     path("sessions", decision_apis.SessionOpenApi.as_view(), name="session-open"),
+    path("attestation/nonce", attestation_apis.AttestationNonceApi.as_view(), name="attestation-nonce"),
     path("grants", grant_apis.GrantListApi.as_view(), name="grant-list"),
     path("grants/request", grant_apis.GrantRequestApi.as_view(), name="grant-request"),
     path("grants/<int:pk>/<str:step>", grant_apis.GrantTransitionApi.as_view(), name="grant-transition"),

@@ -84,6 +84,12 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
 
 
+def redis_call(call: Callable[[redis.Redis], T]) -> T:
+    """One round trip with the decision point's Redis client (short timeouts) behind the same breaker, for the
+    decision point's other state in Redis (attestation nonces); LimitsUnavailableError when Redis does not answer."""
+    return _counted(lambda: call(_client(settings.REDIS_URL)))
+
+
 @functools.cache
 def _script(url: str) -> redis.commands.core.Script:
     return _client(url).register_script(_CONSUME)

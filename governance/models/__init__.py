@@ -2,6 +2,7 @@
 `governance.<model>`, and permissions and beat rows name the app)."""
 
 from governance.models.anomalies import AnomalyFinding
+from governance.models.attestation import AttestationNonce
 from governance.models.decisions import DecisionSession, UsageCounter
 from governance.models.exits import Exit, ExitAttestation, ExitItem, ExitItemKey
 from governance.models.grants import Grant, PartnerRole
@@ -17,6 +18,7 @@ from governance.models.whatif import WhatIfRun
 __all__ = [
     "AnomalyFinding",
     "Artefact",
+    "AttestationNonce",
     "DataKey",
     "DecisionSession",
     "DestructionCertificate",
