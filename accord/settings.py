@@ -396,6 +396,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_API_MAX_BODY_BYTES
 ACCORD_DECISION_SESSION_SECONDS = env_int("ACCORD_DECISION_SESSION_SECONDS", 900, minimum=10, maximum=86400)
 # How long an attestation nonce may wait to be spent: single-use, and short so evidence is fresh.
 ACCORD_ATTESTATION_NONCE_SECONDS = env_int("ACCORD_ATTESTATION_NONCE_SECONDS", 300, minimum=10, maximum=3600)
+# The attestation verifiers (governance/attestation/verifiers.py): a YAML or JSON file; unset, none is configured.
+_verifiers_file = env_str("ACCORD_ATTESTATION_VERIFIERS_FILE")
+ACCORD_ATTESTATION_VERIFIERS_FILE = Path(_verifiers_file) if _verifiers_file else None
+# How far an attestation token's exp, nbf and iat may be off the clock of this install.
+ACCORD_ATTESTATION_CLOCK_SKEW_SECONDS = env_int("ACCORD_ATTESTATION_CLOCK_SKEW_SECONDS", 60, minimum=0, maximum=300)
 # The longest window of recorded decisions a what-if replays (governance/whatif/services.py).
 ACCORD_WHATIF_MAX_DAYS = env_int("ACCORD_WHATIF_MAX_DAYS", 90, minimum=1, maximum=3660)
 # API tokens live this many days unless their creator asks for less.

@@ -11,6 +11,7 @@ from celery import shared_task
 from accord.celery import RetryingJob, RetryingTask
 from accounts.proposals import proposals_lapse as proposals_lapse_service
 from governance.anomalies.services import anomalies_check as anomalies_check_service
+from governance.attestation.verifiers import jwks_fetch_all
 from governance.exits.services import exit_run as exit_run_service
 from governance.exits.services import exits_tick
 from governance.grants.expiry import expiry_run as expiry_run_service
@@ -119,3 +120,11 @@ def usage_rollup() -> dict[str, int]:
     batch counts and moves the cursor in one locked transaction, so a redelivered run counts nothing twice."""
     result = usage_rollup_service()
     return {"events": result.events, "chain_seq": result.chain_seq, "pruned": result.pruned}
+
+
+@shared_task(name="governance.tasks.attestation_keys_fetch")
+def attestation_keys_fetch() -> dict[str, str]:
+    """Scheduled by beat every 10 minutes: fetch each attestation verifier's jwks_url into the cache, so that no
+    verification waits on a verifier's site. Not retried: a URL that failed is tried again at the next run, and its
+    verifier keeps the keys fetched before (or, having none, refuses every token)."""
+    return jwks_fetch_all()
