@@ -56,6 +56,10 @@ def test_an_expired_nonce_is_refused_as_expired(store, a_principal, settings):
 
 @committing
 def test_of_eight_racing_spends_of_one_nonce_exactly_one_wins(store, a_principal):
+    if store == "database" and connection.vendor != "postgresql":
+        # SQLite's test database takes one writer at a time and refuses the others ("table is locked"): the race
+        # is PostgreSQL's, where CI runs it.
+        pytest.skip("racing writers need PostgreSQL: set DATABASE_URL to run this")
     nonce = nonce_issue(a_principal)
     start, outcomes = threading.Barrier(8), []
 
