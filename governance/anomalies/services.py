@@ -30,7 +30,7 @@ The rules, as the charter's `misuse` entries name them:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,7 +254,9 @@ def _active(charter: Charter) -> dict[int, _Active]:
     }
 
 
-def _candidates(charter: Charter, rules: list[Rule], now: datetime) -> dict[int, set[str]]:
+def _candidates(
+    charter: Charter, rules: list[Rule], now: datetime, used_since: Callable[[datetime], set[int]]
+) -> dict[int, set[str]]:
     """Which of the charter's active grants could break which rules: one grouped query per rule over its window's
     minute rows (or, for new addresses, the trail's last minutes), so the cost grows with the grants that were used,
     not with those that exist. A grant left out cannot break the rule: the evidence a check counts starts at the
@@ -269,7 +271,7 @@ def _candidates(charter: Charter, rules: list[Rule], now: datetime) -> dict[int,
             floor = max(int(rule.params.get("min_uses", DEFAULT_MIN_USES)), 1)
             found = usage.busy_grants(ids, since=since, until=now, floor=floor)
         elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
-            used = records.used_grants(since=since, until=now)
+            used = used_since(since)
             found = (
                 set(
                     Grant.objects.filter(pk__in=used, charter=charter, status=Grant.Status.ACTIVE).values_list(
@@ -307,11 +309,13 @@ def anomalies_check(*, now: datetime | None = None) -> list[AnomalyFinding]:
     chain.seal(quiet_interval=settings.ACCORD_AUDIT_QUIET_CHECKPOINT_SECONDS)
     usage_rollup(now=now)
     found = []
+    # The grants used since a moment, read from the trail once per run and window, whichever charters ask.
+    used_since = functools.cache(lambda since: records.used_grants(since=since, until=now))
     for charter in Charter.objects.select_related("active_version").filter(status=Charter.Status.ACTIVE):
         rules = _rules(charter)
         if not rules:
             continue
-        could = _candidates(charter, rules, now)
+        could = _candidates(charter, rules, now, used_since)
         if not could:
             continue
         last_found = dict(
