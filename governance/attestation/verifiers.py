@@ -4,22 +4,24 @@ The verifiers are listed in the file named by ACCORD_ATTESTATION_VERIFIERS_FILE 
 of ``{name, kind, issuer, jwks_file | jwks_url, root_cert_file}``. ``verifiers_load`` reads and checks it, raising
 ImproperlyConfigured with every problem, each naming the entry and the field.
 
-Two kinds are verified so far, both JSON Web Tokens checked with PyJWT against the verifier's JWKS: ``azure``
-(Microsoft Azure Attestation, RS256) and ``intel`` (Intel Trust Authority, PS384). ``nvidia`` and ``nitro`` entries
-load and are checked, but verifying with one raises VerifierNotSupportedError. Keys given by ``jwks_file`` are read
+Four kinds: ``azure`` (Microsoft Azure Attestation, a JWT signed RS256) and ``intel`` (Intel Trust Authority, PS384),
+checked here with PyJWT against the verifier's JWKS; ``nvidia`` (NRAS's detached EAT, ES384:
+governance.attestation.nvidia) and ``nitro`` (a COSE_Sign1 document chained to root_cert_file:
+governance.attestation.nitro). Keys given by ``jwks_file`` are read
 at load; keys given by ``jwks_url`` are fetched by a worker (``jwks_fetch_all``, the task
 governance.tasks.attestation_keys_fetch) into the cache, and never during a verification: a verifier whose keys
 have not been fetched refuses every token.
 
-``attestation_verify`` answers Verified or raises an AttestationError whose ``code`` is the deny code of the issue:
-attestation_invalid, attestation_expired or attestation_replayed.
+``evidence_check`` answers Verified (the claims, the nonce, what was measured, the enclave's key) or raises an
+AttestationError whose ``code`` is the deny code: attestation_invalid, attestation_expired or attestation_replayed;
+``attestation_verify`` also spends the nonce. Whether the claims and the measurement are what a charter asks is the
+decision's business (governance.attestation.requirements).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import re
@@ -27,7 +29,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,49 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.models import User
-from governance.attestation import nonces
+from governance.attestation import nitro, nonces, nvidia
+from governance.attestation.evidence import (
+    EXPIRED,
+    INVALID,
+    REPLAYED,
+    AttestationError,
+    AttestationExpiredError,
+    AttestationInvalidError,
+    AttestationReplayedError,
+    Measured,
+    Verified,
+    Verifier,
+    digest_of,
+    jwks_cache_key,
+    jwks_cached,
+    signed_claims,
+)
 
 logger = logging.getLogger(__name__)
 
-INVALID = "attestation_invalid"
-EXPIRED = "attestation_expired"
-REPLAYED = nonces.REPLAYED
+__all__ = [
+    "EXPIRED",
+    "INVALID",
+    "REPLAYED",
+    "AttestationError",
+    "AttestationExpiredError",
+    "AttestationInvalidError",
+    "AttestationReplayedError",
+    "Measured",
+    "Verified",
+    "Verifier",
+    "attestation_verify",
+    "evidence_check",
+    "jwks_cached",
+    "jwks_fetch",
+    "jwks_fetch_all",
+    "verifiers",
+    "verifiers_load",
+]
 
 KINDS = ("azure", "intel", "nvidia", "nitro")
-# The one algorithm each verified kind signs with: a token's own "alg" is never trusted beyond this.
-ALGORITHMS = {"azure": "RS256", "intel": "PS384"}
+# The one algorithm each JWT kind signs with: a token's own "alg" is never trusted beyond this.
+ALGORITHMS = {"azure": "RS256", "intel": "PS384", "nvidia": "ES384"}
 FIELDS = ("name", "kind", "issuer", "jwks_file", "jwks_url", "root_cert_file")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -62,51 +95,6 @@ JWKS_MAX_BYTES = 1024 * 1024
 # Fetched keys are kept this long: keys that could not be refreshed for a day are dropped (the verifier then fails
 # closed) rather than trusted after their issuer may have rotated them out.
 JWKS_CACHE_SECONDS = 24 * 3600
-
-
-@dataclass(frozen=True)
-class Verifier:
-    name: str
-    kind: str
-    issuer: str
-    jwks_file: Path | None = None
-    jwks_url: str | None = None
-    root_cert_file: Path | None = None
-    # The keys of jwks_file, read at load (a JWKS object); None for a jwks_url, whose keys are in the cache.
-    jwks: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Verified:
-    """A verified attestation: the verifier that vouched, the token's claims, the nonce it carried (now spent) and
-    the SHA-256 (hex) of the evidence as given."""
-
-    verifier: Verifier
-    claims: dict[str, Any]
-    nonce: str
-    digest: str
-
-
-class AttestationError(Exception):
-    """Evidence refused; ``code`` is the decision's deny code and the message says what failed."""
-
-    code = INVALID
-
-
-class AttestationInvalidError(AttestationError):
-    code = INVALID
-
-
-class VerifierNotSupportedError(AttestationInvalidError):
-    """A configured verifier of a kind this version cannot check yet (nvidia, nitro): never an allow."""
-
-
-class AttestationExpiredError(AttestationError):
-    code = EXPIRED
-
-
-class AttestationReplayedError(AttestationError):
-    code = REPLAYED
 
 
 # --- Loading the configuration ------------------------------------------------------------------------------
@@ -292,22 +280,6 @@ def verifiers() -> dict[str, Verifier]:
 # --- Keys by URL: fetched by a worker, read from the cache --------------------------------------------------
 
 
-def _cache_key(verifier: Verifier) -> str:
-    # The URL is part of the key: keys fetched from a verifier's old URL are never used for its new one.
-    url = hashlib.sha256(f"{verifier.name}\n{verifier.jwks_url}".encode()).hexdigest()
-    return f"attestation:jwks:{url}"
-
-
-def jwks_cached(verifier: Verifier) -> Mapping[str, Any] | None:
-    """The verifier's keys: from its jwks_file, or as the worker last fetched them; None if not fetched yet."""
-    if verifier.jwks is not None:
-        return verifier.jwks
-    if verifier.jwks_url is None:
-        return None
-    stored = cache.get(_cache_key(verifier))
-    return stored if isinstance(stored, dict) else None
-
-
 def jwks_fetch(verifier: Verifier, timeout: float | None = None) -> None:
     """Fetch ``verifier``'s jwks_url and keep it in the cache. Raises OSError (unreachable, too slow, an HTTP
     error) or ValueError (not a usable JWKS); the keys already cached are left as they were."""
@@ -324,7 +296,7 @@ def jwks_fetch(verifier: Verifier, timeout: float | None = None) -> None:
     problem = jwks_problem(document)
     if problem:
         raise ValueError(problem)
-    cache.set(_cache_key(verifier), document, timeout=JWKS_CACHE_SECONDS)
+    cache.set(jwks_cache_key(verifier), document, timeout=JWKS_CACHE_SECONDS)
 
 
 def jwks_fetch_all(timeout: float | None = None) -> dict[str, str]:
@@ -347,105 +319,45 @@ def jwks_fetch_all(timeout: float | None = None) -> dict[str, str]:
 # --- Verifying evidence -------------------------------------------------------------------------------------
 
 
-def attestation_verify(*, principal: User, verifier: str, evidence: str, now: datetime | None = None) -> Verified:
-    """Verify ``evidence`` (a token) with the configured verifier named ``verifier``, and spend its nonce for
-    ``principal``. Raises an AttestationError (its ``code`` is the deny code), or NonceStoreUnavailableError when
-    Redis does not answer (the caller fails closed). The nonce is spent only once everything else holds."""
+def evidence_check(*, verifier: str, evidence: Any, now: datetime | None = None) -> Verified:
+    """Verify ``evidence`` with the configured verifier named ``verifier``, without spending its nonce: the
+    signature (or chain), issuer and times. Raises an AttestationError whose ``code`` is the deny code."""
     now = now or timezone.now()
-    found = verifiers().get(verifier)
+    found = verifiers().get(verifier) if isinstance(verifier, str) else None
     if found is None:
-        raise AttestationInvalidError(f"No verifier is named {verifier!r}: the configured ones are listed by name.")
-    if found.kind not in ALGORITHMS:
-        raise VerifierNotSupportedError(
-            f"Verifier {found.name} is of kind {found.kind}, which this version cannot verify yet "
-            f"(only {' and '.join(ALGORITHMS)}): its evidence is refused."
-        )
-    claims = _verified_claims(found, evidence, now)
-    nonce = _nonce(found, claims)
+        names = ", ".join(sorted(verifiers())) or "none is configured"
+        raise AttestationInvalidError(f"No verifier is named {verifier!r} (the configured ones: {names}).")
+    if found.kind == "nvidia":
+        return nvidia.nvidia_verified(found, evidence, now)
+    if found.kind == "nitro":
+        return nitro.nitro_verified(found, evidence, now)
+    claims = signed_claims(found, evidence, ALGORITHMS[found.kind], now)
+    return Verified(
+        verifier=found,
+        claims=claims,
+        nonce=_nonce(found, claims),
+        digest=digest_of(evidence),
+        measurement=_measured(found, claims),
+        enclave_key=_enclave_key(found, claims),
+    )
+
+
+def attestation_verify(*, principal: User, verifier: str, evidence: Any, now: datetime | None = None) -> Verified:
+    """``evidence_check``, then spend the evidence's nonce for ``principal``: AttestationReplayedError when it is
+    unknown, another principal's, expired or used; NonceStoreUnavailableError when Redis does not answer (the caller
+    fails closed). The nonce is spent only once everything else holds."""
+    now = now or timezone.now()
+    verified = evidence_check(verifier=verifier, evidence=evidence, now=now)
+    nonce_spend(principal, verified.nonce, now)
+    return verified
+
+
+def nonce_spend(principal: User, nonce: str, now: datetime) -> None:
+    """Spend a verified evidence's nonce; AttestationReplayedError when it cannot be."""
     try:
         nonces.nonce_spend(principal, nonce, now)
     except nonces.NonceRefusedError as refused:
         raise AttestationReplayedError(str(refused)) from None
-    digest = hashlib.sha256(evidence.encode()).hexdigest()
-    return Verified(verifier=found, claims=claims, nonce=nonce, digest=digest)
-
-
-def _verified_claims(verifier: Verifier, evidence: str, now: datetime) -> dict[str, Any]:
-    algorithm = ALGORITHMS[verifier.kind]
-    who = f"verifier {verifier.name}"
-    try:
-        header = jwt.get_unverified_header(evidence)
-    except jwt.DecodeError as error:
-        raise AttestationInvalidError(f"The evidence is not a well-formed JWT ({error}).") from None
-    alg = header.get("alg")
-    if alg != algorithm:
-        raise AttestationInvalidError(
-            f"The token is signed with {alg!r}; {who} ({verifier.kind}) accepts only {algorithm}."
-        )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise AttestationInvalidError("The token's header names no key (kid): its signature cannot be checked.")
-    keys = jwks_cached(verifier)
-    if keys is None:
-        raise AttestationInvalidError(
-            f"The signing keys of {who} have not been fetched yet from {verifier.jwks_url}: "
-            "the worker's attestation keys fetch must succeed first."
-        )
-    key = _key(keys, kid, algorithm, who)
-    try:
-        claims = jwt.decode(
-            evidence,
-            key.key,
-            algorithms=[algorithm],
-            # Issuer and times are checked below, against `now`, with messages of our own.
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
-        )
-    except jwt.InvalidSignatureError:
-        raise AttestationInvalidError(f"The token's signature does not verify with key {kid} of {who}.") from None
-    except jwt.InvalidTokenError as error:
-        raise AttestationInvalidError(f"The token cannot be read ({error}).") from None
-    if claims.get("iss") != verifier.issuer:
-        raise AttestationInvalidError(
-            f"The token is issued by {claims.get('iss')!r}; {who} accepts only {verifier.issuer!r}."
-        )
-    _check_times(claims, now)
-    return claims
-
-
-def _key(keys: Mapping[str, Any], kid: str, algorithm: str, who: str) -> jwt.PyJWK:
-    for entry in keys.get("keys", []):
-        if isinstance(entry, dict) and entry.get("kid") == kid:
-            if entry.get("kty") != "RSA":
-                raise AttestationInvalidError(f"Key {kid} of {who} is not an RSA key; {algorithm} needs one.")
-            if entry.get("alg") not in (None, algorithm):
-                raise AttestationInvalidError(f"Key {kid} of {who} is for {entry['alg']}, not {algorithm}.")
-            return jwt.PyJWK(entry, algorithm=algorithm)
-    raise AttestationInvalidError(f"The token names key {kid!r}, which {who} does not have (unknown kid).")
-
-
-def _check_times(claims: Mapping[str, Any], now: datetime) -> None:
-    skew = settings.ACCORD_ATTESTATION_CLOCK_SKEW_SECONDS
-    at = now.timestamp()
-    times: dict[str, float] = {}
-    for name in ("exp", "nbf", "iat"):
-        value = claims.get(name)
-        if value is None:
-            if name == "nbf":
-                continue
-            raise AttestationInvalidError(f"The token has no {name} claim: its freshness cannot be checked.")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise AttestationInvalidError(f"The token's {name} claim is not a number of seconds ({value!r}).")
-        times[name] = float(value)
-    if at > times["exp"] + skew:
-        raise AttestationExpiredError(
-            f"The token expired {int(at - times['exp'])} s ago (exp; the clock skew allowed is {skew} s)."
-        )
-    for name in ("nbf", "iat"):
-        if name in times and times[name] > at + skew:
-            raise AttestationExpiredError(
-                f"The token is not valid yet: its {name} is {int(times[name] - at)} s ahead "
-                f"(the clock skew allowed is {skew} s)."
-            )
 
 
 def _nonce(verifier: Verifier, claims: Mapping[str, Any]) -> str:
@@ -479,3 +391,40 @@ def _nonce(verifier: Verifier, claims: Mapping[str, Any]) -> str:
         return base64.b64decode(encoded, validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         raise AttestationInvalidError("The token's verifier_nonce.val is not base64 of a nonce.") from None
+
+
+# Where each kind's JWT keeps what was measured: Azure's SEV-SNP claim at the top (sevsnpvm tokens) or under
+# x-ms-isolation-tee (Azure confidential VM tokens); TDX's MRTD and RTMRs at the top or under "tdx" (Intel Trust
+# Authority's composite tokens).
+_SNP_CLAIM = "x-ms-sevsnpvm-launchmeasurement"
+_TDX_CLAIMS = {
+    "mrtd": "tdx_mrtd",
+    "rtmr0": "tdx_rtmr0",
+    "rtmr1": "tdx_rtmr1",
+    "rtmr2": "tdx_rtmr2",
+    "rtmr3": "tdx_rtmr3",
+}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def _measured(verifier: Verifier, claims: Mapping[str, Any]) -> Measured | None:
+    for scope in (claims, claims.get("x-ms-isolation-tee"), claims.get("tdx")):
+        if not isinstance(scope, Mapping):
+            continue
+        snp = scope.get(_SNP_CLAIM)
+        if isinstance(snp, str) and _HEX.match(snp):
+            return Measured("snp", {"launch_measurement": snp.lower()})
+        tdx = {name: scope[claim] for name, claim in _TDX_CLAIMS.items() if isinstance(scope.get(claim), str)}
+        if "mrtd" in tdx and all(_HEX.match(value) for value in tdx.values()):
+            return Measured("tdx", {name: value.lower() for name, value in tdx.items()})
+    return None
+
+
+def _enclave_key(verifier: Verifier, claims: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The enclave's public key, when the runtime data it gave carries one as a JWK: Azure's ``x-ms-runtime.keys``,
+    Intel's ``attester_runtime_data.keys`` (the first key either way)."""
+    holder = claims.get("x-ms-runtime" if verifier.kind == "azure" else "attester_runtime_data")
+    keys = holder.get("keys") if isinstance(holder, Mapping) else None
+    if isinstance(keys, list) and keys and isinstance(keys[0], Mapping) and isinstance(keys[0].get("kty"), str):
+        return dict(keys[0])
+    return None

@@ -2,7 +2,7 @@
 `governance.<model>`, and permissions and beat rows name the app)."""
 
 from governance.models.anomalies import AnomalyFinding
-from governance.models.attestation import AttestationNonce
+from governance.models.attestation import AttestationNonce, Measurement, MeasurementList
 from governance.models.decisions import DecisionSession, UsageCounter
 from governance.models.exits import Exit, ExitAttestation, ExitItem, ExitItemKey
 from governance.models.grants import Grant, PartnerRole
@@ -29,6 +29,8 @@ __all__ = [
     "Grant",
     "Incident",
     "IncidentStep",
+    "Measurement",
+    "MeasurementList",
     "OutboxMessage",
     "PartnerRole",
     "PolicyBundle",

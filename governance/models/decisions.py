@@ -8,7 +8,11 @@ from django.utils import timezone
 
 
 class DecisionSession(models.Model):
-    """A time-limited session for a grant that requires one. Only the token's digest is stored."""
+    """A time-limited session for a grant that requires one. Only the token's digest is stored.
+
+    An attested session was opened on verified attestation evidence: it keeps the evidence's digest, the verifier
+    that vouched, the measurement the evidence carried and the allow-list entry it matched (the session ends when
+    that entry is removed), and the enclave's public key the evidence carried, if any."""
 
     grant = models.ForeignKey("governance.Grant", on_delete=models.CASCADE, related_name="sessions")
     principal = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -17,6 +21,13 @@ class DecisionSession(models.Model):
     purpose = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    verifier = models.CharField(max_length=64, blank=True, help_text="The verifier that vouched; blank: not attested.")
+    evidence_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 (hex) of the evidence given.")
+    measurement = models.JSONField(null=True, blank=True, help_text="The evidence's platform and measured values.")
+    measurement_entry = models.ForeignKey(
+        "governance.Measurement", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    enclave_key = models.JSONField(null=True, blank=True, help_text="The enclave's public key (a JWK), if given.")
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="decision_session_expiry_idx")]

@@ -61,6 +61,11 @@ class Grant(models.Model):
     rate_per_minute = models.PositiveIntegerField()
     requires_session = models.BooleanField(default=False)
     requires_attestation = models.BooleanField(default=False)
+    attestation_policy = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A claims policy the evidence must meet as well as the charter's: it can only tighten it.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     status_reason = models.TextField(blank=True)
     held_at = models.DateTimeField(null=True, blank=True, help_text="Set while an incident holds this grant.")

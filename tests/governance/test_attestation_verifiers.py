@@ -27,7 +27,6 @@ from governance.attestation import verifiers
 from governance.attestation.nonces import nonce_issue
 from governance.attestation.verifiers import (
     AttestationError,
-    VerifierNotSupportedError,
     attestation_verify,
     verifiers_load,
 )
@@ -252,12 +251,6 @@ def test_another_principals_nonce_is_replayed(db, configured, a_principal, b_pri
 def test_a_token_without_a_nonce_is_refused(db, configured, a_principal):
     error = refused(a_principal, "azure-prod", azure_token("n", **{"x-ms-runtime": {}}))
     assert error.code == "attestation_replayed" and "client-payload" in str(error)
-
-
-def test_an_nvidia_verifier_says_it_cannot_verify_yet(db, configured, a_principal):
-    error = refused(a_principal, "nvidia-prod", azure_token(nonce_issue(a_principal).value))
-    assert isinstance(error, VerifierNotSupportedError)
-    assert error.code == "attestation_invalid" and "cannot verify yet" in str(error)
 
 
 def test_an_unknown_verifier_is_invalid(db, configured, a_principal):
