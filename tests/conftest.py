@@ -31,7 +31,7 @@ from governance.policy.bundles import bundles_forget
 from tests.helpers import persona_totp_key
 
 # The fixture world (registry, example charters, a live collaboration) and the browser, for every folder's tests.
-pytest_plugins = ["tests.world", "tests.e2e.browser", "tests.secrets_watch"]
+pytest_plugins = ["tests.world", "tests.e2e.browser", "tests.secrets_watch", "tests.attestation_kit"]
 
 TEST_PASSWORD = "correct horse battery staple"
 

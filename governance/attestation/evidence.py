@@ -8,6 +8,7 @@ nothing here knows a kind's claims.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,13 @@ class Measured:
 
     def as_json(self) -> dict[str, Any]:
         return {"platform": self.platform, **self.values}
+
+
+def measurement_digest(platform: str, values: Mapping[str, str]) -> str:
+    """The SHA-256 (hex) that names one measured environment: of its platform and values, as canonical JSON (keys
+    sorted, hex lower-case), so an allow-list holds each environment once however its values were typed."""
+    canonical = {"platform": platform, **{name: value.lower() for name, value in values.items()}}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
