@@ -1,17 +1,14 @@
 """Attestation verifiers: the configuration file, and Azure and Intel tokens verified against keys, JWKS files and
-a JWKS served on loopback, all made here."""
+a JWKS served on loopback, all made by the attestation kit (tests/attestation_kit.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +16,7 @@ import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 
 from governance.attestation import verifiers
 from governance.attestation.nonces import nonce_issue
@@ -31,89 +26,28 @@ from governance.attestation.verifiers import (
     verifiers_load,
 )
 from governance.tasks import attestation_keys_fetch
+from tests.attestation_kit import (
+    AZURE_ISSUER,
+    AZURE_KEY,
+    INTEL_ISSUER,
+    INTEL_KEY,
+    OTHER_KEY,
+    JwksServer,
+    azure_token,
+    configure,
+    file_cache,
+    intel_token,
+    jwk,
+    jwks,
+    nitro_test_chain,
+)
 from tests.faults import loopback_peer
-
-AZURE_ISSUER = "https://contoso.weu.attest.azure.net"
-INTEL_ISSUER = "https://portal.trustauthority.intel.com"
-
-
-def _rsa() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-AZURE_KEY, INTEL_KEY, OTHER_KEY = _rsa(), _rsa(), _rsa()
-
-
-def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    public: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return {**public, "kid": kid}
-
-
-def jwks(*keys: dict[str, Any]) -> dict[str, Any]:
-    return {"keys": list(keys)}
 
 
 @pytest.fixture(autouse=True)
 def keys_cache(settings, tmp_path):
-    """Fetched keys in a file cache of this test's own (the embedded mode's cache), so no test sees another's."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "cache"}
-    }
-
-
-def configure(settings, tmp_path: Path, entries: list[dict[str, Any]], suffix: str = ".yaml") -> Path:
-    path = tmp_path / f"verifiers{suffix}"
-    path.write_text(json.dumps(entries) if suffix == ".json" else yaml.safe_dump(entries))
-    settings.ACCORD_ATTESTATION_VERIFIERS_FILE = path
-    return path
-
-
-@pytest.fixture
-def configured(settings, tmp_path):
-    """An Azure and an Intel verifier whose keys are JWKS files, and a NVIDIA one (not verified yet)."""
-    (tmp_path / "azure.json").write_text(json.dumps(jwks(jwk(AZURE_KEY, "azure-1"))))
-    (tmp_path / "intel.json").write_text(json.dumps(jwks(jwk(INTEL_KEY, "intel-1"))))
-    configure(
-        settings,
-        tmp_path,
-        [
-            {"name": "azure-prod", "kind": "azure", "issuer": AZURE_ISSUER, "jwks_file": "azure.json"},
-            {"name": "intel-prod", "kind": "intel", "issuer": INTEL_ISSUER, "jwks_file": "intel.json"},
-            {
-                "name": "nvidia-prod",
-                "kind": "nvidia",
-                "issuer": "https://nras.attestation.nvidia.com",
-                "jwks_url": "https://nras.attestation.nvidia.com/.well-known/jwks.json",
-            },
-        ],
-    )
-
-
-def azure_token(nonce: str, key=AZURE_KEY, kid="azure-1", alg="RS256", **claims: Any) -> str:
-    now = int(time.time())
-    body = {
-        "iss": AZURE_ISSUER,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "x-ms-attestation-type": "sevsnpvm",
-        "x-ms-runtime": {"client-payload": {"nonce": nonce}},
-        **claims,
-    }
-    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
-
-
-def intel_token(nonce: str, key=INTEL_KEY, kid="intel-1", **claims: Any) -> str:
-    now = int(time.time())
-    body = {
-        "iss": INTEL_ISSUER,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "verifier_nonce": {"val": base64.b64encode(nonce.encode()).decode(), "iat": "", "signature": ""},
-        **claims,
-    }
-    return jwt.encode(body, key, algorithm="PS384", headers={"kid": kid})
+    """Fetched keys in a file cache of this test's own, so no test sees another's."""
+    file_cache(settings, tmp_path / "cache")
 
 
 def refused(principal, verifier: str, evidence: str) -> AttestationError:
@@ -125,7 +59,7 @@ def refused(principal, verifier: str, evidence: str) -> AttestationError:
 # --- Good tokens --------------------------------------------------------------------------------------------
 
 
-def test_a_good_azure_token_verifies_and_spends_its_nonce(db, configured, a_principal):
+def test_a_good_azure_token_verifies_and_spends_its_nonce(db, attestation_kit, a_principal):
     nonce = nonce_issue(a_principal).value
     token = azure_token(nonce)
     verified = attestation_verify(principal=a_principal, verifier="azure-prod", evidence=token)
@@ -137,13 +71,13 @@ def test_a_good_azure_token_verifies_and_spends_its_nonce(db, configured, a_prin
     assert again.code == "attestation_replayed" and "already used" in str(again)
 
 
-def test_a_good_intel_token_verifies_with_its_verifier_nonce(db, configured, a_principal):
+def test_a_good_intel_token_verifies_with_its_verifier_nonce(db, attestation_kit, a_principal):
     nonce = nonce_issue(a_principal).value
     verified = attestation_verify(principal=a_principal, verifier="intel-prod", evidence=intel_token(nonce))
     assert verified.verifier.kind == "intel" and verified.nonce == nonce
 
 
-def test_an_intel_token_may_carry_the_nonce_as_eat_nonce(db, configured, a_principal):
+def test_an_intel_token_may_carry_the_nonce_as_eat_nonce(db, attestation_kit, a_principal):
     nonce = nonce_issue(a_principal).value
     token = intel_token("ignored", verifier_nonce=None, eat_nonce=nonce)
     assert attestation_verify(principal=a_principal, verifier="intel-prod", evidence=token).nonce == nonce
@@ -152,7 +86,7 @@ def test_an_intel_token_may_carry_the_nonce_as_eat_nonce(db, configured, a_princ
 # --- Refusals -----------------------------------------------------------------------------------------------
 
 
-def test_a_forged_signature_is_invalid_and_leaves_the_nonce_unspent(db, configured, a_principal):
+def test_a_forged_signature_is_invalid_and_leaves_the_nonce_unspent(db, attestation_kit, a_principal):
     nonce = nonce_issue(a_principal).value
     error = refused(a_principal, "azure-prod", azure_token(nonce, key=OTHER_KEY))
     assert error.code == "attestation_invalid"
@@ -160,19 +94,19 @@ def test_a_forged_signature_is_invalid_and_leaves_the_nonce_unspent(db, configur
     attestation_verify(principal=a_principal, verifier="azure-prod", evidence=azure_token(nonce))
 
 
-def test_a_token_from_another_issuer_is_invalid(db, configured, a_principal):
+def test_a_token_from_another_issuer_is_invalid(db, attestation_kit, a_principal):
     token = azure_token(nonce_issue(a_principal).value, iss="https://evil.attest.azure.net")
     error = refused(a_principal, "azure-prod", token)
     assert error.code == "attestation_invalid"
     assert "'https://evil.attest.azure.net'" in str(error) and AZURE_ISSUER in str(error)
 
 
-def test_a_token_naming_an_unknown_key_is_invalid(db, configured, a_principal):
+def test_a_token_naming_an_unknown_key_is_invalid(db, attestation_kit, a_principal):
     error = refused(a_principal, "azure-prod", azure_token(nonce_issue(a_principal).value, kid="azure-9"))
     assert error.code == "attestation_invalid" and "'azure-9'" in str(error) and "unknown kid" in str(error)
 
 
-def test_an_unsigned_token_alg_none_is_invalid(db, configured, a_principal):
+def test_an_unsigned_token_alg_none_is_invalid(db, attestation_kit, a_principal):
     now = int(time.time())
     body = {"iss": AZURE_ISSUER, "iat": now, "exp": now + 600, "x-ms-runtime": {"client-payload": {"nonce": "n"}}}
     token = jwt.encode(body, None, algorithm="none", headers={"kid": "azure-1"})
@@ -180,7 +114,7 @@ def test_an_unsigned_token_alg_none_is_invalid(db, configured, a_principal):
     assert error.code == "attestation_invalid" and "'none'" in str(error) and "only RS256" in str(error)
 
 
-def test_hs256_signed_with_the_public_key_is_invalid(db, configured, a_principal):
+def test_hs256_signed_with_the_public_key_is_invalid(db, attestation_kit, a_principal):
     """The algorithm confusion: an HMAC whose secret is the verifier's public key, which anyone has. PyJWT will not
     sign one, so it is made by hand."""
     secret = AZURE_KEY.public_key().public_bytes(
@@ -198,18 +132,18 @@ def _b64(raw: bytes) -> bytes:
     return base64.urlsafe_b64encode(raw).rstrip(b"=")
 
 
-def test_an_azure_algorithm_is_refused_for_an_intel_verifier(db, configured, a_principal):
+def test_an_azure_algorithm_is_refused_for_an_intel_verifier(db, attestation_kit, a_principal):
     token = jwt.encode({"iss": INTEL_ISSUER}, INTEL_KEY, algorithm="RS256", headers={"kid": "intel-1"})
     error = refused(a_principal, "intel-prod", token)
     assert error.code == "attestation_invalid" and "accepts only PS384" in str(error)
 
 
-def test_garbage_is_invalid(db, configured, a_principal):
+def test_garbage_is_invalid(db, attestation_kit, a_principal):
     error = refused(a_principal, "azure-prod", "not-a-token")
     assert error.code == "attestation_invalid" and "not a well-formed JWT" in str(error)
 
 
-def test_an_expired_token_is_expired(db, configured, a_principal, settings):
+def test_an_expired_token_is_expired(db, attestation_kit, a_principal, settings):
     settings.ACCORD_ATTESTATION_CLOCK_SKEW_SECONDS = 60
     now = int(time.time())
     token = azure_token(nonce_issue(a_principal).value, iat=now - 900, nbf=now - 900, exp=now - 120)
@@ -217,43 +151,43 @@ def test_an_expired_token_is_expired(db, configured, a_principal, settings):
     assert error.code == "attestation_expired" and "expired" in str(error) and "60 s" in str(error)
 
 
-def test_a_token_expired_within_the_clock_skew_still_verifies(db, configured, a_principal, settings):
+def test_a_token_expired_within_the_clock_skew_still_verifies(db, attestation_kit, a_principal, settings):
     settings.ACCORD_ATTESTATION_CLOCK_SKEW_SECONDS = 60
     now = int(time.time())
     token = azure_token(nonce_issue(a_principal).value, iat=now - 900, exp=now - 30)
     assert attestation_verify(principal=a_principal, verifier="azure-prod", evidence=token)
 
 
-def test_a_token_not_valid_yet_is_expired(db, configured, a_principal):
+def test_a_token_not_valid_yet_is_expired(db, attestation_kit, a_principal):
     now = int(time.time())
     token = intel_token(nonce_issue(a_principal).value, nbf=now + 600, exp=now + 1200)
     error = refused(a_principal, "intel-prod", token)
     assert error.code == "attestation_expired" and "not valid yet" in str(error) and "nbf" in str(error)
 
 
-def test_a_token_issued_in_the_future_is_expired(db, configured, a_principal):
+def test_a_token_issued_in_the_future_is_expired(db, attestation_kit, a_principal):
     now = int(time.time())
     token = azure_token(nonce_issue(a_principal).value, iat=now + 600, nbf=now, exp=now + 1200)
     error = refused(a_principal, "azure-prod", token)
     assert error.code == "attestation_expired" and "iat" in str(error)
 
 
-def test_an_unknown_nonce_is_replayed(db, configured, a_principal):
+def test_an_unknown_nonce_is_replayed(db, attestation_kit, a_principal):
     error = refused(a_principal, "azure-prod", azure_token("never-issued"))
     assert error.code == "attestation_replayed" and "unknown" in str(error)
 
 
-def test_another_principals_nonce_is_replayed(db, configured, a_principal, b_principal):
+def test_another_principals_nonce_is_replayed(db, attestation_kit, a_principal, b_principal):
     error = refused(b_principal, "intel-prod", intel_token(nonce_issue(a_principal).value))
     assert error.code == "attestation_replayed" and "unknown" in str(error)
 
 
-def test_a_token_without_a_nonce_is_refused(db, configured, a_principal):
+def test_a_token_without_a_nonce_is_refused(db, attestation_kit, a_principal):
     error = refused(a_principal, "azure-prod", azure_token("n", **{"x-ms-runtime": {}}))
     assert error.code == "attestation_replayed" and "client-payload" in str(error)
 
 
-def test_an_unknown_verifier_is_invalid(db, configured, a_principal):
+def test_an_unknown_verifier_is_invalid(db, attestation_kit, a_principal):
     error = refused(a_principal, "azure-test", azure_token(nonce_issue(a_principal).value))
     assert error.code == "attestation_invalid" and "'azure-test'" in str(error)
 
@@ -271,7 +205,7 @@ def load_error(tmp_path: Path, entries: Any, suffix: str = ".yaml") -> str:
 
 def test_a_json_file_loads_every_kind(tmp_path):
     (tmp_path / "keys.json").write_text(json.dumps(jwks(jwk(AZURE_KEY, "k"))))
-    (tmp_path / "root.pem").write_bytes(_self_signed_pem())
+    (tmp_path / "root.pem").write_bytes(nitro_test_chain().root.pem)
     path = tmp_path / "verifiers.json"
     path.write_text(
         json.dumps(
@@ -366,54 +300,7 @@ def test_the_setting_names_a_bad_file_and_verifying_says_so(db, settings, tmp_pa
         attestation_verify(principal=a_principal, verifier="a", evidence="x")
 
 
-def _self_signed_pem() -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test root")])
-    now = timezone.now()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(OTHER_KEY.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(OTHER_KEY, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
 # --- Keys by URL --------------------------------------------------------------------------------------------
-
-
-class JwksServer:
-    """A JWKS served on loopback: the Azure key, at ``url``; ``status`` is what it answers (200 unless set)."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        body = json.dumps(jwks(jwk(AZURE_KEY, "azure-1"))).encode()
-        served = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(served.status if self.path == "/certs" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
