@@ -206,6 +206,10 @@ MATRIX: Mapping[str, Access] = {
     "api:bundle-rollback": _a(names="bundle", POST=O.POLICY_ROLLBACK),
     "whatif-list": _a("What-if replays", GET=A.HOST, POST=O.WHATIF_RUN),
     "whatif-detail": _a("What-if replays", names="what-if", GET=A.HOST),
+    # Measurement allow-lists are the host's: its auditors read them, its officers keep them (the services ask too).
+    "measurement-lists": _a("Measurement allow-lists", GET=A.HOST, POST=A.OFFICER),
+    "measurement-list": _a("Measurement allow-lists", names="measurement list", GET=A.HOST, POST=A.OFFICER),
+    "measurement-remove": _a("Measurement allow-lists", names="measurement list", POST=A.OFFICER),
     # --- Reviews, incidents, exits, the vault (governance) -------------------------------------------------
     "review-list": _a("Access reviews", GET=A.HOST, POST=O.REVIEW_START),
     "review-detail": _a("Access reviews", names="review", GET=A.HOST, POST=O.REVIEW_ANSWER),

@@ -49,6 +49,7 @@ HOST: tuple[Entry, ...] = (
             Link("Charters", "charters:charter-list", ("charters:",)),
             Link("Grants", "grant-list", ("grant-",)),
             Link("Policy", "bundle-list", ("bundle-", "decision-explain", "whatif-")),
+            Link("Measurements", "measurement-lists", ("measurement-",)),
         ),
     ),
     Group(

@@ -18,6 +18,8 @@ from governance.models import (
     DataKey,
     DecisionSession,
     DestructionCertificate,
+    Measurement,
+    MeasurementList,
     PolicyBundle,
     ReviewCampaign,
     ReviewItem,
@@ -155,6 +157,37 @@ def whatifs(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
     return {str(pk): Target(f"what-if #{pk}", reverse("whatif-detail", args=[pk])) for pk in found}
 
 
+def measurement_lists(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
+    if not viewer.is_host_member:  # the host's own allow-lists, as the matrix keeps their pages
+        return {}
+    found = MeasurementList.objects.only("name").in_bulk(pks(ids))
+    return {
+        str(pk): Target(f"measurement list {allow_list.name}", reverse("measurement-list", args=[allow_list.name]))
+        for pk, allow_list in found.items()
+    }
+
+
+def measurement_lists_by_name(viewer: User, names: Sequence[str]) -> dict[str, Target]:
+    """A measurement event's ``allow_list``: the list's name."""
+    if not viewer.is_host_member:
+        return {}
+    found = MeasurementList.objects.filter(name__in=names).values_list("name", flat=True)
+    return {name: Target(name, reverse("measurement-list", args=[name])) for name in found}
+
+
+def measurements(viewer: User, ids: Sequence[str]) -> dict[str, Target]:
+    if not viewer.is_host_member:
+        return {}
+    found = Measurement.objects.select_related("allow_list").only("platform", "allow_list__name").in_bulk(pks(ids))
+    return {
+        str(pk): Target(
+            f"{entry.get_platform_display()} measurement #{pk} on {entry.allow_list.name}",
+            f"{reverse('measurement-list', args=[entry.allow_list.name])}#entry-{pk}",
+        )
+        for pk, entry in found.items()
+    }
+
+
 def bundles_by_hash(viewer: User, hashes: Sequence[str]) -> dict[str, Target]:
     """Bundles by hash, the newest of each (a policy can return to an earlier state)."""
     if not access.can_see_bundles(viewer):
@@ -193,10 +226,18 @@ TARGETS: dict[str, Namer] = {
     "governance.destructioncertificate": certificates,
     "governance.decisionsession": sessions,
     "governance.whatifrun": whatifs,
+    "governance.measurementlist": measurement_lists,
+    "governance.measurement": measurements,
 }
 for kind, namer in TARGETS.items():
     target_register(kind, namer)
 
-DETAILS: dict[str, Namer] = {"grant": grants, "review": reviews, "bundle": bundles_by_hash, "decision_id": decisions}
+DETAILS: dict[str, Namer] = {
+    "grant": grants,
+    "review": reviews,
+    "bundle": bundles_by_hash,
+    "decision_id": decisions,
+    "allow_list": measurement_lists_by_name,
+}
 for key, namer in DETAILS.items():
     detail_register(key, namer)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from governance.attestation import views as measurement_views
 from governance.exits import views as exit_views
 from governance.grants import views as grant_views
 from governance.incidents import views as incident_views
@@ -66,6 +67,13 @@ urlpatterns = [
     path("governance/keys/<str:key_id>/destroy/", vault_views.key_destroy, name="key-destroy"),
     path("governance/keys/<str:key_id>/destroy-now/", vault_views.key_destroy_now, name="key-destroy-now"),
     path("governance/certificates/<str:number>/", exit_views.certificate_detail, name="certificate-detail"),
+    path("governance/measurements/", measurement_views.measurement_lists, name="measurement-lists"),
+    path("governance/measurements/<slug:name>/", measurement_views.measurement_list, name="measurement-list"),
+    path(
+        "governance/measurements/<slug:name>/entries/<int:pk>/remove/",
+        measurement_views.measurement_remove,
+        name="measurement-remove",
+    ),
     path("governance/artefacts/", vault_views.artefact_list, name="artefact-list"),
     path("governance/artefacts/<str:uid>/", vault_views.artefact_download, name="artefact-download"),
 ]

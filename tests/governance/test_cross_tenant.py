@@ -23,6 +23,7 @@ from accounts import matrix
 from accounts.proposals import proposal_make
 from accounts.services import actor_for, api_token_issue
 from audit.exports import export_queue
+from governance.attestation.measurements import measurement_add, measurement_list_create
 from governance.exits.services import exit_run, exit_start
 from governance.grants.roles import partner_role_create
 from governance.incidents.services import incident_declare
@@ -32,8 +33,8 @@ from governance.vault import artefacts
 from governance.vault.destruction import destructions_run
 from tests.helpers import every_route, second_officer_confirming, sign_in
 
-# Kinds that are no partner's: the host's own policy, replays and the caller's own sessions.
-NOT_A_PARTNERS = {"bundle", "what-if", "own session"}
+# Kinds that are no partner's: the host's own policy, replays, measurement allow-lists and the caller's own sessions.
+NOT_A_PARTNERS = {"bundle", "what-if", "measurement list", "own session"}
 PUBLIC = (matrix.Audience.ANYONE, matrix.Audience.ADMIN_SITE)  # the same for everyone (the schema's examples)
 NORTHWIND = "northwind"  # in the slug of the partner, its charter, its people and principals: never in an answer
 
@@ -175,3 +176,29 @@ def test_every_list_shows_the_other_partners_people_nothing_of_northwinds(northw
             if client is not None and _leaks(client.get(path)):
                 wrong.append(f"{persona} GET {path} ({name})")
     assert wrong == []
+
+
+def test_the_hosts_measurement_lists_are_refused_to_every_partners_people_as_the_matrix_says(
+    client, officer, a_admin, b_admin
+):
+    """The allow-lists are the host's alone: a partner admin gets the matrix's refusal, the 403 for the index and
+    the 404 for a list (as for a list that is not there, so its name is not confirmed), and changes nothing."""
+    allow_list = measurement_list_create(officer=officer, name="atlas-serving", title="")
+    entry = measurement_add(
+        officer=officer, allow_list=allow_list, platform="snp", values={"launch_measurement": "ab" * 48}
+    )
+    detail = reverse("measurement-list", kwargs={"name": allow_list.name})
+    remove = reverse("measurement-remove", kwargs={"name": allow_list.name, "pk": entry.pk})
+    for admin in (a_admin, b_admin):
+        sign_in(client, admin)
+        index = client.get(reverse("measurement-lists"))
+        assert index.status_code == 403 and "officers and auditors" in index.content.decode()
+        assert client.post(reverse("measurement-lists"), {"name": "mine"}).status_code == 403
+        for response in (
+            client.get(detail),
+            client.post(detail, {"platform": "snp", "launch_measurement": "cd" * 48}),
+            client.post(remove, {"reason": "Mine now."}),
+        ):
+            assert response.status_code == 404 and "atlas-serving" not in response.content.decode()
+    allow_list.refresh_from_db()
+    assert allow_list.version == 2 and allow_list.entries.filter(removed_at__isnull=True).count() == 1
