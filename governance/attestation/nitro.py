@@ -172,7 +172,13 @@ def _chain(verifier: Verifier, leaf: x509.Certificate, cabundle: Sequence[Any]) 
 def _check_root(verifier: Verifier, root: x509.Certificate) -> None:
     if verifier.root_cert_file is None:
         raise AttestationInvalidError(f"Verifier {verifier.name} has no root_cert_file to check the chain against.")
-    trusted = x509.load_pem_x509_certificates(verifier.root_cert_file.read_bytes())
+    # Read at each check (it is small): a root replaced in place is used from the next document on.
+    try:
+        trusted = x509.load_pem_x509_certificates(verifier.root_cert_file.read_bytes())
+    except (OSError, ValueError):
+        raise AttestationInvalidError(
+            f"The root_cert_file of verifier {verifier.name} ({verifier.root_cert_file}) cannot be read as PEM."
+        ) from None
     for anchor in trusted:
         if anchor == root or (anchor.subject == root.subject and anchor.public_key() == root.public_key()):
             return
