@@ -283,13 +283,19 @@ def parse_date(value: str) -> date:
 
 
 def permissions(document: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """What a version permits: {asset kind: {action: {"purposes": set, "obligations": [..]}}}."""
+    """What a version permits: {asset kind: {action: {"purposes": set, "obligations": [..], "attestation": terms
+    or None}}}. An action listed twice takes the attestation terms of its first entry that has some (the guardrails
+    refuse two entries whose terms differ)."""
     permitted: dict[str, dict[str, dict[str, Any]]] = {}
     for kind, actions in document.get("actions", {}).items():
         for entry in actions:
-            slot = permitted.setdefault(kind, {}).setdefault(entry["action"], {"purposes": set(), "obligations": []})
+            slot = permitted.setdefault(kind, {}).setdefault(
+                entry["action"], {"purposes": set(), "obligations": [], "attestation": None}
+            )
             slot["purposes"].update(entry["purposes"])
             slot["obligations"].extend(entry.get("obligations", []))
+            if slot["attestation"] is None:
+                slot["attestation"] = entry.get("attestation")
     return permitted
 
 

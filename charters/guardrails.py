@@ -9,7 +9,7 @@ line). Nothing here changes the document: ``pinned`` makes the copy that is stor
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,6 +26,17 @@ RULE_PARAMS = {
     MisuseRule.NEW_CLIENT_ADDRESS: (),
 }
 LISTINGS = ("shareable", "proprietary")
+
+# The attestation terms of a permitted action name things charters does not keep (governance's verifiers and
+# measurement allow-lists), so governance registers the check that judges them: given one action's terms, it returns
+# (path below "attestation", what to do) for each problem.
+AttestationCheck = Callable[[Mapping[str, Any]], list[tuple[tuple[str, ...], str]]]
+_attestation_checks: list[AttestationCheck] = []
+
+
+def attestation_check_register(check: AttestationCheck) -> None:
+    if check not in _attestation_checks:
+        _attestation_checks.append(check)
 
 
 class _Finding(NamedTuple):
@@ -184,6 +195,32 @@ def _download_problems(path: tuple[Any, ...], kind: str, shared: list[tuple[str,
     return [_Finding(path, message)]
 
 
+def _attestation_problems(actions: dict[str, list[dict[str, Any]]]) -> list[_Finding]:
+    """Each action's attestation terms as the registered checks judge them; and one action listed twice for a kind
+    must not ask two different things of an enclave."""
+    problems = []
+    for kind, permitted in actions.items():
+        first: dict[str, Any] = {}
+        for index, action in enumerate(permitted):
+            terms = action.get("attestation")
+            path = ("actions", kind, index, "attestation")
+            if terms is None:
+                continue
+            earlier = first.setdefault(action["action"], terms)
+            if earlier != terms:
+                message = (
+                    f"{action['action']} is listed again for {kind}s with other attestation terms. Give the "
+                    "same terms in every entry of an action, or merge the entries."
+                )
+                problems.append(_Finding(path, message))
+            for check in _attestation_checks:
+                problems += [
+                    _Finding((*path, *(int(part) if part.isdigit() else part for part in where)), message)
+                    for where, message in check(terms)
+                ]
+    return problems
+
+
 def _misuse_problems(misuse: list[dict[str, Any]]) -> list[_Finding]:
     problems = []
     for index, rule in enumerate(misuse):
@@ -238,6 +275,7 @@ def check(parsed: Parsed, *, partner: Partner, host: Organisation) -> list[Probl
         *_listing_problems(listed),
         *_both_listed_problems(listed),
         *_action_problems(data["actions"], [purpose["name"] for purpose in data["purposes"]], _shared_by_kind(listed)),
+        *_attestation_problems(data["actions"]),
         *_misuse_problems(data.get("misuse", [])),
         *_twice_named("trainings", "training", data.get("trainings", [])),
         *_playbook_problems(data["incident_response"]["playbook"], data.get("playbook")),

@@ -22,6 +22,11 @@ class GovernanceConfig(AppConfig):
         notifier_register(proposal_mail)  # the other officers are mailed when a proposal waits for one of them
         acceptance_notifier_register(charter_acceptance_mail)  # the partner's admins, when a version waits for them
 
+        from charters.guardrails import attestation_check_register
+        from governance.attestation.requirements import requirement_problems
+
+        attestation_check_register(requirement_problems)  # a charter's attestation terms name this app's things
+
         from accounts.matrix import found, visible_register
         from governance import access
 

@@ -80,7 +80,8 @@ def _lifetime() -> timedelta:
 def nonce_issue(principal: User, now: datetime | None = None) -> Nonce:
     """A fresh nonce for ``principal``, spendable once until its ``expires_at``."""
     now = now or timezone.now()
-    value = secrets.token_urlsafe(32)
+    # 32 random bytes as 64 hex digits: the one form every verifier carries, NVIDIA NRAS included (it takes only that).
+    value = secrets.token_hex(32)
     expires_at = now + _lifetime()
     digest = _digest(value)
     if settings.REDIS_URL:

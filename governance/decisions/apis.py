@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -21,6 +21,7 @@ from accord.postgres import guard
 from accounts.access import request_user
 from accounts.models import User
 from charters.services.policy_feed import Head
+from governance.attestation import nonces
 from governance.decisions import services as decisions
 from governance.decisions.authentication import DecisionCredentials, DecisionTokenAuthentication
 
@@ -173,31 +174,48 @@ def _named(field: str) -> str:
 
 
 class SessionOpenApi(DecisionPathApi):
+    """A session for a grant that requires one. A grant whose use needs an attested enclave opens an attested
+    session on the evidence in ``context.attestation``: decisions that name it need no fresh evidence until it
+    ends (the charter's lifetime, or at once when its measurement leaves the allow-list)."""
+
     @extend_schema_serializer(component_name="SessionRequest")
     class InputSerializer(serializers.Serializer[None]):
         asset = TextField(max_length=128)
         action = TextField(max_length=64)
         purpose = TextField(max_length=64)
+        context = serializers.DictField(  # type: ignore[assignment]
+            required=False, default=dict, help_text='May carry "attestation": {"verifier", "evidence", "gpu"}.'
+        )
+
+        def to_internal_value(self, data: Any) -> Any:
+            if nesting_depth(data) > MAX_REQUEST_DEPTH:
+                message = f"A session request nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
+                raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+            return super().to_internal_value(data)
 
     @extend_schema_serializer(component_name="Session")
     class OutputSerializer(serializers.Serializer[Any]):
         session = serializers.CharField(help_text="Pass it as context.session in decisions until it expires.")
         expires_at = serializers.DateTimeField()
+        attested = serializers.BooleanField(help_text="Opened on verified attestation evidence.")
 
     @extend_schema(operation_id="session_open", request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> Response | JsonResponse:
         principal = _principal(request)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        asked = decisions.DecisionRequest(**payload.validated_data)
-        opened = decisions.session_open(principal, asked)
-        if opened == "session_not_needed":
-            raise ValidationError(
-                {"asset": ["Your grant for this does not require a session: ask for decisions directly."]}
-            )
-        if isinstance(opened, str):
-            raise PermissionDenied(f"No session: {decisions.MESSAGES[opened]} ({opened})")
+        asked = DecisionInputSerializer.request_from(payload.validated_data)
+        try:
+            opened = decisions.session_open(principal, asked)
+        except nonces.NonceStoreUnavailableError as error:
+            return dependencies.api_unavailable(error)  # the nonce could not be spent: no session
+        if isinstance(opened, decisions.SessionRefused):
+            if opened.code == "session_not_needed":
+                raise ValidationError({"asset": [f"{opened.message} Ask for decisions directly."]})
+            raise PermissionDenied(f"No session: {opened.message} ({opened.code})")
         return Response(
-            self.OutputSerializer({"session": opened.token, "expires_at": opened.expires_at}).data,
+            self.OutputSerializer(
+                {"session": opened.token, "expires_at": opened.expires_at, "attested": opened.attested}
+            ).data,
             status=status.HTTP_201_CREATED,
         )

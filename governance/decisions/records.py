@@ -86,6 +86,7 @@ def decision_event(
     reason: str,
     bundle: str,
     grant_id: int | None,
+    attestation: Mapping[str, Any] | None = None,
 ) -> Event:
     """The unsaved event that records a decision (the request context adds the client address). A deny gives one
     reason, so ``codes`` holds one code for a deny and none for an allow."""
@@ -103,6 +104,7 @@ def decision_event(
             codes=codes,
             bundle=bundle,
             grant_id=grant_id,
+            attestation=attestation,
         ),
     )
 
@@ -116,10 +118,12 @@ def decision_details(
     codes: Sequence[str],
     bundle: str,
     grant_id: int | None,
+    attestation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a decision event's ``details`` hold; the benchmarks that fill a trail without the decision point write
-    it too."""
-    return {
+    it too. ``attestation``: how an allow's enclave was attested (its evidence's verifier, digest and measurement, or
+    the attested session), when its grant asked."""
+    details: dict[str, Any] = {
         "decision_id": decision_id,
         "action": action[:64],
         "asset": asset[:64],
@@ -128,6 +132,9 @@ def decision_details(
         "bundle": bundle,
         "grant": grant_id,
     }
+    if attestation:
+        details["attestation"] = dict(attestation)
+    return details
 
 
 def _named_grant(value: object) -> int | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -29,6 +30,10 @@ from audit.trail import record, record_standalone
 from charters.models import Charter
 from charters.services.policy_feed import Head
 from governance.anomalies.selectors import suspending_finding
+from governance.attestation import nonces, requirements
+from governance.attestation.evidence import AttestationReplayedError
+from governance.attestation.requirements import Presented, Requirement, grant_policy
+from governance.attestation.verifiers import nonce_spend
 from governance.decisions import limits
 from governance.decisions.records import decision_event
 from governance.models import DecisionSession, Grant
@@ -52,7 +57,11 @@ MESSAGES = {
     "quota_exhausted": "The grant's daily or monthly quota is used up.",
     "rate_limited": "Too many requests this minute for this grant; slow down.",
     "session_required": "This grant needs a live session: open one with POST /api/v1/sessions.",
-    "attestation_required": "This grant needs an attestation, which cannot be verified yet: it is denied.",
+    "attestation_required": "This grant needs an attested enclave: give context.attestation or an attested session.",
+    "attestation_invalid": "The attestation evidence is not valid: its signature, issuer, chain or format failed.",
+    "attestation_expired": "The attestation evidence is too old or not valid yet: attest again.",
+    "attestation_replayed": "The attestation's nonce is unknown, expired or used: attest again with a fresh one.",
+    "attestation_claims_unmet": "The attestation does not show what the charter asks of the enclave.",
     "invalid_request": "The request is not valid.",
     "dependency_unavailable": "Accord could not reach a service it needs; the request is denied. Try again shortly.",
 }
@@ -69,7 +78,7 @@ PROGRESS = [
     "action_not_permitted",
     "purpose_not_permitted",
     "charter_not_acknowledged",
-    "attestation_required",
+    *requirements.CODES,
     "session_required",
     "quota_exhausted",
     "rate_limited",
@@ -92,6 +101,9 @@ class Decision:
     obligations: list[dict[str, Any]]
     bundle: str
     grant_id: int | None = None
+    # How an allow's enclave was attested, for its event: the evidence's verifier, digest and measurement, or the
+    # attested session it came with.
+    attestation: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -114,9 +126,13 @@ def deny(code: str, bundle: str = "", message: str | None = None) -> Decision:
 
 
 def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> bool:
+    return _live_session(grant, principal_id, request, now).exists()
+
+
+def _live_session(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> QuerySet[Any]:
     token = request.context.get("session")
     if not isinstance(token, str) or not token:
-        return False
+        return DecisionSession.objects.none()
     return DecisionSession.objects.filter(
         digest=hashlib.sha256(token.encode()).hexdigest(),
         grant_id=grant.pk,
@@ -124,7 +140,73 @@ def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionReque
         action=request.action,
         purpose=request.purpose,
         expires_at__gt=now,
-    ).exists()
+    )
+
+
+def _attested_session(
+    grant: GrantFact, requirement: Requirement, principal_id: int, request: DecisionRequest, now: datetime
+) -> int | None:
+    """The live attested session the request names for this grant, still meeting the requirement: from a verifier
+    it accepts and, when it asks for measurements, on an allow-list entry that is still listed on one of its lists
+    (removing the entry ends the session at once). One query."""
+    sessions = _live_session(grant, principal_id, request, now).filter(verifier__in=requirement.verifiers)
+    if requirement.measurements:
+        sessions = sessions.filter(
+            measurement_entry__removed_at__isnull=True,
+            measurement_entry__allow_list__name__in=requirement.measurements,
+        )
+    return sessions.values_list("pk", flat=True).first()
+
+
+@dataclass
+class Attesting:
+    """One request's attestation across the grants it is evaluated against: the evidence it carries (checked once),
+    why each grant's attestation refused it, and how each grant that passed was attested."""
+
+    evidence: Presented | None = None
+    refusals: dict[int, str] = field(default_factory=dict)  # grant pk: the message of its attestation code
+    fresh: set[int] = field(default_factory=set)  # grants that passed on the evidence (its nonces to spend)
+    sessions: dict[int, int] = field(default_factory=dict)  # grants that passed on an attested session: its pk
+
+
+def attesting_for(request: DecisionRequest, now: datetime) -> Attesting:
+    return Attesting(evidence=requirements.presented(request.context, now))
+
+
+def _attestation_refusal(
+    grant: GrantFact,
+    charter: CharterFact,
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+    attesting: Attesting,
+    *,
+    check_session: bool,
+) -> str | None:
+    """Whether the grant's use needs an attested enclave and the request shows one: by an attested session, or by
+    fresh evidence meeting the charter's terms and the grant's own policy."""
+    requirement = charter.terms.attestation(grant.kind, request.action)
+    if requirement is None and not grant.requires_attestation:
+        return None
+    if check_session and requirement is not None and request.context.get("session"):
+        session = _attested_session(grant, requirement, principal_id, request, now)
+        if session is not None:
+            attesting.sessions[grant.pk] = session
+            return None
+        if attesting.evidence is None:
+            attesting.refusals[grant.pk] = (
+                "The session given is not a live attested session for this grant: it has expired, was not "
+                "attested, or its enclave's measurement was removed from the allow-list. Attest again."
+            )
+            return requirements.REQUIRED
+    refused = requirements.refusal(
+        requirement, grant_policy(grant.attestation_policy), attesting.evidence, request.action
+    )
+    if refused is not None:
+        attesting.refusals[grant.pk] = refused.message
+        return refused.code
+    attesting.fresh.add(grant.pk)
+    return None
 
 
 def _why_not(
@@ -133,12 +215,13 @@ def _why_not(
     principal_id: int,
     request: DecisionRequest,
     now: datetime,
+    attesting: Attesting,
     *,
     check_session: bool,
 ) -> str | None:
     """The first guardrail this grant fails for the request, or None when it would allow it."""
     return _standing_refusal(grant, charter, now) or _use_refusal(
-        grant, charter, principal_id, request, now, check_session=check_session
+        grant, charter, principal_id, request, now, attesting, check_session=check_session
     )
 
 
@@ -171,6 +254,7 @@ def _use_refusal(
     principal_id: int,
     request: DecisionRequest,
     now: datetime,
+    attesting: Attesting,
     *,
     check_session: bool,
 ) -> str | None:
@@ -185,8 +269,11 @@ def _use_refusal(
         return "purpose_not_permitted"
     if not terms.permitted_when_accepted(kind, fingerprint, request.action, request.purpose):
         return "charter_not_acknowledged"
-    if grant.requires_attestation:
-        return "attestation_required"
+    refused = _attestation_refusal(grant, charter, principal_id, request, now, attesting, check_session=check_session)
+    if refused:
+        return refused
+    if grant.pk in attesting.sessions:
+        return None  # an attested session is a live session for the same grant, action and purpose
     if check_session and grant.requires_session and not _session_is_live(grant, principal_id, request, now):
         return "session_required"
     return None
@@ -199,6 +286,7 @@ class Evaluation:
     bundle: str
     charter: CharterFact | None = None
     denied_by: GrantFact | None = None  # on a deny: the grant whose guardrail gave its code, when one did
+    message: str | None = None  # on a deny: what failed, when the code's own message says too little
 
 
 @dataclass(frozen=True)
@@ -208,6 +296,7 @@ class Allowed:
     grant: GrantFact
     charter: CharterFact
     bundle: str
+    attestation: dict[str, Any] | None = None  # how the enclave was attested (the event's details)
 
 
 def _overriding(
@@ -216,21 +305,32 @@ def _overriding(
     principal_id: int,
     request: DecisionRequest,
     now: datetime,
+    attesting: Attesting,
 ) -> tuple[str, GrantFact | None]:
     """The principal's grant whose deny line overrides an allow for the same use (suspended or held), and its
     code; ``no_grant`` when there is none (the reference and the guardrails disagree)."""
     for other in grants:
         if other.charter_id in charters:
-            code = _why_not(other, charters[other.charter_id], principal_id, request, now, check_session=False)
+            code = _why_not(
+                other, charters[other.charter_id], principal_id, request, now, attesting, check_session=False
+            )
             if code in ("grant_suspended", "incident_hold"):
                 return code, other
     return "no_grant", None
 
 
 def evaluate(
-    principal_id: int, request: DecisionRequest, snapshot: Snapshot, now: datetime, *, check_session: bool = True
+    principal_id: int,
+    request: DecisionRequest,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    check_session: bool = True,
+    attesting: Attesting | None = None,
 ) -> Evaluation:
-    """The policy's answer without counting any use: the allowing grant, or the best deny code."""
+    """The policy's answer without counting any use: the allowing grant, or the best deny code. ``attesting`` holds
+    the request's evidence, checked beforehand (attesting_for); without it, the request is taken to carry none."""
+    attesting = attesting if attesting is not None else Attesting()
     with snapshot.lock:
         # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be
         # enumerated.
@@ -241,7 +341,7 @@ def evaluate(
             charter = charters.get(grant.charter_id)
             if charter is None:
                 continue
-            code = _why_not(grant, charter, principal_id, request, now, check_session=check_session)
+            code = _why_not(grant, charter, principal_id, request, now, attesting, check_session=check_session)
             failed: GrantFact | None = grant
             if code is None:
                 allowed = snapshot.index.enforce(
@@ -252,10 +352,11 @@ def evaluate(
                 # The reference says no although this grant passes every guardrail: a deny line won (another
                 # grant of the principal for the same use is suspended or held), or the two disagree. Either
                 # way: deny.
-                code, failed = _overriding(grants, charters, principal_id, request, now)
+                code, failed = _overriding(grants, charters, principal_id, request, now, attesting)
             if PROGRESS.index(code) > PROGRESS.index(best):
                 best, denied_by = code, failed
-        return Evaluation(best, None, bundle, denied_by=denied_by)
+        message = attesting.refusals.get(denied_by.pk) if denied_by is not None else None
+        return Evaluation(best, None, bundle, denied_by=denied_by, message=message)
 
 
 def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) -> Decision:
@@ -275,6 +376,7 @@ def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) 
         ],
         bundle=evaluation.bundle,
         grant_id=grant.pk,
+        attestation=evaluation.attestation,
     )
 
 
@@ -298,11 +400,39 @@ def _denied(evaluation: Evaluation) -> Decision:
     code = evaluation.code or "no_grant"
     if code == "grant_suspended" and evaluation.denied_by is not None:
         return deny(code, evaluation.bundle, _suspended(evaluation.denied_by))
-    return deny(code, evaluation.bundle)
+    return deny(code, evaluation.bundle, evaluation.message)
+
+
+def _attested(principal: User, evaluation: Evaluation, attesting: Attesting, now: datetime) -> dict[str, Any] | None:
+    """How the allowing grant's enclave was attested, once the fresh evidence's nonces are spent (raising
+    AttestationReplayedError or NonceStoreUnavailableError when they cannot be); None when it needed none."""
+    grant = evaluation.grant
+    if grant is None:
+        return None
+    if grant.pk in attesting.sessions:
+        return {"session": attesting.sessions[grant.pk]}
+    if grant.pk not in attesting.fresh or attesting.evidence is None:
+        return None
+    for nonce in attesting.evidence.nonces:
+        nonce_spend(principal, nonce, now)
+    return attestation_details(attesting.evidence)
+
+
+def attestation_details(evidence: Presented) -> dict[str, Any]:
+    """What the trail keeps of verified evidence: who vouched, the evidence's digest, what it measured."""
+    details: dict[str, Any] = {}
+    for name, verified in (("cpu", evidence.cpu), ("gpu", evidence.gpu)):
+        if verified is not None and not isinstance(verified, Exception):
+            details[name] = {
+                "verifier": verified.verifier.name,
+                "evidence": verified.digest,
+                **({"measurement": verified.measurement.as_json()} if verified.measurement else {}),
+            }
+    return details
 
 
 def _failed_closed(error: Exception) -> Decision:
-    if isinstance(error, DatabaseError | OSError | limits.LimitsUnavailableError):
+    if isinstance(error, DatabaseError | OSError | limits.LimitsUnavailableError | nonces.NonceStoreUnavailableError):
         logger.warning("Decision failed closed: %s", error)
     else:
         # The policy failed to load or evaluate: deny, and keep the traceback for the operators.
@@ -325,7 +455,12 @@ def _decide_all(
             decided.append(deny("dependency_unavailable"))
             continue
         try:
-            evaluation = evaluate(principal.pk, item, snapshot, now)
+            attesting = attesting_for(item, now)  # the evidence's signature checked outside the snapshot's lock
+            evaluation = evaluate(principal.pk, item, snapshot, now, attesting=attesting)
+            attested = _attested(principal, evaluation, attesting, now)
+        except AttestationReplayedError as replayed:
+            decided.append(deny(replayed.code, bundle, str(replayed)))
+            continue
         except Exception as error:
             decided.append(_failed_closed(error))
             continue
@@ -333,7 +468,8 @@ def _decide_all(
             decided.append(_denied(evaluation))
         else:
             decided.append(None)
-            allowing.append((position, Allowed(evaluation.grant, evaluation.charter, evaluation.bundle), item))
+            allowed = Allowed(evaluation.grant, evaluation.charter, evaluation.bundle, attested)
+            allowing.append((position, allowed, item))
     if allowing:
         try:
             refusals = limits.consume_many([allowed.grant for _, allowed, _ in allowing], now)
@@ -359,6 +495,7 @@ def _event(principal: User, request: DecisionRequest | str, decision: Decision) 
         reason="" if decision.allow else decision.reasons[0]["message"],
         bundle=decision.bundle,
         grant_id=decision.grant_id,
+        attestation=decision.attestation,
     )
 
 
@@ -420,27 +557,52 @@ def decide_batch(
 class OpenedSession:
     token: str
     expires_at: datetime
+    attested: bool = False
 
 
-def session_open(principal: User, request: DecisionRequest, *, now: datetime | None = None) -> OpenedSession | str:
-    """Open a time-limited session for a grant that requires one; the deny code when none would allow it."""
+@dataclass(frozen=True)
+class SessionRefused:
+    code: str
+    message: str
+
+
+def session_open(
+    principal: User, request: DecisionRequest, *, now: datetime | None = None
+) -> OpenedSession | SessionRefused:
+    """Open a time-limited session for a grant that requires one, or whose use needs an attested enclave: then the
+    request's ``context.attestation`` is verified, its nonce spent, and the session is attested, lasting as long as
+    the charter says (never past the grant's end). Why not otherwise (``session_not_needed`` when the grant needs
+    no session)."""
     now = now or timezone.now()
-    evaluation = evaluate(principal.pk, request, live.current(), now, check_session=False)
-    if evaluation.grant is None:
-        return evaluation.code or "no_grant"
-    if not evaluation.grant.requires_session:
-        return "session_not_needed"
+    attesting = attesting_for(request, now)
+    evaluation = evaluate(principal.pk, request, live.current(), now, check_session=False, attesting=attesting)
+    grant, charter = evaluation.grant, evaluation.charter
+    if grant is None or charter is None:
+        code = evaluation.code or "no_grant"
+        return SessionRefused(code, evaluation.message or MESSAGES[code])
+    requirement = charter.terms.attestation(grant.kind, request.action)
+    attested = grant.pk in attesting.fresh and attesting.evidence is not None
+    if not grant.requires_session and not attested:
+        return SessionRefused("session_not_needed", "Your grant for this does not require a session.")
+    try:
+        details = _attested(principal, evaluation, attesting, now) if attested else None
+    except AttestationReplayedError as replayed:
+        return SessionRefused(replayed.code, str(replayed))
+    lifetime = timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
+    if attested and requirement is not None:
+        lifetime = timedelta(minutes=requirement.session_minutes)
+    expires_at = min(now + lifetime, grant.valid_until)
     token = "ses_" + secrets.token_urlsafe(32)
-    expires_at = now + timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
     with transaction.atomic():
         session = DecisionSession.objects.create(
-            grant_id=evaluation.grant.pk,
+            grant_id=grant.pk,
             principal=principal,
             digest=hashlib.sha256(token.encode()).hexdigest(),
             action=request.action,
             purpose=request.purpose,
             created_at=now,
             expires_at=expires_at,
+            **(_attested_fields(attesting.evidence, requirement) if attested and attesting.evidence else {}),
         )
         record(
             action="session.opened",
@@ -448,10 +610,26 @@ def session_open(principal: User, request: DecisionRequest, *, now: datetime | N
             partner=principal.partner_slug,
             target=session,
             details={
-                "grant": evaluation.grant.pk,
+                "grant": grant.pk,
                 "action": request.action,
                 "purpose": request.purpose,
                 "expires_at": expires_at,
+                **({"attestation": details} if details else {}),
             },
         )
-    return OpenedSession(token=token, expires_at=expires_at)
+    return OpenedSession(token=token, expires_at=expires_at, attested=attested)
+
+
+def _attested_fields(evidence: Presented, requirement: Requirement | None) -> dict[str, Any]:
+    """What an attested session keeps of the evidence that opened it."""
+    cpu = evidence.cpu
+    if cpu is None or isinstance(cpu, Exception):
+        return {}
+    entry = evidence.entry_on(requirement.measurements) if requirement and requirement.measurements else None
+    return {
+        "verifier": cpu.verifier.name,
+        "evidence_digest": cpu.digest,
+        "measurement": cpu.measurement.as_json() if cpu.measurement else None,
+        "measurement_entry": entry,
+        "enclave_key": dict(cpu.enclave_key) if cpu.enclave_key else None,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from casbin.model import Model
 from charters import documents
 from charters.models import Charter, CharterVersion
 from charters.services.charters import charter_accepted_version
+from governance.attestation.requirements import Requirement
 from governance.models import Grant
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.conf"
@@ -104,6 +106,26 @@ class CharterTerms:
     def obligations(self, kind: str, action: str) -> list[dict[str, Any]]:
         return list(self.active.get(kind, {}).get(action, {}).get("obligations", []))
 
+    def attestation(self, kind: str, action: str) -> Requirement | None:
+        """What an enclave must show to use ``action`` on a ``kind``: the active version's terms, or the accepted
+        version's when the active one has none (dropping the requirement is a loosening, and waits for the
+        partner's acceptance like any other; adding or tightening one applies at once)."""
+        for permitted in (self.active, self.accepted or {}):
+            terms = permitted.get(kind, {}).get(action, {}).get("attestation")
+            if terms:
+                return _requirement(json.dumps(terms, sort_keys=True))
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _requirement(terms: str) -> Requirement:
+    return Requirement.of(json.loads(terms))
+
+
+def policy_text(policy: Any) -> str:
+    """A grant's claims policy as facts keep it: canonical JSON, or "" for none."""
+    return json.dumps(policy, sort_keys=True, separators=(",", ":")) if policy else ""
+
 
 @dataclass(frozen=True, slots=True)
 class GrantFact:
@@ -126,6 +148,8 @@ class GrantFact:
     daily_quota: int
     monthly_quota: int
     rate_per_minute: int
+    # The grant's own claims policy as JSON text ("" when it has none), so the fact stays hashable and plain.
+    attestation_policy: str = ""
 
     @classmethod
     def of(cls, grant: Grant) -> GrantFact:
@@ -147,6 +171,7 @@ class GrantFact:
             daily_quota=grant.daily_quota,
             monthly_quota=grant.monthly_quota,
             rate_per_minute=grant.rate_per_minute,
+            attestation_policy=policy_text(grant.attestation_policy),
         )
 
     def as_state(self) -> dict[str, Any]:

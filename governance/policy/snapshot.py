@@ -33,6 +33,7 @@ from governance.policy.bundle import (
     Line,
     LineSetHash,
     grant_lines,
+    policy_text,
     principal_subject,
     role_subject,
 )
@@ -59,6 +60,7 @@ _GRANT_FIELDS = (
     "daily_quota",
     "monthly_quota",
     "rate_per_minute",
+    "attestation_policy",
 )
 NO_MEMBERS: frozenset[int] = frozenset()
 EMPTY_FEED = Head(0, "")
@@ -66,7 +68,7 @@ EMPTY_FEED = Head(0, "")
 
 def _grant_fact(row: tuple[Any, ...]) -> GrantFact:
     (pk, principal, role, charter, kind, fingerprint, actions, purposes, valid_from, valid_until, status, held_at,
-     session, attestation, daily, monthly, rate) = row  # fmt: skip
+     session, attestation, daily, monthly, rate, attestation_policy) = row  # fmt: skip
     return GrantFact(
         pk=pk,
         principal_id=principal,
@@ -85,6 +87,7 @@ def _grant_fact(row: tuple[Any, ...]) -> GrantFact:
         daily_quota=daily,
         monthly_quota=monthly,
         rate_per_minute=rate,
+        attestation_policy=policy_text(attestation_policy),
     )
 
 
