@@ -96,7 +96,13 @@ BY_APP: dict[str, dict[str, str]] = {
         "partner_role.member_removed": "A principal left a partner role.",
         "decision.allow": "The decision point allowed a request.",
         "decision.deny": "The decision point denied a request; the reasons say why.",
-        "session.opened": "A principal opened a time-limited session for a grant that requires one.",
+        "session.opened": "A principal opened a time-limited session for a grant that requires one (an attested "
+        "session when opened on verified attestation evidence: its details name the verifier, the evidence's digest "
+        "and the measurement).",
+        "measurements.list_created": "An officer created a measurement allow-list, for charters to name.",
+        "measurements.entry_added": "An officer put a measured enclave environment on an allow-list (a new version).",
+        "measurements.entry_removed": "An officer took an environment off an allow-list (a new version): its "
+        "attested sessions end at once.",
         "policy.bundle_recorded": "A policy bundle was recorded: the compiled policy after a change.",
         "policy.rolled_back": "An officer rolled the policy back to an earlier bundle.",
         "review.started": "An access review began, on the charter's cadence or on demand.",

@@ -50,6 +50,7 @@ class GrantOutputSerializer(serializers.ModelSerializer[Grant]):
             "rate_per_minute",
             "requires_session",
             "requires_attestation",
+            "attestation_policy",
             "status",
             "status_reason",
             "justification",
@@ -105,6 +106,11 @@ class GrantRequestApi(APIView):
         rate_per_minute = serializers.IntegerField(min_value=1)
         requires_session = serializers.BooleanField(default=False)
         requires_attestation = serializers.BooleanField(default=False)
+        attestation_policy = serializers.DictField(
+            required=False,
+            allow_null=True,
+            help_text="A claims policy (allOf/anyOf) the enclave's evidence must meet as well as the charter's.",
+        )
         justification = TextField()
 
     @extend_schema(operation_id="grant_request", request=InputSerializer, responses={201: GrantOutputSerializer})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from audit.trail import Actor, record
 from charters.models import AssetVersion, Charter, CharterVersion
 from charters.services.policy_feed import Kind, policy_changed
 from charters.terms import terms_of
+from governance.attestation.claims import policy_problems
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import GrantFact
 
@@ -69,6 +71,33 @@ def charter_limits(
     return problems
 
 
+def _attestation_problems(
+    permitted: Mapping[str, Mapping[str, Any]],
+    actions: list[str],
+    requires_attestation: bool,
+    policy: dict[str, Any] | None,
+) -> dict[str, str]:
+    """A grant that requires attestation needs its charter to say how for each of its actions; its own claims
+    policy must be well formed, and only applies where attestation is asked."""
+    problems: dict[str, str] = {}
+    unsaid = [action for action in actions if action in permitted and not permitted[action].get("attestation")]
+    if requires_attestation and unsaid:
+        problems["requires_attestation"] = (
+            f"The charter does not say which verifiers and claims are accepted for {', '.join(sorted(unsaid))}, so an "
+            "enclave could never be attested for them. Ask an officer to add attestation terms to the charter."
+        )
+    if policy:
+        found = policy_problems(policy)
+        if found:
+            problems["attestation_policy"] = "; ".join(found[:5])
+        elif not requires_attestation and len(unsaid) == len([a for a in actions if a in permitted]):
+            problems["attestation_policy"] = (
+                "A claims policy only applies to a grant whose use needs attestation: set requires_attestation, or "
+                "leave the policy out."
+            )
+    return problems
+
+
 def _charter_for(partner: Partner, asset_version: AssetVersion) -> Charter:
     charters = Charter.objects.select_related("active_version").filter(partner=partner, status=Charter.Status.ACTIVE)
     for charter in charters:
@@ -104,8 +133,10 @@ def grant_request(
     partner_role: PartnerRole | None = None,
     requires_session: bool = False,
     requires_attestation: bool = False,
+    attestation_policy: dict[str, Any] | None = None,
 ) -> Grant:
-    """A partner admin asks for access for one of their principals (or a role of them), within the charter."""
+    """A partner admin asks for access for one of their principals (or a role of them), within the charter. A grant
+    may add a claims policy of its own to what the charter asks of an enclave: evidence must meet both."""
     requested_by = person(by)
     partner_only(requested_by, partner)
     if (principal is None) == (partner_role is None):
@@ -121,6 +152,14 @@ def grant_request(
     charter = _charter_for(partner, asset_version)
     assert charter.active_version is not None  # noqa: S101 (_charter_for only returns charters with one)
     problems = charter_limits(charter.active_version, asset_version, actions, purposes, valid_from, valid_until)
+    problems.update(
+        _attestation_problems(
+            terms_of(charter.active_version).permissions.get(asset_version.asset.kind, {}),
+            actions,
+            requires_attestation,
+            attestation_policy,
+        )
+    )
     if problems:
         raise ValidationError(problems)
     grant = Grant(
@@ -139,6 +178,7 @@ def grant_request(
         rate_per_minute=rate_per_minute,
         requires_session=requires_session,
         requires_attestation=requires_attestation,
+        attestation_policy=attestation_policy or None,
         justification=justification,
         requested_by=requested_by,
     )

@@ -117,9 +117,19 @@ def test_rate_limited(gateway, make_grant, atlas):
         assert codes(ask(gateway, atlas)) == ["rate_limited"]
 
 
-def test_attestation_required_fails_closed(gateway, make_grant, atlas):
-    make_grant(requires_attestation=True)
-    assert codes(ask(gateway, atlas)) == ["attestation_required"]
+def test_a_grant_cannot_require_attestation_its_charter_says_nothing_of(make_grant):
+    with pytest.raises(ValidationError) as refused:
+        make_grant(requires_attestation=True)
+    assert "does not say which verifiers and claims are accepted for evaluate, infer" in str(refused.value)
+
+
+def test_attestation_required_without_the_charters_terms_fails_closed(gateway, make_grant, atlas):
+    """A grant left requiring attestation when its charter no longer says how (stored before the guardrail, or
+    by hand) is denied, saying why."""
+    Grant.objects.filter(pk=make_grant().pk).update(requires_attestation=True)
+    answer = ask(gateway, atlas)
+    assert codes(answer) == ["attestation_required"]
+    assert "its charter does not say for infer" in answer["reasons"][0]["message"]
 
 
 def test_session_required_then_allowed_with_a_live_session(gateway, make_grant, atlas):
