@@ -147,7 +147,9 @@ def _world(kit: Any) -> tuple[Any, str, Any]:
     allow_list = measurement_list_create(officer=olivia, name="atlas-serving", title="Benchmark images")
     for measured in kit.measurements.values():
         measurement_add(officer=olivia, allow_list=allow_list, platform=measured.platform, values=dict(measured.values))
-    charter = Charter.objects.get(slug="northwind-evaluation")
+    charter = Charter.objects.select_related("active_version").get(slug="northwind-evaluation")
+    if charter.active_version is None:
+        raise SystemExit("seed_demo left northwind-evaluation without an active version.")
     document = documents.parse((REPO / "charters" / "examples" / "northwind-evaluation.yaml").read_text()).data
     document["validity"] = charter.active_version.document["validity"]  # as seed_demo made it, around today
     for entry in document["actions"]["model"]:
@@ -155,6 +157,8 @@ def _world(kit: Any) -> tuple[Any, str, Any]:
         if entry["attestation"] is None:
             del entry["attestation"]
     version = charter_apply(text=documents.to_yaml(document), by=actor_for(olivia))
+    if version is None:
+        raise SystemExit("The amended charter changed nothing: its attestation terms were not applied.")
     charter_version_submit(version=version, by=actor_for(olivia))
     version = charter_version_approve(version=version, by=actor_for(oscar))
     admin = User.objects.get(username="northwind-admin")
