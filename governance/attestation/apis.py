@@ -17,7 +17,8 @@ from governance.decisions.apis import DecisionPathApi, _principal
 
 class AttestationNonceApi(DecisionPathApi):
     """A nonce for the principal's next attestation: its enclave puts it in the evidence, and a decision spends it
-    once. It expires after ACCORD_ATTESTATION_NONCE_SECONDS. The decision point does not read attestation yet."""
+    once (a decision allowed on the evidence, or an attested session opened on it). It expires after
+    ACCORD_ATTESTATION_NONCE_SECONDS."""
 
     @extend_schema_serializer(component_name="AttestationNonce")
     class OutputSerializer(serializers.Serializer[Any]):

@@ -47,7 +47,9 @@ class DecisionInputSerializer(serializers.Serializer[None]):
     purpose = TextField(max_length=64, help_text="One of the charter's purposes.")
     # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.context.
     context = serializers.DictField(  # type: ignore[assignment]
-        required=False, default=dict, help_text='May carry "session" and client facts.'
+        required=False,
+        default=dict,
+        help_text='May carry "session", "attestation" ({"verifier", "evidence", "gpu"}) and client facts.',
     )
 
     def to_internal_value(self, data: Any) -> Any:
