@@ -11,6 +11,8 @@ from governance.attestation.measurements import FIELDS, HEX_DIGITS
 from governance.models import Measurement
 
 HEX_HINT = f"{HEX_DIGITS} hex digits"
+# A digest is copied, not typed: no spelling or autofill suggestions on it.
+VALUE_ATTRS = {"class": "monospace", "autocomplete": "off", "spellcheck": "false"}
 
 
 class MeasurementListForm(forms.Form):
@@ -34,15 +36,14 @@ class MeasurementAddForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for platform, fields in FIELDS.items():
+        for fields in FIELDS.values():
             for field in fields:
                 self.fields[field.name] = forms.CharField(
                     required=False,
                     label=f"{field.label}{'' if field.required else ' (optional)'}",
-                    widget=forms.TextInput(attrs={"class": "monospace", "autocomplete": "off", "spellcheck": "false"}),
+                    widget=forms.TextInput(attrs={**VALUE_ATTRS, "placeholder": HEX_HINT}),
                     help_text=HEX_HINT,
                 )
-                self.fields[field.name].platform = platform  # type: ignore[attr-defined]
 
     def values(self) -> dict[str, str]:
         """The value fields that were filled in, by name, whichever platform they belong to."""

@@ -27,6 +27,7 @@ from accounts.services import actor_for
 from audit import chain
 from audit.exports import export_queue
 from charters.models import CharterVersion
+from governance.attestation.measurements import measurement_add, measurement_list_create, measurement_remove
 from governance.exits.services import exit_run, exit_start
 from governance.incidents.services import incident_declare
 from governance.models import DestructionCertificate, Grant, PolicyBundle
@@ -95,6 +96,12 @@ def world(
         exit_ = exit_run(exit_start(charter=helix.charter, by=actor_for(officer), reason="Finished.").pk)
     destructions_run(now=timezone.now() + timedelta(days=800))
     certificate = DestructionCertificate.objects.first()
+    allow_list = measurement_list_create(officer=officer, name="atlas-serving", title="Atlas in enclaves")
+    retired = measurement_add(officer=officer, allow_list=allow_list, platform="snp",
+                              values={"launch_measurement": "ab" * 48}, note="image 1.1")  # fmt: skip
+    measurement_add(officer=officer, allow_list=allow_list, platform="nitro",
+                    values={f"pcr{index}": f"{index:02x}" * 48 for index in range(3)}, note="image 1.2")  # fmt: skip
+    measurement_remove(officer=officer, entry=retired, reason="Image 1.1 is retired.")
     assert bundle is not None and certificate is not None
     return {  # by the kind of object the matrix says an address names
         "charter": {"slug": charter.slug},
@@ -108,6 +115,7 @@ def world(
         "certificate": {"number": certificate.number},
         "asset": {"pk": atlas_version.asset_id},
         "export": {"pk": export.pk},
+        "measurement list": {"name": allow_list.name},
     }
 
 
