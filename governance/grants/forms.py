@@ -31,6 +31,12 @@ class GrantRequestForm(forms.Form):
     rate_per_minute = forms.IntegerField(min_value=1, initial=60)
     requires_session = forms.BooleanField(required=False)
     requires_attestation = forms.BooleanField(required=False)
+    attestation_policy = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text='Optional: a claims policy the enclave must meet as well as the charter\'s, as JSON, e.g. '
+        '{"allOf": [{"claim": "x-ms-sevsnpvm-bootloader-svn", "greaterOrEquals": 4}]}.',
+    )
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args: Any, principals: Any, asset_versions: Any, purposes: list[str], **kwargs: Any) -> None:

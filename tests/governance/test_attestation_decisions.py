@@ -451,3 +451,28 @@ def test_attestation_terms_of_the_wrong_shape_are_refused_by_the_schema(attestat
     with pytest.raises(CharterDocumentError) as refused:
         charter_apply(text=text, by=actor_for(officer))
     assert any("attestation" in problem.path for problem in refused.value.problems)
+
+
+def test_a_partner_admin_requests_a_tighter_policy_through_the_api(
+    api_as, a_admin, a_principal, live_charter, atlas, charter_window
+):
+    request = {
+        "principal": "northwind-gateway",
+        "asset": atlas,
+        "actions": ["infer"],
+        "purposes": ["safety-evaluation"],
+        "valid_from": charter_window.valid_from.isoformat(),
+        "valid_until": charter_window.valid_until.isoformat(),
+        "daily_quota": 10,
+        "monthly_quota": 100,
+        "rate_per_minute": 5,
+        "requires_attestation": True,
+        "justification": "Attested evaluation runs.",
+    }
+    admin = api_as(a_admin)
+    bad = admin.client.post("/api/v1/grants/request", {**request, "attestation_policy": {"anyOf": "x"}}, format="json")
+    assert bad.status_code == 400 and "must be a list" in bad.content.decode()
+    tighter = {"allOf": [{"claim": "x-ms-sevsnpvm-bootloader-svn", "greaterOrEquals": 4}]}
+    good = admin.client.post("/api/v1/grants/request", {**request, "attestation_policy": tighter}, format="json")
+    assert good.status_code == 201, good.content
+    assert good.json()["attestation_policy"] == tighter
