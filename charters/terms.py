@@ -96,6 +96,16 @@ class VersionTerms:
     def shareable_fingerprints(self) -> frozenset[str]:
         return frozenset(asset.fingerprint for asset in self.shared if asset.fingerprint)
 
+    @property
+    def measurement_lists(self) -> frozenset[str]:
+        """The measurement allow-lists this version's attestation terms name, for any action."""
+        return frozenset(
+            name
+            for actions in self.permissions.values()
+            for permitted in actions.values()
+            for name in (permitted.get("attestation") or {}).get("measurements", ())
+        )
+
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> VersionTerms:
         validity = document["validity"]

@@ -27,6 +27,7 @@ from accounts.services import actor_for
 from audit.models import Event
 from audit.trail import record
 from charters.models import CharterVersion
+from charters.terms import terms_of
 from governance.attestation.evidence import measurement_digest
 from governance.models import Measurement, MeasurementList
 
@@ -298,17 +299,7 @@ def measurement_history(allow_list: MeasurementList) -> list[Change]:
 
 def charters_naming(name: str) -> list[CharterVersion]:
     """The charters whose active version asks for evidence measured on the list ``name``. Active versions are
-    few, so they are read and searched here rather than by a JSON query each database would need its own of."""
+    few, so their terms are read and searched here rather than by a JSON query each database would need its own
+    of."""
     versions = CharterVersion.objects.filter(status=CharterVersion.Status.ACTIVE).select_related("charter")
-    return [version for version in versions.order_by("charter__slug") if name in _lists_named(version.document)]
-
-
-def _lists_named(document: Any) -> set[str]:
-    actions = document.get("actions") if isinstance(document, dict) else None
-    named: set[str] = set()
-    for permitted in (actions or {}).values() if isinstance(actions, dict) else ():
-        for action in permitted if isinstance(permitted, list) else ():
-            attestation = action.get("attestation") if isinstance(action, dict) else None
-            lists = attestation.get("measurements") if isinstance(attestation, dict) else None
-            named.update(item for item in lists or () if isinstance(item, str))
-    return named
+    return [version for version in versions.order_by("charter__slug") if name in terms_of(version).measurement_lists]

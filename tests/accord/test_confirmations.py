@@ -29,6 +29,7 @@ DESTRUCTIVE = {
     "incident-close",
     "key-destroy",
     "key-destroy-now",
+    "measurement-remove",  # sessions on the entry end at once
     "portal-principal-disable",
     "proposals:proposal-confirm",
     "proposals:proposal-withdraw",
