@@ -34,7 +34,7 @@ class GrantRequestForm(forms.Form):
     attestation_policy = forms.JSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text='Optional: a claims policy the enclave must meet as well as the charter\'s, as JSON, e.g. '
+        help_text="Optional: a claims policy the enclave must meet as well as the charter's, as JSON, e.g. "
         '{"allOf": [{"claim": "x-ms-sevsnpvm-bootloader-svn", "greaterOrEquals": 4}]}.',
     )
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
