@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +26,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from governance.attestation import claims as claims_policy
 from governance.attestation import verifiers as configured
-from governance.attestation.evidence import AttestationError, Measured, Verified
+from governance.attestation.evidence import AttestationError, AttestationInvalidError, Measured, Verified
 from governance.models import Measurement, MeasurementList
+
+logger = logging.getLogger(__name__)
 
 REQUIRED = "attestation_required"
 INVALID = "attestation_invalid"
@@ -184,6 +187,13 @@ def _checked(given: Mapping[str, Any], where: str, now: datetime) -> tuple[Verif
         return configured.evidence_check(verifier=verifier, evidence=evidence, now=now), ""
     except AttestationError as error:
         return error, ""
+    except ImproperlyConfigured as error:
+        # The operator's verifiers file is broken: no evidence can be checked, so none is accepted.
+        logger.error("Attestation evidence refused: the verifiers cannot be read: %s", error)
+        problem = (
+            "This install's attestation verifiers cannot be read, so no evidence can be checked; tell its operator."
+        )
+        return AttestationInvalidError(problem), ""
 
 
 def entry_matching(names: Iterable[str], measured: Measured) -> Measurement | None:

@@ -476,3 +476,42 @@ def test_a_partner_admin_requests_a_tighter_policy_through_the_api(
     good = admin.client.post("/api/v1/grants/request", {**request, "attestation_policy": tighter}, format="json")
     assert good.status_code == 201, good.content
     assert good.json()["attestation_policy"] == tighter
+
+
+ODD_EVIDENCE = [
+    1,
+    True,
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    "x",
+    "x.y.z",
+    "%%%",
+    [["JWT", 5], {}],
+    [["JWT", "a.b.c"], []],
+    "0" * 5000,
+]
+
+
+@pytest.mark.parametrize("verifier", ["azure-prod", "intel-prod", "nvidia-prod", "nitro-prod"])
+def test_odd_evidence_of_any_kind_is_invalid_never_an_error(gateway, make_grant, atlas, verifier):
+    make_grant(requires_attestation=True)
+    for evidence in ODD_EVIDENCE:
+        answer = ask(gateway, atlas, attestation={"verifier": verifier, "evidence": evidence})
+        assert answer["allow"] is False, evidence
+        assert codes(answer)[0] in ("attestation_invalid", "attestation_replayed", "attestation_expired"), evidence
+
+
+def test_a_broken_verifiers_file_refuses_evidence_and_says_to_tell_the_operator(
+    gateway, make_grant, atlas, kit, settings, tmp_path
+):
+    make_grant(requires_attestation=True)
+    token = kit.azure(nonce(gateway))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- {name: azure-prod, kind: azure}\n")
+    settings.ACCORD_ATTESTATION_VERIFIERS_FILE = broken
+    answer = ask(gateway, atlas, attestation=attested("azure-prod", token))
+    assert codes(answer) == ["attestation_invalid"] and "tell its operator" in message(answer)
+    opened = open_session(gateway, atlas, attested("azure-prod", token))
+    assert opened.status_code == 403 and "tell its operator" in opened.json()["error"]["message"]
