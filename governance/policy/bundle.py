@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,19 @@ class CharterTerms:
     accepted: dict[str, dict[str, dict[str, Any]]] | None
     active_shared: frozenset[str]
     accepted_shared: frozenset[str]
+    # What an enclave must show, by (asset kind, action): read once from the terms, since a decision asks per grant.
+    requirements: dict[tuple[str, str], Requirement] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The active version's terms, else the accepted one's: dropping a requirement is a loosening, and waits for
+        # the partner's acceptance like any other; adding or tightening one applies at once.
+        found: dict[tuple[str, str], Requirement] = {}
+        for permitted in (self.accepted or {}, self.active):
+            for kind, actions in permitted.items():
+                for action, slot in actions.items():
+                    if slot.get("attestation"):
+                        found[(kind, action)] = Requirement.of(slot["attestation"])
+        object.__setattr__(self, "requirements", found)
 
     @classmethod
     def of(cls, charter: Charter) -> CharterTerms:
@@ -108,18 +121,8 @@ class CharterTerms:
 
     def attestation(self, kind: str, action: str) -> Requirement | None:
         """What an enclave must show to use ``action`` on a ``kind``: the active version's terms, or the accepted
-        version's when the active one has none (dropping the requirement is a loosening, and waits for the
-        partner's acceptance like any other; adding or tightening one applies at once)."""
-        for permitted in (self.active, self.accepted or {}):
-            terms = permitted.get(kind, {}).get(action, {}).get("attestation")
-            if terms:
-                return _requirement(json.dumps(terms, sort_keys=True))
-        return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _requirement(terms: str) -> Requirement:
-    return Requirement.of(json.loads(terms))
+        version's when the active one has none."""
+        return self.requirements.get((kind, action))
 
 
 def policy_text(policy: Any) -> str:
