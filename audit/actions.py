@@ -99,6 +99,13 @@ BY_APP: dict[str, dict[str, str]] = {
         "session.opened": "A principal opened a time-limited session for a grant that requires one (an attested "
         "session when opened on verified attestation evidence: its details name the verifier, the evidence's digest "
         "and the measurement).",
+        "sessions.ended": "Decision sessions ended before their expiry: their grant was suspended, held or revoked, "
+        "or their enclave's measurement was removed from its allow-list (every process stops honouring them at once).",
+        "key.released": "An artefact's data key was released to an attested enclave, wrapped to the enclave's own "
+        "public key (a JWE): the details name the decision, the key, the enclave key's thumbprint, the verifier, the "
+        "evidence's digest and the measurement. The key itself is never recorded.",
+        "key.release_refused": "A key release was refused although the decision allowed the action: no enclave key "
+        "came with the attestation, or the asset version's key cannot be released.",
         "measurements.list_created": "An officer created a measurement allow-list, for charters to name.",
         "measurements.entry_added": "An officer put a measured enclave environment on an allow-list (a new version).",
         "measurements.entry_removed": "An officer took an environment off an allow-list (a new version): its "

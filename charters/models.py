@@ -299,7 +299,8 @@ class PolicyHead(models.Model):
 
 
 class PolicyChange(models.Model):
-    """One change to something decisions depend on: a charter's state or terms, a grant, a role's members.
+    """One change to something decisions depend on: a charter's state or terms, a grant, a role's members, the end
+    of decision sessions.
 
     The feed lives here, in the lowest app whose changes alter the policy: charter transitions append to it, and
     governance (which may import charters, not the other way round) appends its grant and role changes. Each
@@ -311,6 +312,9 @@ class PolicyChange(models.Model):
         CHARTER = "charter", "Charter"
         GRANT = "grant", "Grant"
         ROLE = "role", "Partner role"
+        # Decision sessions that ended early (their grant stopped, their enclave's measurement was removed): every
+        # process must stop honouring them at once, so the end travels the feed like any other change.
+        SESSIONS = "sessions", "Decision sessions ended"
 
     seq = models.BigIntegerField(primary_key=True)
     token = models.CharField(max_length=32)

@@ -25,6 +25,7 @@ from accounts.roles import Role
 from accounts.services import api_token_issue, host_organisation_ensure, partner_create, user_create
 from audit.trail import Actor
 from governance.decisions.authentication import users as decision_users
+from governance.decisions.sessions import sessions_forget
 from governance.policy import live
 from governance.policy.bundle import forget_documents
 from governance.policy.bundles import bundles_forget
@@ -121,6 +122,7 @@ def _fresh_policy_snapshot() -> Iterator[None]:
     forget_documents()  # so do charter version ids
     bundles_forget()
     decision_users.clear()  # user ids repeat from one test database to the next
+    sessions_forget()
     yield
     live.forget()
 

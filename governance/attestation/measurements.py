@@ -29,6 +29,8 @@ from audit.trail import record
 from charters.models import CharterVersion
 from charters.terms import terms_of
 from governance.attestation.evidence import measurement_digest
+from governance.attestation.requirements import MEASUREMENT_REMOVED_REASON
+from governance.decisions.sessions import sessions_end
 from governance.models import Measurement, MeasurementList
 
 LIST_CREATED = "measurements.list_created"
@@ -225,6 +227,8 @@ def measurement_remove(*, officer: User, entry: Measurement, reason: str) -> Mea
     version = _bumped(allow_list, now)
     entry.removed_by, entry.removed_at, entry.removed_in = officer, now, version
     entry.save(update_fields=["removed_by", "removed_at", "removed_in"])
+    # Its sessions end in this transaction, and every process hears of it through the policy feed.
+    ended = sessions_end(reason=MEASUREMENT_REMOVED_REASON, by=actor_for(officer), entry_id=entry.pk, now=now)
     record(
         action=ENTRY_REMOVED,
         actor=actor_for(officer),
@@ -236,6 +240,7 @@ def measurement_remove(*, officer: User, entry: Measurement, reason: str) -> Mea
             "platform": entry.platform,
             "values": entry.values,
             "reason": reason,
+            "sessions_ended": ended,
         },
     )
     entry.allow_list = allow_list

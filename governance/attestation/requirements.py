@@ -34,7 +34,10 @@ logger = logging.getLogger(__name__)
 REQUIRED = "attestation_required"
 INVALID = "attestation_invalid"
 CLAIMS_UNMET = "attestation_claims_unmet"
-CODES = (REQUIRED, INVALID, "attestation_expired", "attestation_replayed", CLAIMS_UNMET)
+MEASUREMENT_REMOVED = "attestation_measurement_removed"
+# Why a session attested on a measurement ended when the measurement left its allow-list (sessions.ENDINGS).
+MEASUREMENT_REMOVED_REASON = "measurement_removed"
+CODES = (REQUIRED, INVALID, "attestation_expired", "attestation_replayed", CLAIMS_UNMET, MEASUREMENT_REMOVED)
 
 DEFAULT_SESSION_MINUTES = 60
 
@@ -207,6 +210,21 @@ def entry_matching(names: Iterable[str], measured: Measured) -> Measurement | No
     return None
 
 
+def removed_entry_matching(names: Iterable[str], measured: Measured) -> Measurement | None:
+    """The latest entry removed from one of the lists ``names`` whose every value the measurement carries."""
+    entries = (
+        Measurement.objects.filter(
+            allow_list__name__in=list(names), platform=measured.platform, removed_at__isnull=False
+        )
+        .select_related("allow_list")
+        .order_by("-removed_at", "-pk")
+    )
+    for entry in entries:
+        if all(measured.values.get(name) == value for name, value in entry.values.items()):
+            return entry
+    return None
+
+
 # --- Does the evidence meet a grant's requirement? ------------------------------------------------------------
 
 
@@ -278,6 +296,14 @@ def _measurement_refusal(evidence: Presented, measured: Measured | None, names: 
         )
     if evidence.entry_on(names) is None:
         shown = ", ".join(f"{name} {value[:16]}…" for name, value in sorted(measured.values.items()))
+        removed = removed_entry_matching(names, measured)
+        if removed is not None:
+            return Refusal(
+                MEASUREMENT_REMOVED,
+                f"The enclave's measurement ({measured.platform}: {shown}) was removed from the allow-list "
+                f"{removed.allow_list.name} on {removed.removed_at:%Y-%m-%d %H:%M} UTC: this image may no longer be "
+                "used, and presenting it again is reported as misuse. Attest an image that is on the list.",
+            )
         return Refusal(
             CLAIMS_UNMET,
             f"The enclave's measurement ({measured.platform}: {shown}) is not on the allow-list {lists}: an officer "

@@ -9,7 +9,6 @@ decision is written to the trail before it is answered. Any dependency that fail
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import uuid
@@ -20,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,15 +29,16 @@ from charters.models import Charter
 from charters.services.policy_feed import Head
 from governance.anomalies.selectors import suspending_finding
 from governance.attestation import nonces, requirements
-from governance.attestation.evidence import AttestationReplayedError
+from governance.attestation.evidence import AttestationReplayedError, Verified
 from governance.attestation.requirements import Presented, Requirement, grant_policy
 from governance.attestation.verifiers import nonce_spend
 from governance.decisions import limits
 from governance.decisions.records import decision_event
+from governance.decisions.sessions import SessionFact, ending_message, session_digest, session_fact
 from governance.models import DecisionSession, Grant
 from governance.policy import live
 from governance.policy.bundle import CharterFact, GrantFact, principal_subject
-from governance.policy.snapshot import Snapshot
+from governance.policy.snapshot import Ended, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +61,8 @@ MESSAGES = {
     "attestation_expired": "The attestation evidence is too old or not valid yet: attest again.",
     "attestation_replayed": "The attestation's nonce is unknown, expired or used: attest again with a fresh one.",
     "attestation_claims_unmet": "The attestation does not show what the charter asks of the enclave.",
+    "attestation_measurement_removed": "The enclave's measurement was removed from its allow-list: it may no longer "
+    "be used, and presenting it again is reported as misuse.",
     "invalid_request": "The request is not valid.",
     "dependency_unavailable": "Accord could not reach a service it needs; the request is denied. Try again shortly.",
 }
@@ -104,6 +105,9 @@ class Decision:
     # How an allow's enclave was attested, for its event: the evidence's verifier, digest and measurement, or the
     # attested session it came with.
     attestation: dict[str, Any] | None = None
+    # The attested enclave's public key (a JWK), when its evidence carried one: what a released key is wrapped to.
+    # Never answered, never recorded.
+    enclave_key: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -125,37 +129,78 @@ def deny(code: str, bundle: str = "", message: str | None = None) -> Decision:
     )
 
 
-def _session_is_live(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> bool:
-    return _live_session(grant, principal_id, request, now).exists()
+def _session_for(
+    grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime, attesting: Attesting
+) -> SessionFact | None:
+    """The session the request names, when it is one of this principal's for this grant, action and purpose and
+    has not expired (it may have ended early: see _session_end)."""
+    fact = attesting.session
+    if (
+        fact is None
+        or fact.grant_id != grant.pk
+        or fact.principal_id != principal_id
+        or fact.action != request.action
+        or fact.purpose != request.purpose
+        or fact.expires_at <= now
+    ):
+        return None
+    return fact
 
 
-def _live_session(grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime) -> QuerySet[Any]:
-    token = request.context.get("session")
-    if not isinstance(token, str) or not token:
-        return DecisionSession.objects.none()
-    return DecisionSession.objects.filter(
-        digest=hashlib.sha256(token.encode()).hexdigest(),
-        grant_id=grant.pk,
-        principal_id=principal_id,
-        action=request.action,
-        purpose=request.purpose,
-        expires_at__gt=now,
-    )
+def _session_end(fact: SessionFact, attesting: Attesting) -> tuple[str, datetime | None] | None:
+    """Why and when the session ended early: as its row said when this process read it, or as the policy feed
+    announced since (which every process has applied by its next decision)."""
+    if fact.ended_at is not None:
+        return fact.end_reason, fact.ended_at
+    ended = attesting.ended.get(fact.pk)
+    return (ended.reason, ended.at) if ended is not None else None
+
+
+def _session_refusal(
+    grant: GrantFact, principal_id: int, request: DecisionRequest, now: datetime, attesting: Attesting
+) -> str | None:
+    """Why a grant that requires a session is not used within a live one, or None."""
+    fact = _session_for(grant, principal_id, request, now, attesting)
+    if fact is None:
+        return "session_required"
+    ended = _session_end(fact, attesting)
+    if ended is not None:
+        attesting.refusals[grant.pk] = f"{ending_message(*ended)} Open a new session."
+        return "session_required"
+    return None
 
 
 def _attested_session(
-    grant: GrantFact, requirement: Requirement, principal_id: int, request: DecisionRequest, now: datetime
-) -> int | None:
-    """The live attested session the request names for this grant, still meeting the requirement: from a verifier
-    it accepts and, when it asks for measurements, on an allow-list entry that is still listed on one of its lists
-    (removing the entry ends the session at once). One query."""
-    sessions = _live_session(grant, principal_id, request, now).filter(verifier__in=requirement.verifiers)
-    if requirement.measurements:
-        sessions = sessions.filter(
-            measurement_entry__removed_at__isnull=True,
-            measurement_entry__allow_list__name__in=requirement.measurements,
+    grant: GrantFact,
+    requirement: Requirement,
+    principal_id: int,
+    request: DecisionRequest,
+    now: datetime,
+    attesting: Attesting,
+) -> SessionFact | str:
+    """The live attested session the request names for this grant, still meeting the requirement (a verifier it
+    accepts and, when it asks for measurements, attested on an entry of one of its lists); otherwise why not, as
+    the message of a deny. Reads nothing once this process has seen the session."""
+    fact = _session_for(grant, principal_id, request, now, attesting)
+    if fact is None or not fact.attested:
+        return (
+            "The session given is not a live attested session for this grant, action and purpose: it has expired "
+            "or was not attested. Attest again."
         )
-    return sessions.values_list("pk", flat=True).first()
+    ended = _session_end(fact, attesting)
+    if ended is not None:
+        reason, at = ended
+        if reason == requirements.MEASUREMENT_REMOVED_REASON:
+            return f"{ending_message(reason, at)} {MESSAGES[requirements.MEASUREMENT_REMOVED]}"
+        return f"{ending_message(reason, at)} Attest again."
+    if fact.verifier not in requirement.verifiers or (
+        requirement.measurements and fact.allow_list not in requirement.measurements
+    ):
+        return (
+            "The session was attested on terms the charter no longer accepts (another verifier or allow-list): "
+            "attest again."
+        )
+    return fact
 
 
 @dataclass
@@ -164,13 +209,19 @@ class Attesting:
     why each grant's attestation refused it, and how each grant that passed was attested."""
 
     evidence: Presented | None = None
-    refusals: dict[int, str] = field(default_factory=dict)  # grant pk: the message of its attestation code
+    session: SessionFact | None = None  # the session the request names, as this process knows it
+    ended: dict[int, Ended] = field(default_factory=dict)  # the sessions the snapshot knows ended early
+    refusals: dict[int, str] = field(default_factory=dict)  # grant pk: the message of its deny code
     fresh: set[int] = field(default_factory=set)  # grants that passed on the evidence (its nonces to spend)
-    sessions: dict[int, int] = field(default_factory=dict)  # grants that passed on an attested session: its pk
+    sessions: dict[int, SessionFact] = field(default_factory=dict)  # grants that passed on an attested session
 
 
 def attesting_for(request: DecisionRequest, now: datetime) -> Attesting:
-    return Attesting(evidence=requirements.presented(request.context, now))
+    """What the request shows of itself before it meets the policy (outside the snapshot's lock): its evidence,
+    verified, and the session it names."""
+    return Attesting(
+        evidence=requirements.presented(request.context, now), session=session_fact(request.context.get("session"))
+    )
 
 
 def _attestation_refusal(
@@ -189,16 +240,14 @@ def _attestation_refusal(
     if requirement is None and not grant.requires_attestation:
         return None
     if check_session and requirement is not None and request.context.get("session"):
-        session = _attested_session(grant, requirement, principal_id, request, now)
-        if session is not None:
+        session = _attested_session(grant, requirement, principal_id, request, now, attesting)
+        if isinstance(session, SessionFact):
             attesting.sessions[grant.pk] = session
             return None
         if attesting.evidence is None:
-            attesting.refusals[grant.pk] = (
-                "The session given is not a live attested session for this grant: it has expired, was not "
-                "attested, or its enclave's measurement was removed from the allow-list. Attest again."
-            )
-            return requirements.REQUIRED
+            attesting.refusals[grant.pk] = session
+            removed = session.endswith(MESSAGES[requirements.MEASUREMENT_REMOVED])
+            return requirements.MEASUREMENT_REMOVED if removed else requirements.REQUIRED
     refused = requirements.refusal(
         requirement, grant_policy(grant.attestation_policy), attesting.evidence, request.action
     )
@@ -274,8 +323,8 @@ def _use_refusal(
         return refused
     if grant.pk in attesting.sessions:
         return None  # an attested session is a live session for the same grant, action and purpose
-    if check_session and grant.requires_session and not _session_is_live(grant, principal_id, request, now):
-        return "session_required"
+    if check_session and grant.requires_session:
+        return _session_refusal(grant, principal_id, request, now, attesting)
     return None
 
 
@@ -297,6 +346,7 @@ class Allowed:
     charter: CharterFact
     bundle: str
     attestation: dict[str, Any] | None = None  # how the enclave was attested (the event's details)
+    enclave_key: dict[str, Any] | None = None  # the attested enclave's public key, when its evidence carried one
 
 
 def _overriding(
@@ -332,6 +382,7 @@ def evaluate(
     the request's evidence, checked beforehand (attesting_for); without it, the request is taken to carry none."""
     attesting = attesting if attesting is not None else Attesting()
     with snapshot.lock:
+        attesting.ended = snapshot.ended
         # An unknown fingerprint and a known one without a grant answer alike, so fingerprints cannot be
         # enumerated.
         grants = snapshot.candidates(principal_id, request.asset)
@@ -377,6 +428,7 @@ def _answer(evaluation: Allowed, request: DecisionRequest, refused: str | None) 
         bundle=evaluation.bundle,
         grant_id=grant.pk,
         attestation=evaluation.attestation,
+        enclave_key=evaluation.enclave_key,
     )
 
 
@@ -403,19 +455,30 @@ def _denied(evaluation: Evaluation) -> Decision:
     return deny(code, evaluation.bundle, evaluation.message)
 
 
-def _attested(principal: User, evaluation: Evaluation, attesting: Attesting, now: datetime) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Attested:
+    """How the allowing grant's enclave was attested: for the decision's event, and the enclave's public key."""
+
+    details: dict[str, Any]
+    enclave_key: dict[str, Any] | None
+
+
+def _attested(principal: User, evaluation: Evaluation, attesting: Attesting, now: datetime) -> Attested | None:
     """How the allowing grant's enclave was attested, once the fresh evidence's nonces are spent (raising
     AttestationReplayedError or NonceStoreUnavailableError when they cannot be); None when it needed none."""
     grant = evaluation.grant
     if grant is None:
         return None
-    if grant.pk in attesting.sessions:
-        return {"session": attesting.sessions[grant.pk]}
+    session = attesting.sessions.get(grant.pk)
+    if session is not None:
+        return Attested({"session": session.pk}, session.enclave_key)
     if grant.pk not in attesting.fresh or attesting.evidence is None:
         return None
     for nonce in attesting.evidence.nonces:
         nonce_spend(principal, nonce, now)
-    return attestation_details(attesting.evidence)
+    cpu = attesting.evidence.cpu
+    key = dict(cpu.enclave_key) if isinstance(cpu, Verified) and cpu.enclave_key else None
+    return Attested(attestation_details(attesting.evidence), key)
 
 
 def attestation_details(evidence: Presented) -> dict[str, Any]:
@@ -468,7 +531,13 @@ def _decide_all(
             decided.append(_denied(evaluation))
         else:
             decided.append(None)
-            allowed = Allowed(evaluation.grant, evaluation.charter, evaluation.bundle, attested)
+            allowed = Allowed(
+                evaluation.grant,
+                evaluation.charter,
+                evaluation.bundle,
+                attested.details if attested else None,
+                attested.enclave_key if attested else None,
+            )
             allowing.append((position, allowed, item))
     if allowing:
         try:
@@ -585,7 +654,7 @@ def session_open(
     if not grant.requires_session and not attested:
         return SessionRefused("session_not_needed", "Your grant for this does not require a session.")
     try:
-        details = _attested(principal, evaluation, attesting, now) if attested else None
+        spent = _attested(principal, evaluation, attesting, now) if attested else None
     except AttestationReplayedError as replayed:
         return SessionRefused(replayed.code, str(replayed))
     lifetime = timedelta(seconds=settings.ACCORD_DECISION_SESSION_SECONDS)
@@ -597,7 +666,7 @@ def session_open(
         session = DecisionSession.objects.create(
             grant_id=grant.pk,
             principal=principal,
-            digest=hashlib.sha256(token.encode()).hexdigest(),
+            digest=session_digest(token),
             action=request.action,
             purpose=request.purpose,
             created_at=now,
@@ -614,7 +683,7 @@ def session_open(
                 "action": request.action,
                 "purpose": request.purpose,
                 "expires_at": expires_at,
-                **({"attestation": details} if details else {}),
+                **({"attestation": spent.details} if spent else {}),
             },
         )
     return OpenedSession(token=token, expires_at=expires_at, attested=attested)

@@ -18,6 +18,7 @@ from charters.models import AssetVersion, Charter, CharterVersion
 from charters.services.policy_feed import Kind, policy_changed
 from charters.terms import terms_of
 from governance.attestation.claims import policy_problems
+from governance.decisions.sessions import sessions_end
 from governance.models import Grant, PartnerRole
 from governance.policy.bundle import GrantFact
 
@@ -200,6 +201,11 @@ def _summary(grant: Grant, **extra: Any) -> dict[str, Any]:
     }
 
 
+# A grant that stops (for a while or for good) ends its sessions: resumed or released, it starts with none, so an
+# attested enclave attests again.
+ENDS_SESSIONS = {"suspended": "grant_suspended", "held": "incident_hold", "revoked": "grant_revoked"}
+
+
 def _transition(
     grant: Grant, *, old: tuple[str, ...], action: str, by: Actor, reason: str = "", **changes: Any
 ) -> Grant:
@@ -211,6 +217,8 @@ def _transition(
             {"status": f"Grant #{grant.pk} is {grant.get_status_display().lower()}; it cannot be {action} from there."}
         )
     policy_changed(Kind.GRANT, grant.pk, state=GrantFact.of(grant).as_state(), by=by)
+    if action in ENDS_SESSIONS:
+        sessions_end(reason=ENDS_SESSIONS[action], by=by, grant_id=grant.pk)
     record(
         action=f"grant.{action}",
         actor=by,

@@ -12,7 +12,10 @@ class DecisionSession(models.Model):
 
     An attested session was opened on verified attestation evidence: it keeps the evidence's digest, the verifier
     that vouched, the measurement the evidence carried and the allow-list entry it matched (the session ends when
-    that entry is removed), and the enclave's public key the evidence carried, if any."""
+    that entry is removed), and the enclave's public key the evidence carried, if any.
+
+    A session ends early when its grant is suspended, held or revoked, or its measurement leaves the allow-list:
+    ``ended_at`` is set, and the end is announced on the policy feed so that every process stops honouring it."""
 
     grant = models.ForeignKey("governance.Grant", on_delete=models.CASCADE, related_name="sessions")
     principal = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -28,6 +31,10 @@ class DecisionSession(models.Model):
         "governance.Measurement", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )
     enclave_key = models.JSONField(null=True, blank=True, help_text="The enclave's public key (a JWK), if given.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it ended before its expiry.")
+    end_reason = models.CharField(
+        max_length=32, blank=True, help_text="Why it ended early: the deny code a decision naming it answers."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="decision_session_expiry_idx")]

@@ -171,8 +171,9 @@ def facts_at(bundle: PolicyBundle) -> dict[str, Any]:
                 facts["grants"].pop(key, None)
         elif kind == PolicyChange.Kind.CHARTER:
             facts["charters"][key] = state
-        else:
+        elif kind == PolicyChange.Kind.ROLE:
             facts["members"][key] = state["members"]
+        # A ``sessions`` change ends sessions: no fact a bundle is compiled from.
     return facts
 
 

@@ -4,7 +4,9 @@ A snapshot is loaded once per process and then kept current change by change: ea
 carries the state of the object it names (a grant, a charter, a role), and applying it moves only that object's
 lines in and out of the index and the bundle hash. Replaying the feed in order therefore passes through exactly
 the policies the changes made, which is what lets a stored bundle name the policy any decision was made under.
-Nothing in a decision reads the database except a live session's check, so a decision costs the same with 100
+The feed also carries the early end of decision sessions (``ended``: their ids, why and until when they would
+have lasted), which every decision naming one checks. Nothing in a decision reads the database except the first
+look at a session this process has not seen (governance.decisions.sessions), so a decision costs the same with 100
 grants or 100,000.
 
 Threads: ``lock`` guards reading and changing the structures (a decision holds it while it evaluates, a
@@ -18,14 +20,16 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from charters.models import Charter, PolicyChange
 from charters.services.charters import charter_policy_state
 from charters.services.policy_feed import Head, policy_changes_from, policy_head
-from governance.models import Grant, PartnerRole
+from governance.models import DecisionSession, Grant, PartnerRole
 from governance.policy.bundle import (
     Bundle,
     CharterFact,
@@ -112,6 +116,37 @@ def _read_members(role_ids: Iterable[int]) -> dict[int, frozenset[int]]:
     return {role: frozenset(users) for role, users in members.items()}
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A decision session that ended early: why (a deny code), when, and when it would have expired."""
+
+    reason: str
+    at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionsEnded:
+    """A ``sessions`` change of the feed: the sessions it ended."""
+
+    ended: dict[int, Ended]
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SessionsEnded:
+        at = datetime.fromisoformat(state["ended_at"])
+        return cls(
+            {pk: Ended(state["reason"], at, datetime.fromisoformat(expires)) for pk, expires in state["sessions"]}
+        )
+
+
+def _read_ended(now: datetime) -> dict[int, Ended]:
+    """The sessions that ended early and would still be live otherwise."""
+    rows = DecisionSession.objects.filter(ended_at__isnull=False, expires_at__gt=now).values_list(
+        "pk", "end_reason", "ended_at", "expires_at"
+    )
+    return {pk: Ended(reason, at, expires) for pk, reason, at, expires in rows if at is not None}
+
+
 def _forget(index: dict[Any, set[int]], key: Any, pk: int) -> None:
     """Remove a grant id from an index entry, and the entry once it is empty (ids come and go for years)."""
     ids = index.get(key)
@@ -145,6 +180,7 @@ class Snapshot:
         self._lines: dict[int, tuple[frozenset[Line], frozenset[Line]]] = {}
         self.index = PolicyIndex()
         self._hash = LineSetHash()
+        self.ended: dict[int, Ended] = {}
         # When a list, every line that enters or leaves the policy is noted in it: ("+" or "-", "p" or "g", line).
         self.journal: list[tuple[str, str, Line]] | None = None
 
@@ -186,7 +222,9 @@ class Snapshot:
             # Every charter and role, not only those with grants now: a later change may give them one.
             charters = _read_charters(Charter.objects.values_list("pk", flat=True))
             members = _read_members(PartnerRole.objects.values_list("pk", flat=True))
+            ended = _read_ended(timezone.now())
         snapshot = cls.build(grants, charters, members, head)
+        snapshot.ended = ended
         snapshot.loaded_ms = (time.perf_counter() - started) * 1000
         return snapshot
 
@@ -262,6 +300,13 @@ class Snapshot:
         self.members[role] = users
         self._recompile(self._by_role.get(role, ()))
 
+    def end_sessions(self, change: SessionsEnded) -> None:
+        """Note sessions that ended (they change no line of the policy), forgetting those past their expiry."""
+        now = timezone.now()
+        if len(self.ended) > 1000:
+            self.ended = {pk: ended for pk, ended in self.ended.items() if ended.expires_at > now}
+        self.ended.update(change.ended)
+
     # --- Keeping up with the feed -----------------------------------------------------------------------
 
     def is_current(self, head: Head) -> bool:
@@ -307,17 +352,21 @@ class Snapshot:
                         self.drop_grant(fact.pk)
                 elif isinstance(fact, CharterFact):
                     self.put_charter(fact)
+                elif isinstance(fact, SessionsEnded):
+                    self.end_sessions(fact)
                 else:
                     self.put_members(change.object_id, fact)
             self.version = Head(changes[-1].seq, changes[-1].token)
         return True
 
     @staticmethod
-    def _fact(change: PolicyChange) -> GrantFact | CharterFact | frozenset[int]:
+    def _fact(change: PolicyChange) -> GrantFact | CharterFact | SessionsEnded | frozenset[int]:
         if change.kind == PolicyChange.Kind.GRANT:
             return GrantFact.from_state(change.object_id, change.state)
         if change.kind == PolicyChange.Kind.CHARTER:
             return CharterFact.from_state(change.object_id, change.state)
+        if change.kind == PolicyChange.Kind.SESSIONS:
+            return SessionsEnded.from_state(change.state)
         return frozenset(change.state["members"])
 
     def apply(self, change: PolicyChange) -> bool:

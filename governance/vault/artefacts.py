@@ -101,6 +101,12 @@ def _unwrap(data_key: DataKey) -> bytes:
         ) from None
 
 
+def data_key_unwrapped(data_key: DataKey) -> bytes:
+    """The data key itself, for the one caller that may hold it: key release, which wraps it at once to an attested
+    enclave's own public key (governance.attestation.release). Raises KeyDestroyedError or CorruptArtefactError."""
+    return _unwrap(data_key)
+
+
 @performs(Operation.ARTEFACT_STORE)
 def data_key_create(
     *,

@@ -286,7 +286,8 @@ def test_a_removed_measurement_is_refused_at_once(gateway, make_grant, atlas, ki
     entry = Measurement.objects.get(allow_list=serving, platform="snp")
     measurement_remove(officer=officer, entry=entry, reason="The image has a known flaw.")
     answer = ask(gateway, atlas, attestation=attested("azure-prod", kit.azure(nonce(gateway))))
-    assert codes(answer) == ["attestation_claims_unmet"] and "not on the allow-list" in message(answer)
+    assert codes(answer) == ["attestation_measurement_removed"]
+    assert "was removed from the allow-list atlas-serving" in message(answer) and "reported as misuse" in message(answer)
 
 
 def test_evidence_from_a_verifier_the_action_does_not_accept_is_invalid(gateway, make_grant, atlas, kit):
@@ -387,7 +388,9 @@ def test_removing_the_measurement_ends_its_sessions_at_once(gateway, make_grant,
         officer=officer, entry=Measurement.objects.get(allow_list=serving, platform="snp"), reason="Flawed image."
     )
     answer = ask(gateway, atlas, session=token)
-    assert codes(answer) == ["attestation_required"] and "measurement was removed" in message(answer)
+    assert codes(answer) == ["attestation_measurement_removed"] and "measurement was removed" in message(answer)
+    ended = DecisionSession.objects.get()
+    assert ended.ended_at is not None and ended.end_reason == "measurement_removed"
 
 
 def test_a_session_for_another_action_or_without_attestation_stands_for_nothing(gateway, make_grant, atlas, kit):

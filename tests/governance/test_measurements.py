@@ -93,6 +93,7 @@ def test_a_removal_is_recorded_in_the_trail_with_the_list_version_values_and_rea
         "platform": "snp",
         "values": {"launch_measurement": SNP},
         "reason": "Image 1.2 has a CVE.",
+        "sessions_ended": 0,
     }
     added = Event.objects.get(action="measurements.entry_added")
     assert added.details["note"] == "atlas image 1.2" and added.details["version"] == 2
