@@ -195,6 +195,9 @@ MATRIX: Mapping[str, Access] = {
     "api:decide-batch": _a("Decisions", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
     "api:session-open": _a("Sessions", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
     "api:attestation-nonce": _a("Attestation nonces", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
+    # Key release and the ciphertext are decisions: an unknown file is a deny like another partner's (no 404).
+    "api:key-release": _a("Key release", scopes=(S.DECIDE,), POST=A.PRINCIPAL),
+    "api:artefact-ciphertext": _a("Ciphertext for enclaves", scopes=(S.DECIDE,), GET=A.PRINCIPAL),
     "bundle-list": _a("Policy bundles", GET=A.HOST),
     "bundle-detail": _a("Policy bundles", names="bundle", GET=A.HOST),
     "bundle-diff": _a("Policy bundles", GET=A.HOST),
