@@ -24,6 +24,7 @@ RULE_PARAMS = {
     MisuseRule.DENIED_EXPORTS: ("count", "window_minutes"),
     MisuseRule.OUTSIDE_WINDOW: (),
     MisuseRule.NEW_CLIENT_ADDRESS: (),
+    MisuseRule.REMOVED_MEASUREMENT: (),
 }
 LISTINGS = ("shareable", "proprietary")
 

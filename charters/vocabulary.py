@@ -28,6 +28,7 @@ class MisuseRule(models.TextChoices):
     OUTSIDE_WINDOW = "outside_window", "Use outside the validity window"
     DENIED_EXPORTS = "denied_exports", "Denied exports"
     NEW_CLIENT_ADDRESS = "new_client_address", "New client address"
+    REMOVED_MEASUREMENT = "removed_measurement", "Enclave measurement no longer allowed"
 
 
 class Severity(models.TextChoices):

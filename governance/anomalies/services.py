@@ -25,6 +25,9 @@ The rules, as the charter's `misuse` entries name them:
 - outside_window (window_minutes=10): the grant's principals asked for its asset outside its validity window.
 - new_client_address (window_minutes=10): the grant was used from an address it had not been used from in the
   30 days before, when it had been used at all.
+- removed_measurement (count=3, window_minutes=10): the grant's principals presented an enclave whose measurement
+  was removed from its allow-list (fresh evidence, or a session attested on it) ``count`` times or more: an image
+  the host withdrew is still running.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from charters.models import Charter
 from charters.terms import terms_of
 from charters.vocabulary import Action, MisuseRule
 from governance.anomalies.selectors import CHECKER
+from governance.attestation.requirements import MEASUREMENT_REMOVED
 from governance.decisions import records
 from governance.grants import services as grant_services
 from governance.incidents.services import incident_for_finding
@@ -63,8 +67,16 @@ DEFAULT_WINDOW: dict[str, int] = {
     MisuseRule.DENIED_EXPORTS: 30,
     MisuseRule.OUTSIDE_WINDOW: 10,
     MisuseRule.NEW_CLIENT_ADDRESS: 10,
+    MisuseRule.REMOVED_MEASUREMENT: 10,
 }
 OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
+REMOVED_CODES = (MEASUREMENT_REMOVED,)
+# The rules that count the grant's askers' denies: the action and codes they count, and their default count.
+DENY_RULES: dict[str, tuple[str | None, tuple[str, ...], int]] = {
+    MisuseRule.DENIED_EXPORTS: (Action.EXPORT_OUTPUTS, (), 3),
+    MisuseRule.OUTSIDE_WINDOW: (None, OUTSIDE_CODES, 1),
+    MisuseRule.REMOVED_MEASUREMENT: (None, REMOVED_CODES, 3),
+}
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,17 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
         if outside:
             said = f"{outside} requests outside the grant's window"
             return Broken(rule, said, {"requests": outside}, said)
+    elif rule.rule == MisuseRule.REMOVED_MEASUREMENT:
+        presented = usage.denied_count(
+            principals=_principals(grant),
+            asset=grant.asset_version.fingerprint,
+            since=since,
+            until=now,
+            codes=REMOVED_CODES,
+        )
+        if presented >= int(rule.params.get("count", 3)):
+            said = f"an enclave whose measurement was removed from its allow-list was presented {presented} times"
+            return Broken(rule, f"{said} in {rule.last()}", {"presented": presented}, said)
     elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
         seen = records.grant_client_addresses(grant.pk, since=since - HISTORY, until=since)
         lately = records.grant_client_addresses(grant.pk, since=since, until=now)
@@ -282,15 +305,9 @@ def _candidates(
                 else set()
             )
         else:
-            exports = rule.rule == MisuseRule.DENIED_EXPORTS
-            denies = usage.denies_by_asker(
-                assets=assets,
-                since=since,
-                until=now,
-                action=Action.EXPORT_OUTPUTS if exports else None,
-                codes=() if exports else OUTSIDE_CODES,
-            )
-            least = int(rule.params.get("count", 3)) if exports else 1
+            action, codes, default = DENY_RULES[rule.rule]
+            denies = usage.denies_by_asker(assets=assets, since=since, until=now, action=action, codes=codes)
+            least = int(rule.params.get("count", default)) if rule.rule != MisuseRule.OUTSIDE_WINDOW else 1
             found = {
                 pk
                 for pk, grant in active().items()

@@ -25,15 +25,15 @@ from charters.models import AssetVersion
 from governance.models import Artefact, DataKey
 from governance.vault import artefacts, destruction
 from tests.attestation_kit import OTHER_KEY, ec_key, public_der
-from tests.governance.test_attestation_decisions import (  # noqa: F401 (fixtures: the attested charter and kit)
-    attested,
-    gateway,
-    kit,
-    live_charter,
-    nonce,
-    open_session,
-    serving,
-)
+from tests.governance import test_attestation_decisions as attested_world
+from tests.governance.test_attestation_decisions import attested, nonce, open_session
+
+# The attested world of the decision tests: its kit, its allow-list and its gateway.
+gateway = attested_world.gateway
+kit = attested_world.kit
+live_charter = attested_world.live_charter
+serving = attested_world.serving
+
 
 PURPOSE = "safety-evaluation"
 WEIGHTS = os.urandom(2500)  # three chunks of 1 KiB once chunks are small (the last one short)
