@@ -138,6 +138,11 @@ class KeyReleaseApi(DecisionPathApi):
 
 
 def _refusal(refused: release.Refused) -> JsonResponse:
+    if refused.code == "dependency_unavailable":
+        # The decision failed closed: the key is not released, and the enclave should retry as a 503 says.
+        response = JsonResponse(error_body("service_unavailable", refused.message), status=503)
+        response["Retry-After"] = str(dependencies.retry_after())
+        return response
     body = error_body(refused.code, refused.message)
     if refused.decision_id:
         body["error"]["decision_id"] = refused.decision_id

@@ -25,6 +25,7 @@ from charters.models import AssetVersion
 from governance.models import Artefact, DataKey
 from governance.vault import artefacts, destruction
 from tests.attestation_kit import OTHER_KEY, ec_key, public_der
+from tests.faults import loopback_peer
 from tests.governance import test_attestation_decisions as attested_world
 from tests.governance.test_attestation_decisions import attested, nonce, open_session
 
@@ -257,3 +258,18 @@ def test_the_ciphertext_query_is_checked(gateway, weights):
     response = gateway.client.get(f"/api/v1/artefacts/{weights.uid}/ciphertext")
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"action", "purpose"}
+
+
+@pytest.mark.parametrize("fault", ["refuse", "silent"])
+def test_a_nonce_store_that_fails_releases_nothing_and_says_retry(
+    gateway, make_grant, atlas, kit, weights, settings, fault
+):
+    make_grant(requires_attestation=True)
+    evidence = attested("azure-prod", kit.azure(nonce(gateway)))
+    with loopback_peer() as peer:
+        getattr(peer, fault)()
+        settings.REDIS_URL = f"redis://127.0.0.1:{peer.port}/0"
+        response = release(gateway, atlas, attestation=evidence)
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert not Event.objects.filter(action="key.released").exists()
