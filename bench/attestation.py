@@ -188,6 +188,25 @@ def _world(kit: Any) -> tuple[Any, str, Any]:
     return gateway, asset.fingerprint, grant
 
 
+def _weights(asset: str) -> None:
+    """A small file of the asset version in the encrypted store, so that it has a data key to release."""
+    import io
+
+    from accounts.models import User
+    from accounts.services import actor_for
+    from charters.models import AssetVersion
+    from governance.models import Artefact
+    from governance.vault.artefacts import artefact_store
+
+    artefact_store(
+        source=io.BytesIO(b"benchmark weights"),
+        name="model.safetensors",
+        kind=Artefact.Kind.ASSET_FILE,
+        asset_version=AssetVersion.objects.get(fingerprint=asset),
+        by=actor_for(User.objects.get(username="olivia")),
+    )
+
+
 def _window(version: Any) -> tuple[Any, Any]:
     from charters.terms import terms_of
 
@@ -213,10 +232,12 @@ def _timed(label: str, count: int, prepare: Callable[[], Any], decide: Callable[
 
 
 def _run(kit: Any, count: int) -> None:
+    from governance.attestation import release
     from governance.attestation.nonces import nonce_issue
     from governance.decisions import services as decisions
 
     gateway, asset, _ = _world(kit)
+    _weights(asset)
 
     def ask(action: str, **context: Any) -> bool:
         request = decisions.DecisionRequest(action=action, asset=asset, purpose="safety-evaluation", context=context)
@@ -256,6 +277,19 @@ def _run(kit: Any, count: int) -> None:
             lambda given: ask("infer", attestation=given),
         ),
         ("fresh azure + nvidia, 2 GPUs", with_gpu, lambda given: ask("evaluate", attestation=given)),
+        (
+            "key release (attested session, RSA-OAEP-256)",
+            lambda: None,
+            lambda _: isinstance(
+                release.key_release(
+                    gateway,
+                    decisions.DecisionRequest(
+                        action="infer", asset=asset, purpose="safety-evaluation", context={"session": opened.token}
+                    ),
+                ),
+                release.Released,
+            ),
+        ),
     ]
     baseline = _plain(count)
     emit("plain decision (no attestation)", baseline, baseline)
