@@ -214,7 +214,8 @@ class SessionOpenApi(DecisionPathApi):
         if isinstance(opened, decisions.SessionRefused):
             if opened.code == "session_not_needed":
                 raise ValidationError({"asset": [f"{opened.message} Ask for decisions directly."]})
-            raise PermissionDenied(f"No session: {opened.message} ({opened.code})")
+            # The deny's own code, as a decision and a key release give it: a program can tell why without parsing.
+            raise PermissionDenied(f"No session: {opened.message}", code=opened.code)
         return Response(
             self.OutputSerializer(
                 {"session": opened.token, "expires_at": opened.expires_at, "attested": opened.attested}

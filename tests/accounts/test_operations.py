@@ -34,8 +34,9 @@ from audit.trail import Actor
 from tests.conftest import SETUP
 from tests.helpers import sign_in
 
-# Writers that are not acts of their own: the policy feed's append, which every act that changes the policy makes.
-NOT_ACTS = {"charters.services.policy_feed.policy_changed"}
+# Writers that are not acts of their own: the policy feed's append, which every act that changes the policy makes,
+# and the end of decision sessions, which a grant's suspension, hold or revocation and a measurement's removal make.
+NOT_ACTS = {"charters.services.policy_feed.policy_changed", "governance.decisions.sessions.sessions_end"}
 LAYERS = (
     "services",
     "artefacts",

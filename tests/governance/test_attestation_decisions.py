@@ -404,8 +404,8 @@ def test_a_session_is_refused_with_the_attestations_reason(gateway, make_grant, 
     token = kit.azure(nonce(gateway), **{"x-ms-sevsnpvm-is-debuggable": True})
     refused = open_session(gateway, atlas, attested("azure-prod", token))
     assert refused.status_code == 403
-    text = refused.json()["error"]["message"]
-    assert "attestation_claims_unmet" in text and "x-ms-sevsnpvm-is-debuggable" in text
+    error = refused.json()["error"]
+    assert error["code"] == "attestation_claims_unmet" and "x-ms-sevsnpvm-is-debuggable" in error["message"]
     assert not DecisionSession.objects.exists()
 
 
@@ -414,7 +414,7 @@ def test_a_session_replaying_a_spent_nonce_is_refused(gateway, make_grant, atlas
     evidence = attested("azure-prod", kit.azure(nonce(gateway)))
     assert open_session(gateway, atlas, evidence).status_code == 201
     again = open_session(gateway, atlas, evidence)
-    assert again.status_code == 403 and "attestation_replayed" in again.json()["error"]["message"]
+    assert again.status_code == 403 and again.json()["error"]["code"] == "attestation_replayed"
 
 
 # --- The charter's terms, checked when saved --------------------------------------------------------------------
