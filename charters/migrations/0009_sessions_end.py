@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('charters', '0008_agreement_hash'),
+        ("charters", "0008_agreement_hash"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='policychange',
-            name='kind',
-            field=models.CharField(choices=[('charter', 'Charter'), ('grant', 'Grant'), ('role', 'Partner role'), ('sessions', 'Decision sessions ended')], max_length=16),
+            model_name="policychange",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("charter", "Charter"),
+                    ("grant", "Grant"),
+                    ("role", "Partner role"),
+                    ("sessions", "Decision sessions ended"),
+                ],
+                max_length=16,
+            ),
         ),
     ]
