@@ -17,7 +17,13 @@ from governance.grants.forms import GrantRequestForm
 
 def test_the_words_stay_those_that_charters_rows_and_sealed_events_hold():
     assert Action.values == ["infer", "evaluate", "fine_tune", "download_weights", "export_outputs"]
-    assert MisuseRule.values == ["usage_spike", "outside_window", "denied_exports", "new_client_address"]
+    assert MisuseRule.values == [
+        "usage_spike",
+        "outside_window",
+        "denied_exports",
+        "new_client_address",
+        "removed_measurement",
+    ]
     assert Severity.values == ["low", "medium", "high", "critical"]
     assert Unanswered.values == ["revoke", "escalate"]
     assert AutomaticStep.values == ["suspend_grants", "preserve_evidence", "notify"]
@@ -44,7 +50,8 @@ def test_a_word_outside_its_vocabulary_is_refused_with_the_words_allowed(charter
     with pytest.raises(CharterDocumentError) as caught:
         charter_apply(text=text, by=actor_for(officer), source="test.yaml")
     assert any(
-        "'usage_burst' is not one of usage_spike, outside_window, denied_exports, new_client_address" in str(problem)
+        "'usage_burst' is not one of usage_spike, outside_window, denied_exports, new_client_address, "
+        "removed_measurement" in str(problem)
         for problem in caught.value.problems
     )
 
