@@ -30,7 +30,7 @@ from charters.services.policy_feed import Head
 from governance.anomalies.selectors import suspending_finding
 from governance.attestation import nonces, requirements
 from governance.attestation.evidence import AttestationReplayedError, Verified
-from governance.attestation.requirements import Presented, Requirement, grant_policy
+from governance.attestation.requirements import Presented, Refusal, Requirement, grant_policy
 from governance.attestation.verifiers import nonce_spend
 from governance.decisions import limits
 from governance.decisions.records import decision_event
@@ -177,29 +177,32 @@ def _attested_session(
     request: DecisionRequest,
     now: datetime,
     attesting: Attesting,
-) -> SessionFact | str:
+) -> SessionFact | Refusal:
     """The live attested session the request names for this grant, still meeting the requirement (a verifier it
-    accepts and, when it asks for measurements, attested on an entry of one of its lists); otherwise why not, as
-    the message of a deny. Reads nothing once this process has seen the session."""
+    accepts and, when it asks for measurements, attested on an entry of one of its lists); otherwise why not.
+    Reads nothing once this process has seen the session."""
     fact = _session_for(grant, principal_id, request, now, attesting)
     if fact is None or not fact.attested:
-        return (
+        message = (
             "The session given is not a live attested session for this grant, action and purpose: it has expired "
             "or was not attested. Attest again."
         )
+        return Refusal(requirements.REQUIRED, message)
     ended = _session_end(fact, attesting)
     if ended is not None:
         reason, at = ended
         if reason == requirements.MEASUREMENT_REMOVED_REASON:
-            return f"{ending_message(reason, at)} {MESSAGES[requirements.MEASUREMENT_REMOVED]}"
-        return f"{ending_message(reason, at)} Attest again."
+            removed = requirements.MEASUREMENT_REMOVED
+            return Refusal(removed, f"{ending_message(reason, at)} {MESSAGES[removed]}")
+        return Refusal(requirements.REQUIRED, f"{ending_message(reason, at)} Attest again.")
     if fact.verifier not in requirement.verifiers or (
         requirement.measurements and fact.allow_list not in requirement.measurements
     ):
-        return (
+        message = (
             "The session was attested on terms the charter no longer accepts (another verifier or allow-list): "
             "attest again."
         )
+        return Refusal(requirements.REQUIRED, message)
     return fact
 
 
@@ -245,9 +248,8 @@ def _attestation_refusal(
             attesting.sessions[grant.pk] = session
             return None
         if attesting.evidence is None:
-            attesting.refusals[grant.pk] = session
-            removed = session.endswith(MESSAGES[requirements.MEASUREMENT_REMOVED])
-            return requirements.MEASUREMENT_REMOVED if removed else requirements.REQUIRED
+            attesting.refusals[grant.pk] = session.message
+            return session.code
     refused = requirements.refusal(
         requirement, grant_policy(grant.attestation_policy), attesting.evidence, request.action
     )
