@@ -146,7 +146,10 @@ def _refusal(refused: release.Refused) -> JsonResponse:
     body = error_body(refused.code, refused.message)
     if refused.decision_id:
         body["error"]["decision_id"] = refused.decision_id
-    return JsonResponse(body, status=refused.status)
+    response = JsonResponse(body, status=refused.status)
+    if refused.status == 503:
+        response["Retry-After"] = str(dependencies.retry_after())
+    return response
 
 
 class CiphertextApi(DecisionPathApi):

@@ -254,12 +254,16 @@ def ciphertext_open(principal: User, uid: str, *, action: str, purpose: str, ses
         reason = decision.reasons[0]
         return Refused(reason["code"], reason["message"], decision_id=decision.decision_id)
     storage = artefact_storage()
-    stream = storage.open(artefact.storage_name, "rb")
+    name = artefact.storage_name
 
     def chunks() -> Iterator[bytes]:
-        with stream:
+        # Opened when the response starts streaming, closed when it ends (or the client goes away).
+        with storage.open(name, "rb") as stream:
             yield from iter(lambda: stream.read(READ_BLOCK), b"")
 
-    return Ciphertext(
-        artefact=artefact, key_id=artefact.data_key.key_id, size=storage.size(artefact.storage_name), chunks=chunks()
-    )
+    try:
+        size = storage.size(name)
+    except OSError:
+        message = "The file is missing from the encrypted store: tell the host, whose operator restores it from backup."
+        return Refused("artefact_unavailable", message, status=503, decision_id=decision.decision_id)
+    return Ciphertext(artefact=artefact, key_id=artefact.data_key.key_id, size=size, chunks=chunks())

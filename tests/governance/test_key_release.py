@@ -273,3 +273,12 @@ def test_a_nonce_store_that_fails_releases_nothing_and_says_retry(
     assert response.status_code == 503 and int(response["Retry-After"]) > 0
     assert response.json()["error"]["code"] == "service_unavailable"
     assert not Event.objects.filter(action="key.released").exists()
+
+
+def test_a_file_missing_from_the_store_is_a_503_that_says_who_restores_it(gateway, make_grant, atlas, kit, weights):
+    make_grant(requires_attestation=True)
+    artefacts.artefact_storage().delete(weights.storage_name)
+    response = ciphertext(gateway, weights.uid, session=session_token(gateway, atlas, kit))
+    assert response.status_code == 503 and response["Retry-After"]
+    error = response.json()["error"]
+    assert error["code"] == "artefact_unavailable" and "restores it from backup" in error["message"]
