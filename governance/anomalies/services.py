@@ -71,7 +71,8 @@ DEFAULT_WINDOW: dict[str, int] = {
 }
 OUTSIDE_CODES = ("not_yet_valid", "grant_expired")
 REMOVED_CODES = (MEASUREMENT_REMOVED,)
-# The rules that count the grant's askers' denies: the action and codes they count, and their default count.
+# The rules that count the grant's askers' denies: the action and codes they count, and how many break them unless
+# the rule's ``count`` says (outside_window: any).
 DENY_RULES: dict[str, tuple[str | None, tuple[str, ...], int]] = {
     MisuseRule.DENIED_EXPORTS: (Action.EXPORT_OUTPUTS, (), 3),
     MisuseRule.OUTSIDE_WINDOW: (None, OUTSIDE_CODES, 1),
@@ -155,39 +156,18 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
                 )
             details = {"recent": recent, "baseline": round(baseline, 2), "factor": factor, "min_uses": floor}
             return Broken(rule, summary, details, "use far above the grant's usual rate")
-    elif rule.rule == MisuseRule.DENIED_EXPORTS:
+    elif rule.rule in DENY_RULES:
+        action, codes, _ = DENY_RULES[rule.rule]
         denied = usage.denied_count(
             principals=_principals(grant),
             asset=grant.asset_version.fingerprint,
             since=since,
             until=now,
-            action=Action.EXPORT_OUTPUTS,
+            action=action,
+            codes=codes,
         )
-        if denied >= int(rule.params.get("count", 3)):
-            said = "repeated export attempts that were denied"
-            return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied}, said)
-    elif rule.rule == MisuseRule.OUTSIDE_WINDOW:
-        outside = usage.denied_count(
-            principals=_principals(grant),
-            asset=grant.asset_version.fingerprint,
-            since=since,
-            until=now,
-            codes=OUTSIDE_CODES,
-        )
-        if outside:
-            said = f"{outside} requests outside the grant's window"
-            return Broken(rule, said, {"requests": outside}, said)
-    elif rule.rule == MisuseRule.REMOVED_MEASUREMENT:
-        presented = usage.denied_count(
-            principals=_principals(grant),
-            asset=grant.asset_version.fingerprint,
-            since=since,
-            until=now,
-            codes=REMOVED_CODES,
-        )
-        if presented >= int(rule.params.get("count", 3)):
-            said = f"an enclave whose measurement was removed from its allow-list was presented {presented} times"
-            return Broken(rule, f"{said} in {rule.last()}", {"presented": presented}, said)
+        if denied >= _least(rule):
+            return _denies_broken(rule, denied)
     elif rule.rule == MisuseRule.NEW_CLIENT_ADDRESS:
         seen = records.grant_client_addresses(grant.pk, since=since - HISTORY, until=since)
         lately = records.grant_client_addresses(grant.pk, since=since, until=now)
@@ -196,6 +176,24 @@ def _check(grant: Grant, rule: Rule, since: datetime, now: datetime) -> Broken |
             said = f"used from {', '.join(new[:3])}, never seen in the 30 days before"
             return Broken(rule, said, {"new": new}, said)
     return None
+
+
+def _least(rule: Rule) -> int:
+    """How many of its denies break a rule that counts them (any request outside the window is one too many)."""
+    if rule.rule == MisuseRule.OUTSIDE_WINDOW:
+        return 1
+    return int(rule.params.get("count", DENY_RULES[rule.rule][2]))
+
+
+def _denies_broken(rule: Rule, denied: int) -> Broken:
+    if rule.rule == MisuseRule.DENIED_EXPORTS:
+        said = "repeated export attempts that were denied"
+        return Broken(rule, f"{denied} denied export attempts in {rule.last()}", {"denied": denied}, said)
+    if rule.rule == MisuseRule.OUTSIDE_WINDOW:
+        said = f"{denied} requests outside the grant's window"
+        return Broken(rule, said, {"requests": denied}, said)
+    said = f"an enclave whose measurement was removed from its allow-list was presented {denied} times"
+    return Broken(rule, f"{said} in {rule.last()}", {"presented": denied}, said)
 
 
 def _rules(charter: Charter) -> list[Rule]:
@@ -305,9 +303,9 @@ def _candidates(
                 else set()
             )
         else:
-            action, codes, default = DENY_RULES[rule.rule]
+            action, codes, _ = DENY_RULES[rule.rule]
             denies = usage.denies_by_asker(assets=assets, since=since, until=now, action=action, codes=codes)
-            least = int(rule.params.get("count", default)) if rule.rule != MisuseRule.OUTSIDE_WINDOW else 1
+            least = _least(rule)
             found = {
                 pk
                 for pk, grant in active().items()
