@@ -17,10 +17,9 @@ from rest_framework.response import Response
 from accord import dependencies
 from accord.api_errors import error_body
 from accord.fields import TextField
-from accord.parsers import nesting_depth
 from accord.schema import ErrorSerializer
 from governance.attestation import nonces, release
-from governance.decisions.apis import MAX_REQUEST_DEPTH, DecisionPathApi, _principal
+from governance.decisions.apis import DecisionPathApi, DepthLimited, _principal
 from governance.decisions.services import DecisionRequest
 from governance.models import Artefact
 
@@ -54,7 +53,8 @@ class KeyReleaseApi(DecisionPathApi):
     public key from its CPU TEE evidence, with the files it decrypts."""
 
     @extend_schema_serializer(component_name="KeyReleaseRequest")
-    class InputSerializer(serializers.Serializer[None]):
+    class InputSerializer(DepthLimited):
+        nested = "A key release request"
         asset = TextField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
         action = TextField(max_length=64, help_text="What the enclave will do with it: infer, evaluate, ...")
         purpose = TextField(max_length=64)
@@ -64,8 +64,6 @@ class KeyReleaseApi(DecisionPathApi):
         )
 
         def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-            if nesting_depth(data) > MAX_REQUEST_DEPTH:
-                raise ValidationError(f"A key release request nests at most {MAX_REQUEST_DEPTH} levels.")
             if ("session" in data) == ("attestation" in data):
                 raise ValidationError(
                     "Give session (an attested session) or attestation (fresh evidence carrying your nonce), not both "

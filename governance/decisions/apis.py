@@ -33,6 +33,18 @@ MAX_BATCH = 1000
 MAX_REQUEST_DEPTH = 16
 
 
+# A decision-path request refused when it nests deeper than MAX_REQUEST_DEPTH, saying what ``nested`` is. (A comment,
+# not a docstring: drf-spectacular would print a docstring as the description of every request that uses it.)
+class DepthLimited(serializers.Serializer[None]):
+    nested = "A request"
+
+    def to_internal_value(self, data: Any) -> Any:
+        if nesting_depth(data) > MAX_REQUEST_DEPTH:
+            message = f"{self.nested} nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+        return super().to_internal_value(data)
+
+
 def _principal(request: Request) -> User:
     user = request_user(request)
     if not user.is_service:
@@ -41,7 +53,8 @@ def _principal(request: Request) -> User:
 
 
 @extend_schema_serializer(component_name="DecisionRequest")
-class DecisionInputSerializer(serializers.Serializer[None]):
+class DecisionInputSerializer(DepthLimited):
+    nested = "A decision request"
     action = TextField(max_length=64, help_text="infer, evaluate, fine_tune, download_weights, ...")
     asset = TextField(max_length=128, help_text="The asset version's SHA-256 fingerprint.")
     purpose = TextField(max_length=64, help_text="One of the charter's purposes.")
@@ -51,12 +64,6 @@ class DecisionInputSerializer(serializers.Serializer[None]):
         default=dict,
         help_text='May carry "session", "attestation" ({"verifier", "evidence", "gpu"}) and client facts.',
     )
-
-    def to_internal_value(self, data: Any) -> Any:
-        if nesting_depth(data) > MAX_REQUEST_DEPTH:
-            message = f"A decision request nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
-            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
-        return super().to_internal_value(data)
 
     def to_request(self) -> decisions.DecisionRequest:
         return self.request_from(self.validated_data)
@@ -181,19 +188,14 @@ class SessionOpenApi(DecisionPathApi):
     ends (the charter's lifetime, or at once when its measurement leaves the allow-list)."""
 
     @extend_schema_serializer(component_name="SessionRequest")
-    class InputSerializer(serializers.Serializer[None]):
+    class InputSerializer(DepthLimited):
+        nested = "A session request"
         asset = TextField(max_length=128)
         action = TextField(max_length=64)
         purpose = TextField(max_length=64)
         context = serializers.DictField(  # type: ignore[assignment]
             required=False, default=dict, help_text='May carry "attestation": {"verifier", "evidence", "gpu"}.'
         )
-
-        def to_internal_value(self, data: Any) -> Any:
-            if nesting_depth(data) > MAX_REQUEST_DEPTH:
-                message = f"A session request nests at most {MAX_REQUEST_DEPTH} levels of arrays and objects."
-                raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
-            return super().to_internal_value(data)
 
     @extend_schema_serializer(component_name="Session")
     class OutputSerializer(serializers.Serializer[Any]):
