@@ -137,10 +137,8 @@ class KeyReleaseApi(DecisionPathApi):
 
 def _refusal(refused: release.Refused) -> JsonResponse:
     if refused.code == "dependency_unavailable":
-        # The decision failed closed: the key is not released, and the enclave should retry as a 503 says.
-        response = JsonResponse(error_body("service_unavailable", refused.message), status=503)
-        response["Retry-After"] = str(dependencies.retry_after())
-        return response
+        # The decision failed closed (its event may not even be written): a 503 to retry, naming no decision.
+        refused = release.Refused("service_unavailable", refused.message, status=503)
     body = error_body(refused.code, refused.message)
     if refused.decision_id:
         body["error"]["decision_id"] = refused.decision_id

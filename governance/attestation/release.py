@@ -86,25 +86,22 @@ class EnclaveKeyError(ValueError):
 def _public(enclave_key: dict[str, Any]) -> RSAKey | ECKey:
     """The enclave's key as a public key: its private members, should evidence ever carry them, are dropped."""
     kty = enclave_key.get("kty")
+    if kty not in ("RSA", "EC"):
+        message = f"The enclave's key is of type {kty!r}; key release wraps to RSA or EC (P-256/384/521) keys."
+        raise EnclaveKeyError(message)
+    if kty == "EC" and enclave_key.get("crv") not in EC_CURVES:
+        curves = ", ".join(EC_CURVES)
+        raise EnclaveKeyError(f"The enclave's EC key is on {enclave_key.get('crv')!r}; keys go to {curves}.")
+    members = ("kty", "n", "e") if kty == "RSA" else ("kty", "crv", "x", "y")
     try:
-        if kty == "RSA":
-            key: RSAKey | ECKey = RSAKey.import_key({name: enclave_key[name] for name in ("kty", "n", "e")})
-            bits = key.raw_value.key_size
-            if bits < MIN_RSA_BITS:
-                raise EnclaveKeyError(
-                    f"The enclave's RSA key has {bits} bits; key release needs {MIN_RSA_BITS} or more."
-                )
-            return key
-        if kty == "EC":
-            if enclave_key.get("crv") not in EC_CURVES:
-                curves = ", ".join(EC_CURVES)
-                raise EnclaveKeyError(f"The enclave's EC key is on {enclave_key.get('crv')!r}; keys go to {curves}.")
-            return ECKey.import_key({name: enclave_key[name] for name in ("kty", "crv", "x", "y")})
-    except (KeyError, ValueError, TypeError, JoseError) as error:
-        if isinstance(error, EnclaveKeyError):
-            raise
+        public = {name: enclave_key[name] for name in members}
+        key: RSAKey | ECKey = RSAKey.import_key(public) if kty == "RSA" else ECKey.import_key(public)
+    except (KeyError, ValueError, TypeError, JoseError):
         raise EnclaveKeyError(f"The enclave key the evidence carried is not a valid {kty} public JWK.") from None
-    raise EnclaveKeyError(f"The enclave's key is of type {kty!r}; key release wraps to RSA or EC (P-256/384/521) keys.")
+    if isinstance(key, RSAKey) and key.raw_value.key_size < MIN_RSA_BITS:
+        bits = key.raw_value.key_size
+        raise EnclaveKeyError(f"The enclave's RSA key has {bits} bits; key release needs {MIN_RSA_BITS} or more.")
+    return key
 
 
 def wrap_to(enclave_key: dict[str, Any], secret: bytes) -> Wrapped:
